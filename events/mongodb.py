@@ -1,0 +1,560 @@
+"""MongoDB persistence module for the ``eventsourcing`` library: ``PERSISTENCE_MODULE=events.mongodb``.
+
+Each application's log is one collection, ``<app>_events``: a document per event whose
+``_id`` is its position in the log (1, 2, 3, ... with no gaps), chained by SHA-256 hashes as
+``docs/log-format.md`` specifies. A head document per log in ``log_heads`` holds the last
+position and hash; every append increments it inside the appending transaction, so
+positions are issued in commit order (a second writer conflicts until the first commits).
+Nothing here ever updates or deletes an event.
+
+Environment: ``MONGODB_URI`` (default ``mongodb://127.0.0.1:27017``), ``MONGODB_DATABASE``
+(default ``youwei``), ``CREATE_TABLE`` (default yes: create collections and indexes),
+``MONGODB_GROUP_COMMIT_MAX_EVENTS`` (default 1000), ``MONGODB_SUBSCRIBE_POLL_SECONDS``
+(default 0.5: the longest a subscription waits on the change stream before re-reading).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import pymongo
+from pymongo import ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.errors import (
+    BulkWriteError,
+    CollectionInvalid,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    DatabaseError,
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    OperationalError,
+    ProcessRecorder,
+    ProgrammingError,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+from events.groupcommit import GroupCommitter, Pending
+from events.logformat import GENESIS_HASH, chain, now_millis
+
+HEADS_COLLECTION = "log_heads"
+DUPLICATE_KEY = 11000
+_EVENT_PROJECTION = {"originator_id": 1, "originator_version": 1, "topic": 1, "state": 1}
+
+
+@contextlib.contextmanager
+def _database_errors() -> Iterator[None]:
+    """Raise eventsourcing's exception types (PEP 249 names) for pymongo's."""
+    try:
+        yield
+    except DuplicateKeyError as error:
+        raise IntegrityError(str(error)) from error
+    except BulkWriteError as error:
+        first = (error.details.get("writeErrors") or [{}])[0]
+        if first.get("code") == DUPLICATE_KEY:
+            raise IntegrityError(first.get("errmsg", str(error))) from error
+        raise DatabaseError(str(error)) from error
+    except ConnectionFailure as error:
+        raise OperationalError(str(error)) from error
+    except PyMongoError as error:
+        raise DatabaseError(str(error)) from error
+
+
+def _create_collection(collection: Collection) -> None:
+    """Create explicitly, so that the first transactions need not create it concurrently."""
+    with contextlib.suppress(CollectionInvalid, OperationFailure):
+        collection.database.create_collection(collection.name)
+
+
+class MongoDBDatastore:
+    """One MongoClient (thread- and greenlet-safe, pooled) and the database it writes."""
+
+    def __init__(self, uri: str, database: str) -> None:
+        self.client: pymongo.MongoClient = pymongo.MongoClient(
+            uri, uuidRepresentation="standard", tz_aware=True, appname="youwei-events"
+        )
+        self.database = self.client.get_database(
+            database,
+            write_concern=WriteConcern("majority", j=True),
+            read_concern=ReadConcern("majority"),
+        )
+
+    def collection(self, name: str) -> Collection:
+        return self.database.get_collection(name)
+
+    def transaction(self, callback: Any) -> Any:
+        """Run ``callback(session)`` in a transaction, retried on transient conflicts."""
+        with _database_errors(), self.client.start_session() as session:
+            return session.with_transaction(callback)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class MongoDBAggregateRecorder(AggregateRecorder):
+    """Aggregate sequences without a log: what eventsourcing uses for snapshots."""
+
+    def __init__(self, datastore: MongoDBDatastore, events_collection: str) -> None:
+        self.datastore = datastore
+        self.events_collection_name = events_collection
+        self.events = datastore.collection(events_collection)
+
+    def create_table(self) -> None:
+        _create_collection(self.events)
+        with _database_errors():
+            self.events.create_index(
+                [("originator_id", 1), ("originator_version", 1)],
+                unique=True,
+                name="originator_version_unique",
+            )
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        if not stored_events:
+            return
+        documents = [_stored_event_row(event) for event in stored_events]
+        self.datastore.transaction(
+            lambda session: self.events.insert_many(documents, session=session)
+        )
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        query: dict[str, Any] = {"originator_id": originator_id}
+        versions: dict[str, int] = {}
+        if gt is not None:
+            versions["$gt"] = gt
+        if lte is not None:
+            versions["$lte"] = lte
+        if versions:
+            query["originator_version"] = versions
+        with _database_errors():
+            cursor = self.events.find(query, _EVENT_PROJECTION).sort(
+                "originator_version", -1 if desc else 1
+            )
+            if limit is not None:
+                cursor = cursor.limit(limit)
+            return [
+                StoredEvent(
+                    originator_id=doc["originator_id"],
+                    originator_version=doc["originator_version"],
+                    topic=doc["topic"],
+                    state=doc["state"],
+                )
+                for doc in cursor
+            ]
+
+
+def _stored_event_row(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "originator_id": event.originator_id,
+        "originator_version": event.originator_version,
+        "topic": event.topic,
+        "state": event.state,
+    }
+
+
+@dataclass(frozen=True)
+class _Append:
+    """What one caller asked to append: events, and for a process, its tracking record."""
+
+    rows: list[dict[str, Any]]
+    tracking: Tracking | None
+
+
+class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
+    """The application's log: gap-free positions in commit order, hash-chained."""
+
+    def __init__(
+        self,
+        datastore: MongoDBDatastore,
+        events_collection: str,
+        max_group_events: int = 1000,
+        subscribe_poll_seconds: float = 0.5,
+    ) -> None:
+        super().__init__(datastore, events_collection)
+        self.log = events_collection
+        self.heads = datastore.collection(HEADS_COLLECTION)
+        self.subscribe_poll_seconds = subscribe_poll_seconds
+        self._committer = GroupCommitter(self._write_group, max_group_events)
+
+    def create_table(self) -> None:
+        super().create_table()
+        _create_collection(self.heads)
+        with _database_errors(), contextlib.suppress(DuplicateKeyError):
+            self.heads.update_one(
+                {"_id": self.log},
+                {"$setOnInsert": {"position": 0, "hash": GENESIS_HASH}},
+                upsert=True,
+            )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking = kwargs.get("tracking")
+        if not stored_events and tracking is None:
+            return []
+        append = _Append([_stored_event_row(e) for e in stored_events], tracking)
+        return self._committer.submit(append, size=max(1, len(append.rows)))
+
+    def _write_group(self, group: Sequence[Pending]) -> None:
+        """Write the group in one transaction; if that is refused, each append alone,
+        so that one conflicting append fails without failing its neighbours."""
+        try:
+            results = self.datastore.transaction(
+                lambda session: self._append(session, [p.item for p in group])
+            )
+        except IntegrityError as error:
+            if len(group) == 1:
+                group[0].settle(error=error)
+                return
+        else:
+            for pending, result in zip(group, results, strict=True):
+                pending.settle(result)
+            return
+        for pending in group:
+            try:
+                [result] = self.datastore.transaction(
+                    lambda session, item=pending.item: self._append(session, [item])
+                )
+            except IntegrityError as error:
+                pending.settle(error=error)
+            else:
+                pending.settle(result)
+
+    def _append(self, session: ClientSession, appends: Sequence[_Append]) -> list[list[int]]:
+        rows = [row for append in appends for row in append.rows]
+        ids: list[list[int]] = []
+        if rows:
+            head = self.heads.find_one_and_update(
+                {"_id": self.log},
+                {"$inc": {"position": len(rows)}},
+                return_document=ReturnDocument.BEFORE,
+                session=session,
+            )
+            if head is None:
+                msg = f"log {self.log!r} has no head document: create it with CREATE_TABLE=yes"
+                raise ProgrammingError(msg)
+            documents = chain(self.log, head["position"] + 1, head["hash"], rows, now_millis())
+            try:
+                self.events.insert_many(documents, session=session)
+            except BulkWriteError as error:
+                if (error.details.get("writeErrors") or [{}])[0].get("keyPattern") == {"_id": 1}:
+                    msg = f"log {self.log!r}: its head is behind its events (position taken)"
+                    raise DatabaseError(msg) from error
+                raise
+            self.heads.update_one(
+                {"_id": self.log}, {"$set": {"hash": documents[-1]["hash"]}}, session=session
+            )
+            first = head["position"] + 1
+            for append in appends:
+                ids.append(list(range(first, first + len(append.rows))))
+                first += len(append.rows)
+        else:
+            ids = [[] for _ in appends]
+        for append in appends:
+            if append.tracking is not None:
+                self._record_tracking(session, append.tracking)
+        return ids
+
+    def _record_tracking(self, session: ClientSession, tracking: Tracking) -> None:
+        msg = f"{type(self).__name__} records no tracking"
+        raise ProgrammingError(msg)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> list[Notification]:
+        positions: dict[str, int] = {}
+        if start is not None:
+            positions["$gte" if inclusive_of_start else "$gt"] = start
+        if stop is not None:
+            positions["$lte"] = stop
+        query: dict[str, Any] = {"_id": positions} if positions else {}
+        if topics:
+            query["topic"] = {"$in": list(topics)}
+        with _database_errors():
+            cursor = self.events.find(query, _EVENT_PROJECTION).sort("_id", 1).limit(limit)
+            return [
+                Notification(
+                    id=doc["_id"],
+                    originator_id=doc["originator_id"],
+                    originator_version=doc["originator_version"],
+                    topic=doc["topic"],
+                    state=doc["state"],
+                )
+                for doc in cursor
+            ]
+
+    def max_notification_id(self) -> int | None:
+        with _database_errors():
+            last = self.events.find_one({}, {"_id": 1}, sort=[("_id", -1)])
+        return None if last is None else last["_id"]
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> MongoDBSubscription:
+        return MongoDBSubscription(self, gt=gt, topics=topics)
+
+
+class MongoDBSubscription(Subscription[MongoDBApplicationRecorder]):
+    """Yields the log's notifications after ``gt``, then each new one as it commits.
+
+    The log is read by position, so nothing is missed; a change stream on the events
+    collection is only the doorbell that says when to read again (and a quiet poll
+    bounds the wait if a ring is lost). It is opened before the first read, so no commit
+    falls between them. No helper thread and no queue: the iterating thread (or
+    greenthread) does the reading, and waiting is socket I/O that eventlet can switch on.
+    """
+
+    select_limit = 500
+
+    def __init__(
+        self,
+        recorder: MongoDBApplicationRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+    ) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._buffer: deque[Notification] = deque()
+        self._read_up_to = gt or 0
+        wait_ms = max(1, int(recorder.subscribe_poll_seconds * 1000))
+        try:
+            self._doorbell = recorder.events.watch(
+                [{"$match": {"operationType": "insert"}}, {"$project": {"documentKey": 1}}],
+                max_await_time_ms=wait_ms,
+            )
+        except OperationFailure:  # no change streams (not a replica set): poll instead
+            self._doorbell = None
+
+    def __exit__(self, *args: object, **kwargs: Any) -> None:
+        try:
+            super().__exit__(*args, **kwargs)
+        finally:
+            if self._doorbell is not None:
+                self._doorbell.close()
+
+    def __next__(self) -> Notification:
+        while not self._has_been_stopped:
+            if self._buffer:
+                notification = self._buffer.popleft()
+                self._last_notification_id = notification.id
+                return notification
+            notifications = self._recorder.select_notifications(
+                start=self._read_up_to,
+                limit=self.select_limit,
+                topics=self._topics,
+                inclusive_of_start=False,
+            )
+            if notifications:
+                self._buffer.extend(notifications)
+                self._read_up_to = notifications[-1].id
+            else:
+                self._wait_for_ring()
+        raise StopIteration
+
+    def _wait_for_ring(self) -> None:
+        """Return when an event beyond what was read may have committed, or after a poll
+        interval."""
+        if self._doorbell is None:
+            time.sleep(self._recorder.subscribe_poll_seconds)
+            return
+        with _database_errors():
+            while not self._has_been_stopped:
+                change = self._doorbell.try_next()
+                if change is None or change["documentKey"]["_id"] > self._read_up_to:
+                    return
+
+
+class MongoDBTrackingRecorder(TrackingRecorder):
+    """One document per upstream log: the highest position processed. Positions only rise."""
+
+    def __init__(self, datastore: MongoDBDatastore, tracking_collection: str) -> None:
+        self.datastore = datastore
+        self.tracking = datastore.collection(tracking_collection)
+
+    def create_table(self) -> None:
+        _create_collection(self.tracking)  # its _id index is all it needs
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with _database_errors():
+            self._record_tracking(None, tracking)
+
+    def _record_tracking(self, session: ClientSession | None, tracking: Tracking) -> None:
+        """A record at or below the last one finds no document to raise, so the upsert
+        inserts a second document with the same ``_id``: a duplicate key, IntegrityError."""
+        try:
+            self.tracking.update_one(
+                {
+                    "_id": tracking.application_name,
+                    "notification_id": {"$lt": tracking.notification_id},
+                },
+                {"$set": {"notification_id": tracking.notification_id}},
+                upsert=True,
+                session=session,
+            )
+        except DuplicateKeyError as error:
+            msg = (
+                f"tracking {tracking.application_name!r} position "
+                f"{tracking.notification_id} is not above the last one recorded"
+            )
+            raise IntegrityError(msg) from error
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        with _database_errors():
+            record = self.tracking.find_one({"_id": application_name})
+        return None if record is None else record["notification_id"]
+
+
+class MongoDBProcessRecorder(
+    MongoDBTrackingRecorder, MongoDBApplicationRecorder, ProcessRecorder
+):
+    """A log whose appends carry the tracking record of what caused them, atomically."""
+
+    def __init__(
+        self,
+        datastore: MongoDBDatastore,
+        events_collection: str,
+        tracking_collection: str,
+        max_group_events: int = 1000,
+        subscribe_poll_seconds: float = 0.5,
+    ) -> None:
+        MongoDBApplicationRecorder.__init__(
+            self, datastore, events_collection, max_group_events, subscribe_poll_seconds
+        )
+        MongoDBTrackingRecorder.__init__(self, datastore, tracking_collection)
+
+    def create_table(self) -> None:
+        MongoDBApplicationRecorder.create_table(self)
+        MongoDBTrackingRecorder.create_table(self)
+
+
+class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
+    MONGODB_URI = "MONGODB_URI"
+    MONGODB_DATABASE = "MONGODB_DATABASE"
+    MONGODB_GROUP_COMMIT_MAX_EVENTS = "MONGODB_GROUP_COMMIT_MAX_EVENTS"
+    MONGODB_SUBSCRIBE_POLL_SECONDS = "MONGODB_SUBSCRIBE_POLL_SECONDS"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        self.max_group_events = self._env_number(self.MONGODB_GROUP_COMMIT_MAX_EVENTS, 1000, int)
+        self.subscribe_poll_seconds = self._env_number(
+            self.MONGODB_SUBSCRIBE_POLL_SECONDS, 0.5, float
+        )
+        self.datastore = MongoDBDatastore(
+            uri=self.env.get(self.MONGODB_URI) or "mongodb://127.0.0.1:27017",
+            database=self.env.get(self.MONGODB_DATABASE) or "youwei",
+        )
+
+    def _env_number(self, key: str, default: Any, kind: type) -> Any:
+        value = self.env.get(key)
+        if not value:
+            return default
+        try:
+            number = kind(value)
+        except ValueError:
+            number = 0
+        if number <= 0:
+            msg = f"{key} must be a positive {kind.__name__}, not {value!r}"
+            raise OSError(msg)
+        return number
+
+    def _create_table(self) -> bool:
+        return strtobool(self.env.get(self.CREATE_TABLE) or "yes")
+
+    def _prefix(self, default: str) -> str:
+        return self.env.name.lower() or default
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = MongoDBAggregateRecorder(self.datastore, f"{self._prefix('stored')}_{purpose}")
+        if self._create_table():
+            recorder.create_table()
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder_class = self._recorder_class(
+            self.APPLICATION_RECORDER_TOPIC, MongoDBApplicationRecorder
+        )
+        recorder = recorder_class(
+            self.datastore,
+            f"{self._prefix('stored')}_events",
+            self.max_group_events,
+            self.subscribe_poll_seconds,
+        )
+        if self._create_table():
+            recorder.create_table()
+        return recorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[MongoDBTrackingRecorder] | None = None
+    ) -> MongoDBTrackingRecorder:
+        if tracking_recorder_class is None:
+            tracking_recorder_class = self._recorder_class(
+                self.TRACKING_RECORDER_TOPIC, MongoDBTrackingRecorder
+            )
+        recorder = tracking_recorder_class(
+            self.datastore, f"{self._prefix('notification')}_tracking"
+        )
+        if self._create_table():
+            recorder.create_table()
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder_class = self._recorder_class(
+            self.PROCESS_RECORDER_TOPIC, MongoDBProcessRecorder
+        )
+        recorder = recorder_class(
+            self.datastore,
+            f"{self._prefix('stored')}_events",
+            f"{self._prefix('notification')}_tracking",
+            self.max_group_events,
+            self.subscribe_poll_seconds,
+        )
+        if self._create_table():
+            recorder.create_table()
+        return recorder
+
+    def _recorder_class(self, topic_key: str, default: type) -> type:
+        topic = self.env.get(topic_key)
+        if not topic:
+            return default
+        recorder_class = resolve_topic(topic)
+        if not (isinstance(recorder_class, type) and issubclass(recorder_class, default)):
+            msg = f"{topic_key}={topic!r} is not a subclass of {default.__name__}"
+            raise ProgrammingError(msg)
+        return recorder_class
+
+    def close(self) -> None:
+        with contextlib.suppress(AttributeError):
+            self.datastore.close()

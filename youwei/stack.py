@@ -1,0 +1,222 @@
+"""The local stack on the embedded default: the machine's RabbitMQ and a SecantusDB server.
+
+Every step is idempotent and works as root on a fresh Debian machine: what is missing is
+installed, what is stopped is started, what runs is left alone. SecantusDB lives in its own
+virtualenv under ``.local/`` (ignored by git) and keeps its data there across down/up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymongo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOCAL = Path(os.environ.get("YOUWEI_LOCAL_DIR", PROJECT_ROOT / ".local"))
+SECANTUS_REQUIREMENT = "SecantusDB==0.7.0b3"
+SECANTUS_VENV = LOCAL / "secantus-venv"
+SECANTUSD = SECANTUS_VENV / "bin" / "secantusd-py"
+DATA_DIR = LOCAL / "data" / "secantus"
+RUN_DIR = LOCAL / "run"
+LOG_DIR = LOCAL / "log"
+DEFAULT_MONGODB_PORT = 27017
+AMQP_PORT = 5672
+RABBIT_MANAGEMENT_PORT = 15672
+
+
+class StackError(RuntimeError):
+    """A step of bringing the stack up failed; the message says which and why."""
+
+
+def log(message: str) -> None:
+    print(f"youwei: {message}", file=sys.stderr, flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.25) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, check=False, capture_output=True, text=True, **kwargs)
+
+
+# --- RabbitMQ -------------------------------------------------------------------------
+
+
+def ensure_rabbitmq() -> None:
+    """Install (apt), start (detached) and enable the management plugin, as needed."""
+    if shutil.which("rabbitmq-server") is None and not Path("/usr/sbin/rabbitmq-server").exists():
+        log("installing rabbitmq-server (apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update"], ["apt-get", "install", "-y", "rabbitmq-server"]):
+            result = run(command, env=env)
+            if result.returncode != 0:
+                raise StackError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+    if not port_open(AMQP_PORT):
+        log("starting RabbitMQ (rabbitmq-server -detached)")
+        result = run(["rabbitmq-server", "-detached"])
+        if result.returncode != 0:
+            raise StackError(f"rabbitmq-server -detached failed:\n{result.stderr[-2000:]}")
+        wait_until(lambda: port_open(AMQP_PORT), 120, "RabbitMQ on port 5672")
+    if not port_open(RABBIT_MANAGEMENT_PORT):
+        log("enabling rabbitmq_management")
+        result = run(["rabbitmq-plugins", "enable", "rabbitmq_management"])
+        if result.returncode != 0:
+            raise StackError(f"rabbitmq-plugins enable failed:\n{result.stderr[-2000:]}")
+        wait_until(lambda: port_open(RABBIT_MANAGEMENT_PORT), 120, "RabbitMQ management")
+
+
+def rabbitmq_status() -> str:
+    amqp = "up" if port_open(AMQP_PORT) else "down"
+    management = "up" if port_open(RABBIT_MANAGEMENT_PORT) else "down"
+    return f"amqp 127.0.0.1:{AMQP_PORT} {amqp}, management :{RABBIT_MANAGEMENT_PORT} {management}"
+
+
+# --- SecantusDB -----------------------------------------------------------------------
+
+
+def ensure_secantus_installed() -> Path:
+    """SecantusDB in a virtualenv of its own (its dependencies stay out of ours)."""
+    if SECANTUSD.exists():
+        return SECANTUSD
+    log(f"installing {SECANTUS_REQUIREMENT} into {SECANTUS_VENV}")
+    SECANTUS_VENV.parent.mkdir(parents=True, exist_ok=True)
+    for command in (
+        [sys.executable, "-m", "venv", str(SECANTUS_VENV)],
+        [str(SECANTUS_VENV / "bin" / "pip"), "install", "-q", SECANTUS_REQUIREMENT],
+    ):
+        result = run(command)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+    return SECANTUSD
+
+
+def ping(uri: str, timeout_ms: int = 1000) -> bool:
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=500)
+    try:
+        client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+@dataclass
+class SecantusServer:
+    """A SecantusDB process: the stack's on port 27017, or a test's on a free port."""
+
+    port: int
+    storage_path: Path
+    pid_file: Path
+    log_file: Path
+    sync_on_commit: bool = False
+    host: str = "127.0.0.1"
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}"
+
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def start(self, timeout: float = 60) -> None:
+        if self.pid() is not None and ping(self.uri):
+            return
+        if port_open(self.port, self.host):
+            raise StackError(
+                f"port {self.port} is taken by another process: stop it, or set another port"
+            )
+        binary = ensure_secantus_installed()
+        for directory in (self.storage_path, self.pid_file.parent, self.log_file.parent):
+            directory.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(binary),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--storage-path", str(self.storage_path),
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        if self.sync_on_commit:
+            command.append("--sync-on-commit")
+        with open(self.log_file, "ab") as log_file:
+            process = subprocess.Popen(
+                command,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(f"{process.pid}\n")
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                tail = self.log_file.read_text(errors="replace")[-2000:]
+                raise StackError(f"secantusd-py exited with {process.returncode}:\n{tail}")
+            return ping(self.uri, timeout_ms=500)
+
+        wait_until(ready, timeout, f"SecantusDB to answer ping on {self.uri}")
+
+    def stop(self, timeout: float = 30) -> bool:
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+
+        def gone() -> bool:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return True
+            return False
+
+        try:
+            wait_until(gone, timeout, f"SecantusDB (pid {pid}) to stop")
+        except StackError:
+            os.kill(pid, signal.SIGKILL)
+            wait_until(gone, 10, f"SecantusDB (pid {pid}) to die")
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def stack_database(port: int = DEFAULT_MONGODB_PORT, sync_on_commit: bool = True) -> SecantusServer:
+    return SecantusServer(
+        port=port,
+        storage_path=DATA_DIR,
+        pid_file=RUN_DIR / "secantus.pid",
+        log_file=LOG_DIR / "secantus.log",
+        sync_on_commit=sync_on_commit,
+    )
