@@ -1,4 +1,6 @@
-"""MongoDB persistence module for the ``eventsourcing`` library: ``PERSISTENCE_MODULE=events.mongodb``.
+"""The ``eventsourcing`` library's persistence module for MongoDB.
+
+Use it with ``PERSISTENCE_MODULE=events.mongodb``.
 
 Each application's log is one collection, ``<app>_events``: a document per event whose
 ``_id`` is its position in the log (1, 2, 3, ... with no gaps), chained by SHA-256 hashes as
@@ -24,20 +26,6 @@ from typing import Any
 from uuid import UUID
 
 import pymongo
-from pymongo import ReturnDocument
-from pymongo.client_session import ClientSession
-from pymongo.collection import Collection
-from pymongo.errors import (
-    BulkWriteError,
-    CollectionInvalid,
-    ConnectionFailure,
-    DuplicateKeyError,
-    OperationFailure,
-    PyMongoError,
-)
-from pymongo.read_concern import ReadConcern
-from pymongo.write_concern import WriteConcern
-
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -54,6 +42,20 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+from pymongo import ReturnDocument
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.errors import (
+    BulkWriteError,
+    CollectionInvalid,
+    ConnectionFailure,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+from pymongo.read_concern import ReadConcern
+from pymongo.write_concern import WriteConcern
+
 from events.groupcommit import GroupCommitter, Pending
 from events.logformat import GENESIS_HASH, chain, now_millis
 
@@ -321,9 +323,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
             last = self.events.find_one({}, {"_id": 1}, sort=[("_id", -1)])
         return None if last is None else last["_id"]
 
-    def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> MongoDBSubscription:
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> MongoDBSubscription:
         return MongoDBSubscription(self, gt=gt, topics=topics)
 
 
@@ -436,9 +436,7 @@ class MongoDBTrackingRecorder(TrackingRecorder):
         return None if record is None else record["notification_id"]
 
 
-class MongoDBProcessRecorder(
-    MongoDBTrackingRecorder, MongoDBApplicationRecorder, ProcessRecorder
-):
+class MongoDBProcessRecorder(MongoDBTrackingRecorder, MongoDBApplicationRecorder, ProcessRecorder):
     """A log whose appends carry the tracking record of what caused them, atomically."""
 
     def __init__(
@@ -531,9 +529,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
         return recorder
 
     def process_recorder(self) -> ProcessRecorder:
-        recorder_class = self._recorder_class(
-            self.PROCESS_RECORDER_TOPIC, MongoDBProcessRecorder
-        )
+        recorder_class = self._recorder_class(self.PROCESS_RECORDER_TOPIC, MongoDBProcessRecorder)
         recorder = recorder_class(
             self.datastore,
             f"{self._prefix('stored')}_events",

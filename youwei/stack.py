@@ -7,6 +7,7 @@ virtualenv under ``.local/`` (ignored by git) and keeps its data there across do
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,13 +21,10 @@ from pathlib import Path
 import pymongo
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LOCAL = Path(os.environ.get("YOUWEI_LOCAL_DIR", PROJECT_ROOT / ".local"))
+LOCAL = PROJECT_ROOT / ".local"
 SECANTUS_REQUIREMENT = "SecantusDB==0.7.0b3"
 SECANTUS_VENV = LOCAL / "secantus-venv"
 SECANTUSD = SECANTUS_VENV / "bin" / "secantusd-py"
-DATA_DIR = LOCAL / "data" / "secantus"
-RUN_DIR = LOCAL / "run"
-LOG_DIR = LOCAL / "log"
 DEFAULT_MONGODB_PORT = 27017
 AMQP_PORT = 5672
 RABBIT_MANAGEMENT_PORT = 15672
@@ -193,10 +191,8 @@ class SecantusServer:
         os.kill(pid, signal.SIGTERM)
 
         def gone() -> bool:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
             try:
                 os.kill(pid, 0)
             except OSError:
@@ -212,11 +208,14 @@ class SecantusServer:
         return True
 
 
-def stack_database(port: int = DEFAULT_MONGODB_PORT, sync_on_commit: bool = True) -> SecantusServer:
+def stack_database(sync_on_commit: bool = True) -> SecantusServer:
+    """The stack's SecantusDB: port ``YOUWEI_MONGODB_PORT`` (27017), data, pid and log under
+    ``YOUWEI_STATE_DIR`` (``.local``)."""
+    state = Path(os.environ.get("YOUWEI_STATE_DIR") or LOCAL)
     return SecantusServer(
-        port=port,
-        storage_path=DATA_DIR,
-        pid_file=RUN_DIR / "secantus.pid",
-        log_file=LOG_DIR / "secantus.log",
+        port=int(os.environ.get("YOUWEI_MONGODB_PORT") or DEFAULT_MONGODB_PORT),
+        storage_path=state / "data" / "secantus",
+        pid_file=state / "run" / "secantus.pid",
+        log_file=state / "log" / "secantus.log",
         sync_on_commit=sync_on_commit,
     )

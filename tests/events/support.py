@@ -7,6 +7,7 @@ from unittest import TestCase
 from uuid import uuid4
 
 from eventsourcing.utils import Environment
+
 from events.mongodb import MongoDBFactory
 
 

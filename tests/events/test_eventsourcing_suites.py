@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
 from eventsourcing.tests import application as application_suites
 from eventsourcing.tests import persistence as suites
 from eventsourcing.utils import Environment
+
 from events.mongodb import (
     MongoDBAggregateRecorder,
     MongoDBApplicationRecorder,
@@ -32,7 +33,9 @@ class TestAggregateRecorder(FreshDatabase, suites.AggregateRecorderTestCase):
         return self.factory.aggregate_recorder()
 
 
-class TestApplicationRecorder(FreshDatabase, suites.ApplicationRecorderTestCase[ApplicationRecorder]):
+class TestApplicationRecorder(
+    FreshDatabase, suites.ApplicationRecorderTestCase[ApplicationRecorder]
+):
     def create_recorder(self) -> ApplicationRecorder:
         return self.factory.application_recorder()
 
@@ -50,7 +53,9 @@ class TestProcessRecorder(FreshDatabase, suites.ProcessRecorderTestCase):
         return self.factory.process_recorder()
 
 
-class TestNonInterleavingNotificationIDs(FreshDatabase, suites.NonInterleavingNotificationIDsBaseCase):
+class TestNonInterleavingNotificationIDs(
+    FreshDatabase, suites.NonInterleavingNotificationIDsBaseCase
+):
     def create_recorder(self) -> ApplicationRecorder:
         return self.factory.application_recorder()
 

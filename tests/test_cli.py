@@ -1,0 +1,79 @@
+"""The ``youwei`` command: the local stack's life cycle and ``audit verify``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import uuid4
+
+import pymongo
+from click.testing import CliRunner
+from eventsourcing.persistence import StoredEvent
+
+from tests.events.support import fresh_database_name, new_factory
+from youwei.cli import main
+from youwei.stack import free_port
+
+YOUWEI = [sys.executable, "-m", "youwei"]
+
+
+def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
+    database = fresh_database_name()
+    factory = new_factory(database, name="Registry")
+    try:
+        factory.application_recorder().insert_events(
+            [StoredEvent(uuid4(), v, "tests:E", b"{}") for v in (1, 2, 3)]
+        )
+        runner = CliRunner()
+        args = ["audit", "verify", "--uri", mongodb_uri, "--database", database]
+        clean = runner.invoke(main, args)
+        assert clean.exit_code == 0, clean.output
+        assert "registry_events: ok, 3 events, head 3" in clean.output
+
+        factory.datastore.database["registry_events"].update_one(
+            {"_id": 2}, {"$set": {"topic": "tests:Forged"}}
+        )
+        broken = runner.invoke(main, [*args, "--log", "registry_events"])
+        assert broken.exit_code == 1
+        assert "registry_events: BROKEN at position 2" in broken.output
+    finally:
+        factory.datastore.client.drop_database(database)
+        factory.close()
+
+
+def test_up_status_down_keep_the_data(tmp_path: Path) -> None:
+    """The stack's own SecantusDB, on a port and state folder of this test's."""
+    port = free_port()
+    env = {**os.environ, "YOUWEI_MONGODB_PORT": str(port), "YOUWEI_STATE_DIR": str(tmp_path)}
+
+    def youwei(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*YOUWEI, *args], env=env, capture_output=True, text=True, timeout=180, check=False
+        )
+
+    try:
+        up = youwei("up", "--no-sync-on-commit")
+        assert up.returncode == 0, up.stderr
+        assert f"mongodb://127.0.0.1:{port}" in up.stdout
+        assert youwei("up", "--no-sync-on-commit").returncode == 0, "up is idempotent"
+        assert youwei("status").returncode == 0
+
+        uri = f"mongodb://127.0.0.1:{port}"
+        with pymongo.MongoClient(uri) as client:
+            client.youwei.kept.insert_one({"_id": "survives", "down": "and up"})
+
+        down = youwei("down")
+        assert down.returncode == 0 and "SecantusDB stopped" in down.stdout
+        status = youwei("status")
+        assert status.returncode == 1 and "down" in status.stdout
+
+        assert youwei("up", "--no-sync-on-commit").returncode == 0
+        with pymongo.MongoClient(uri) as client:
+            assert client.youwei.kept.find_one({"_id": "survives"}) == {
+                "_id": "survives",
+                "down": "and up",
+            }
+    finally:
+        youwei("down")

@@ -1,0 +1,3 @@
+from youwei.cli import main
+
+main()

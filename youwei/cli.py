@@ -1,0 +1,104 @@
+"""The ``youwei`` command: run the local stack and audit the event logs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import pymongo
+
+from youwei import stack
+
+DEFAULT_URI = "mongodb://127.0.0.1:27017"
+
+
+@click.group()
+def main() -> None:
+    """youwei (有为): cadre-conduct accountability backend."""
+
+
+@main.command()
+@click.option(
+    "--sync-on-commit/--no-sync-on-commit",
+    default=True,
+    show_default=True,
+    help="Fsync SecantusDB's log at every commit, so an acknowledged event survives power loss.",
+)
+def up(sync_on_commit: bool) -> None:
+    """Bring the local stack up: RabbitMQ (with management) and SecantusDB on 27017."""
+    try:
+        stack.ensure_rabbitmq()
+        database = stack.stack_database(sync_on_commit=sync_on_commit)
+        database.start()
+    except stack.StackError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"RabbitMQ    {stack.rabbitmq_status()}")
+    click.echo(f"SecantusDB  {database.uri} (data in {database.storage_path})")
+
+
+@main.command()
+def down() -> None:
+    """Stop what ``up`` started here (SecantusDB); data is kept. RabbitMQ is the machine's
+    service and keeps running."""
+    stopped = stack.stack_database().stop()
+    click.echo("SecantusDB stopped" if stopped else "SecantusDB was not running")
+
+
+@main.command()
+def status() -> None:
+    """Show whether each part of the stack runs; exit 1 if any does not."""
+    database = stack.stack_database()
+    pid = database.pid()
+    answering = stack.ping(database.uri)
+    rabbit_up = stack.port_open(stack.AMQP_PORT)
+    click.echo(f"RabbitMQ    {stack.rabbitmq_status()}")
+    state = "up" if answering else "down"
+    click.echo(
+        f"SecantusDB  {database.uri} {state} (pid {pid or '-'}, data in {database.storage_path})"
+    )
+    if not (answering and rabbit_up):
+        sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """Verify and read the event logs."""
+
+
+@audit.command()
+@click.option("--log", "log_names", multiple=True, help="A log (events collection); default: all.")
+@click.option(
+    "--uri", default=lambda: os.environ.get("MONGODB_URI", DEFAULT_URI), show_default=DEFAULT_URI
+)
+@click.option(
+    "--database",
+    default=lambda: os.environ.get("MONGODB_DATABASE", "youwei"),
+    show_default="youwei",
+)
+def verify(log_names: tuple[str, ...], uri: str, database: str) -> None:
+    """Check each log's hash chain; print the first broken position, exit 1 on any break."""
+    from events import verify as verifier
+
+    client = pymongo.MongoClient(uri, uuidRepresentation="standard", tz_aware=True)
+    db = client[database]
+    names = list(log_names) or verifier.logs(db)
+    if not names:
+        click.echo(f"no logs in database {database!r}")
+    broken = False
+    for name in names:
+        total = db[name].estimated_document_count()
+        with click.progressbar(length=total, label=f"verifying {name}", file=sys.stderr) as bar:
+            verdict = verifier.verify_log(db, name, progress=bar.update)
+        if verdict.ok:
+            click.echo(
+                f"{name}: ok, {verdict.events_checked} events, "
+                f"head {verdict.head_position} {verdict.head_hash}"
+            )
+        else:
+            broken = True
+            first_break = verdict.first_break
+            click.echo(f"{name}: BROKEN at position {first_break.position}: {first_break.reason}")
+    client.close()
+    if broken:
+        sys.exit(1)
