@@ -13,9 +13,9 @@ from uuid import UUID
 FORMAT_TAG = b"youwei-log-v1"
 GENESIS_HASH = "0" * 64
 
-#: The fields of every event document, in the order the hash covers them.
+#: The fields of every event document besides MongoDB's own ``_id``.
 EVENT_FIELDS = (
-    "_id",
+    "position",
     "originator_id",
     "originator_version",
     "topic",
@@ -83,7 +83,7 @@ def event_hash(log: str, document: dict, prev_hash: str) -> str:
     return hashlib.sha256(
         canonical_bytes(
             log,
-            document["_id"],
+            document["position"],
             document["originator_id"],
             document["originator_version"],
             document["topic"],
@@ -102,7 +102,7 @@ def chain(
     documents = []
     for offset, row in enumerate(rows):
         document = {
-            "_id": first_position + offset,
+            "position": first_position + offset,
             "originator_id": row["originator_id"],
             "originator_version": row["originator_version"],
             "topic": row["topic"],

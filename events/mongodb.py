@@ -2,8 +2,8 @@
 
 Use it with ``PERSISTENCE_MODULE=events.mongodb``.
 
-Each application's log is one collection, ``<app>_events``: a document per event whose
-``_id`` is its position in the log (1, 2, 3, ... with no gaps), chained by SHA-256 hashes as
+Each application's log is one collection, ``<app>_events``: a document per event with its
+``position`` in the log (1, 2, 3, ... with no gaps), chained by SHA-256 hashes as
 ``docs/log-format.md`` specifies. A head document per log in ``log_heads`` holds the last
 position and hash; every append increments it inside the appending transaction, so
 positions are issued in commit order (a second writer conflicts until the first commits).
@@ -61,7 +61,8 @@ from events.logformat import GENESIS_HASH, chain, now_millis
 
 HEADS_COLLECTION = "log_heads"
 DUPLICATE_KEY = 11000
-_EVENT_PROJECTION = {"originator_id": 1, "originator_version": 1, "topic": 1, "state": 1}
+_EVENT_PROJECTION = {"_id": 0, "originator_id": 1, "originator_version": 1, "topic": 1, "state": 1}
+_NOTIFICATION_PROJECTION = {**_EVENT_PROJECTION, "position": 1}
 
 
 @contextlib.contextmanager
@@ -207,6 +208,8 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
 
     def create_table(self) -> None:
         super().create_table()
+        with _database_errors():
+            self.events.create_index("position", unique=True, name="position_unique")
         _create_collection(self.heads)
         with _database_errors(), contextlib.suppress(DuplicateKeyError):
             self.heads.update_one(
@@ -266,7 +269,9 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
             try:
                 self.events.insert_many(documents, session=session)
             except BulkWriteError as error:
-                if (error.details.get("writeErrors") or [{}])[0].get("keyPattern") == {"_id": 1}:
+                if (error.details.get("writeErrors") or [{}])[0].get("keyPattern") == {
+                    "position": 1
+                }:
                     msg = f"log {self.log!r}: its head is behind its events (position taken)"
                     raise DatabaseError(msg) from error
                 raise
@@ -297,31 +302,44 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> list[Notification]:
-        positions: dict[str, int] = {}
-        if start is not None:
-            positions["$gte" if inclusive_of_start else "$gt"] = start
+        """Read by bounded position ranges: positions have no gaps, so the next ``limit``
+        events lie in the next ``limit`` positions, and a bounded range is answered from
+        the index by any server (SecantusDB scans to the end for an open one)."""
+        after = 0 if start is None else (start - 1 if inclusive_of_start else start)
+        if not topics:
+            upper = after + limit if stop is None else min(after + limit, stop)
+            return self._notifications({"position": {"$gt": after, "$lte": upper}}, limit)
+        upper = self.max_notification_id() or 0
         if stop is not None:
-            positions["$lte"] = stop
-        query: dict[str, Any] = {"_id": positions} if positions else {}
-        if topics:
-            query["topic"] = {"$in": list(topics)}
+            upper = min(upper, stop)
+        window = max(limit, 1000)
+        found: list[Notification] = []
+        while len(found) < limit and after < upper:
+            high = min(after + window, upper)
+            query = {"position": {"$gt": after, "$lte": high}, "topic": {"$in": list(topics)}}
+            found += self._notifications(query, limit - len(found))
+            after = high
+        return found
+
+    def _notifications(self, query: dict[str, Any], limit: int) -> list[Notification]:
         with _database_errors():
-            cursor = self.events.find(query, _EVENT_PROJECTION).sort("_id", 1).limit(limit)
+            cursor = self.events.find(query, _NOTIFICATION_PROJECTION).sort("position", 1)
             return [
                 Notification(
-                    id=doc["_id"],
+                    id=doc["position"],
                     originator_id=doc["originator_id"],
                     originator_version=doc["originator_version"],
                     topic=doc["topic"],
                     state=doc["state"],
                 )
-                for doc in cursor
+                for doc in cursor.limit(limit)
             ]
 
     def max_notification_id(self) -> int | None:
+        """The head's position: written with the events, read without sorting the log."""
         with _database_errors():
-            last = self.events.find_one({}, {"_id": 1}, sort=[("_id", -1)])
-        return None if last is None else last["_id"]
+            head = self.heads.find_one({"_id": self.log})
+        return head["position"] if head and head["position"] else None
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> MongoDBSubscription:
         return MongoDBSubscription(self, gt=gt, topics=topics)
@@ -351,7 +369,10 @@ class MongoDBSubscription(Subscription[MongoDBApplicationRecorder]):
         wait_ms = max(1, int(recorder.subscribe_poll_seconds * 1000))
         try:
             self._doorbell = recorder.events.watch(
-                [{"$match": {"operationType": "insert"}}, {"$project": {"documentKey": 1}}],
+                [
+                    {"$match": {"operationType": "insert"}},
+                    {"$project": {"fullDocument.position": 1}},
+                ],
                 max_await_time_ms=wait_ms,
             )
         except OperationFailure:  # no change streams (not a replica set): poll instead
@@ -370,17 +391,20 @@ class MongoDBSubscription(Subscription[MongoDBApplicationRecorder]):
                 notification = self._buffer.popleft()
                 self._last_notification_id = notification.id
                 return notification
+            head = self._recorder.max_notification_id() or 0
+            if head <= self._read_up_to:
+                self._wait_for_ring()
+                continue
             notifications = self._recorder.select_notifications(
                 start=self._read_up_to,
                 limit=self.select_limit,
+                stop=head,
                 topics=self._topics,
                 inclusive_of_start=False,
             )
-            if notifications:
-                self._buffer.extend(notifications)
-                self._read_up_to = notifications[-1].id
-            else:
-                self._wait_for_ring()
+            self._buffer.extend(notifications)
+            full_page = len(notifications) == self.select_limit
+            self._read_up_to = notifications[-1].id if full_page else head
         raise StopIteration
 
     def _wait_for_ring(self) -> None:
@@ -392,7 +416,7 @@ class MongoDBSubscription(Subscription[MongoDBApplicationRecorder]):
         with _database_errors():
             while not self._has_been_stopped:
                 change = self._doorbell.try_next()
-                if change is None or change["documentKey"]["_id"] > self._read_up_to:
+                if change is None or change["fullDocument"]["position"] > self._read_up_to:
                     return
 
 

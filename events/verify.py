@@ -8,7 +8,7 @@ says it must be.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from events.logformat import EVENT_FIELDS, GENESIS_HASH, event_hash
 from events.mongodb import HEADS_COLLECTION
 
 _FIELD_TYPES = {
-    "_id": int,
+    "position": int,
     "originator_id": (UUID, str),
     "originator_version": int,
     "topic": str,
@@ -68,8 +68,8 @@ def check_chain(
 
     for document in documents:
         problem = _document_problem(document)
-        if problem is None and document["_id"] != expected_position:
-            found = document["_id"]
+        if problem is None and document["position"] != expected_position:
+            found = document["position"]
             gap = "events are missing" if found > expected_position else "out of order"
             problem = f"expected position {expected_position} next, found {found}: {gap}"
         if problem is None and document["prev_hash"] != prev_hash:
@@ -114,7 +114,7 @@ def check_chain(
 
 
 def _document_problem(document: dict) -> str | None:
-    fields = set(document)
+    fields = set(document) - {"_id"}
     if fields != set(EVENT_FIELDS):
         missing = sorted(set(EVENT_FIELDS) - fields)
         extra = sorted(fields - set(EVENT_FIELDS))
@@ -126,15 +126,51 @@ def _document_problem(document: dict) -> str | None:
     return None
 
 
-def stored_documents(database: Database, log: str) -> Iterator[dict]:
-    return database[log].find({}, sort=[("_id", 1)], batch_size=1000)
+def stored_documents(
+    database: Database, log: str, head_position: int, window: int = 1000
+) -> Iterator[dict]:
+    """The log's documents at positions 1..head_position, in order, read in bounded windows
+    (which any server answers from the position index)."""
+    after = 0
+    while after < head_position:
+        high = min(after + window, head_position)
+        query = {"position": {"$gt": after, "$lte": high}}
+        yield from database[log].find(query).sort("position", 1)
+        after = high
+
+
+def _outside_the_chain(database: Database, log: str) -> Break | None:
+    """Documents that no walk from position 1 to the head meets. The head is read again,
+    because a live log grows while it is verified: what a writer appended since is fine."""
+    collection = database[log]
+    if collection.find_one({"position": {"$not": {"$type": ["int", "long"]}}}) is not None:
+        return Break(0, "a document in the log has no integer position")
+    if collection.find_one({"position": {"$lte": 0}}) is not None:
+        return Break(0, "a document in the log has a position below 1")
+    head = database[HEADS_COLLECTION].find_one({"_id": log}) or {}
+    beyond = collection.find_one({"position": {"$gt": head.get("position", 0)}})
+    if beyond is not None:
+        return Break(
+            beyond["position"], f"an event beyond the head (position {head.get('position')})"
+        )
+    return None
 
 
 def verify_log(
     database: Database, log: str, progress: Callable[[int], None] | None = None
 ) -> Verdict:
+    """Verify positions 1 to the head as read now, then look for documents outside them."""
     head = database[HEADS_COLLECTION].find_one({"_id": log})
-    return check_chain(log, stored_documents(database, log), head, progress)
+    head_position = head.get("position") if head else 0
+    if not isinstance(head_position, int) or isinstance(head_position, bool):
+        head_position = 0
+    documents = stored_documents(database, log, head_position)
+    verdict = check_chain(log, documents, head, progress)
+    if verdict.ok:
+        outside = _outside_the_chain(database, log)
+        if outside is not None:
+            return replace(verdict, first_break=outside)
+    return verdict
 
 
 def logs(database: Database) -> list[str]:

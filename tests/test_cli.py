@@ -33,7 +33,7 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
         assert "registry_events: ok, 3 events, head 3" in clean.output
 
         factory.datastore.database["registry_events"].update_one(
-            {"_id": 2}, {"$set": {"topic": "tests:Forged"}}
+            {"position": 2}, {"$set": {"topic": "tests:Forged"}}
         )
         broken = runner.invoke(main, [*args, "--log", "registry_events"])
         assert broken.exit_code == 1

@@ -79,20 +79,21 @@ def test_a_clean_log_verifies(database):
 
 
 def test_documents_are_readable_as_specified(database):
-    first = database[LOG].find_one({"_id": 1})
+    first = database[LOG].find_one({"position": 1})
     assert sorted(first) == sorted(
-        ["_id", "originator_id", "originator_version", "topic", "state", "recorded_at",
+        ["_id", "position", "originator_id", "originator_version", "topic", "state", "recorded_at",
          "prev_hash", "hash"]
     )  # fmt: skip
     assert first["prev_hash"] == GENESIS_HASH
     assert first["state"] == b'{"n":1}'
-    second = database[LOG].find_one({"_id": 2})
+    second = database[LOG].find_one({"position": 2})
     assert second["prev_hash"] == first["hash"]
-    assert database[LOG].find_one({"_id": EVENTS})["originator_id"] == "cadre-0042"
+    assert database[LOG].find_one({"position": EVENTS})["originator_id"] == "cadre-0042"
 
 
 def _changed(field: str, value):
     changes = {
+        "position": lambda v: v + 1000,
         "originator_id": lambda v: uuid4() if not isinstance(v, str) else v + "x",
         "originator_version": lambda v: v + 100,
         "topic": lambda v: v + "x",
@@ -107,48 +108,66 @@ def _changed(field: str, value):
 @pytest.mark.parametrize("position", [1, 5, EVENTS])
 @pytest.mark.parametrize(
     "field",
-    ["originator_id", "originator_version", "topic", "state", "recorded_at", "prev_hash", "hash"],
+    [
+        "position",
+        "originator_id",
+        "originator_version",
+        "topic",
+        "state",
+        "recorded_at",
+        "prev_hash",
+        "hash",
+    ],
 )
 def test_changing_any_field_of_any_event_is_found_at_its_position(database, position, field):
-    original = database[LOG].find_one({"_id": position})
-    database[LOG].update_one({"_id": position}, {"$set": {field: _changed(field, original[field])}})
+    original = database[LOG].find_one({"position": position})
+    database[LOG].update_one(
+        {"position": position}, {"$set": {field: _changed(field, original[field])}}
+    )
     assert_broken_at(database, position)
-    database[LOG].replace_one({"_id": position}, original)
+    database[LOG].replace_one({"position": position}, original)
     assert verify_log(database, LOG).ok
 
 
 def test_a_field_of_another_type_is_found(database):
-    database[LOG].update_one({"_id": 4}, {"$set": {"state": "a string, not bytes"}})
+    database[LOG].update_one({"position": 4}, {"$set": {"state": "a string, not bytes"}})
     assert_broken_at(database, 4)
 
 
 def test_an_added_field_is_found(database):
-    database[LOG].update_one({"_id": 6}, {"$set": {"note": "added later"}})
+    database[LOG].update_one({"position": 6}, {"$set": {"note": "added later"}})
     assert_broken_at(database, 6)
 
 
 def test_a_deleted_event_is_found(database):
-    database[LOG].delete_one({"_id": 3})
+    database[LOG].delete_one({"position": 3})
     assert_broken_at(database, 3)
 
 
 def test_a_deleted_last_event_is_found(database):
-    database[LOG].delete_one({"_id": EVENTS})
+    database[LOG].delete_one({"position": EVENTS})
     assert_broken_at(database, EVENTS)
 
 
 def test_an_event_appended_behind_the_writers_back_is_found(database):
-    last = database[LOG].find_one({"_id": EVENTS})
-    forged = {**last, "_id": EVENTS + 1, "prev_hash": last["hash"]}
+    last = database[LOG].find_one({"position": EVENTS})
+    forged = {**last, "position": EVENTS + 1, "prev_hash": last["hash"]}
+    del forged["_id"]
     database[LOG].insert_one(forged)
     assert_broken_at(database, EVENTS + 1)
 
 
 def test_reordered_events_are_found(database):
-    second, third = database[LOG].find_one({"_id": 2}), database[LOG].find_one({"_id": 3})
-    database[LOG].replace_one({"_id": 2}, {**third, "_id": 2})
-    database[LOG].replace_one({"_id": 3}, {**second, "_id": 3})
+    second, third = database[LOG].find_one({"position": 2}), database[LOG].find_one({"position": 3})
+    database[LOG].replace_one({"position": 2}, {**third, "_id": second["_id"], "position": 2})
+    database[LOG].replace_one({"position": 3}, {**second, "_id": third["_id"], "position": 3})
     assert_broken_at(database, 2)
+
+
+def test_a_document_without_a_position_is_found(database):
+    database[LOG].insert_one({"topic": "tests:Smuggled", "state": b"{}"})
+    verdict = verify_log(database, LOG)
+    assert not verdict.ok and "no position query finds" in verdict.first_break.reason
 
 
 def test_a_changed_head_is_found(database):
