@@ -42,7 +42,6 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
-from pymongo import ReturnDocument
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import (
@@ -205,6 +204,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         self.heads = datastore.collection(HEADS_COLLECTION)
         self.subscribe_poll_seconds = subscribe_poll_seconds
         self._committer = GroupCommitter(self._write_group, max_group_events)
+        self._last_head: dict[str, Any] | None = None  # written only by the group's leader
 
     def create_table(self) -> None:
         super().create_table()
@@ -231,9 +231,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         """Write the group in one transaction; if that is refused, each append alone,
         so that one conflicting append fails without failing its neighbours."""
         try:
-            results = self.datastore.transaction(
-                lambda session: self._append(session, [p.item for p in group])
-            )
+            results = self._transact_appends([p.item for p in group])
         except IntegrityError as error:
             if len(group) == 1:
                 group[0].settle(error=error)
@@ -244,28 +242,27 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
             return
         for pending in group:
             try:
-                [result] = self.datastore.transaction(
-                    lambda session, item=pending.item: self._append(session, [item])
-                )
+                [result] = self._transact_appends([pending.item])
             except IntegrityError as error:
                 pending.settle(error=error)
             else:
                 pending.settle(result)
 
-    def _append(self, session: ClientSession, appends: Sequence[_Append]) -> list[list[int]]:
+    def _transact_appends(self, appends: Sequence[_Append]) -> list[list[int]]:
+        """Commit the appends; return the positions each got."""
+        ids, head = self.datastore.transaction(lambda session: self._append(session, appends))
+        if head is not None:
+            self._last_head = head
+        return ids
+
+    def _append(
+        self, session: ClientSession, appends: Sequence[_Append]
+    ) -> tuple[list[list[int]], dict[str, Any] | None]:
         rows = [row for append in appends for row in append.rows]
         ids: list[list[int]] = []
+        head = None
         if rows:
-            head = self.heads.find_one_and_update(
-                {"_id": self.log},
-                {"$inc": {"position": len(rows)}},
-                return_document=ReturnDocument.BEFORE,
-                session=session,
-            )
-            if head is None:
-                msg = f"log {self.log!r} has no head document: create it with CREATE_TABLE=yes"
-                raise ProgrammingError(msg)
-            documents = chain(self.log, head["position"] + 1, head["hash"], rows, now_millis())
+            documents = self._move_head(session, rows)
             try:
                 self.events.insert_many(documents, session=session)
             except BulkWriteError as error:
@@ -275,19 +272,39 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
                     msg = f"log {self.log!r}: its head is behind its events (position taken)"
                     raise DatabaseError(msg) from error
                 raise
-            self.heads.update_one(
-                {"_id": self.log}, {"$set": {"hash": documents[-1]["hash"]}}, session=session
-            )
-            first = head["position"] + 1
+            first = documents[0]["position"]
             for append in appends:
                 ids.append(list(range(first, first + len(append.rows))))
                 first += len(append.rows)
+            head = {"position": documents[-1]["position"], "hash": documents[-1]["hash"]}
         else:
             ids = [[] for _ in appends]
         for append in appends:
             if append.tracking is not None:
                 self._record_tracking(session, append.tracking)
-        return ids
+        return ids, head
+
+    def _move_head(self, session: ClientSession, rows: list[dict[str, Any]]) -> list[dict]:
+        """Chain ``rows`` onto the log's head and move the head past them: the write that
+        orders appends. The head this recorder last wrote is tried first (usually right:
+        one round trip); if another process moved it since, it is read and tried again."""
+        recorded_at = now_millis()
+        for head in (self._last_head, None):
+            if head is None:
+                head = self.heads.find_one({"_id": self.log}, session=session)
+                if head is None:
+                    msg = f"log {self.log!r} has no head document: create it with CREATE_TABLE=yes"
+                    raise ProgrammingError(msg)
+            documents = chain(self.log, head["position"] + 1, head["hash"], rows, recorded_at)
+            moved = self.heads.update_one(
+                {"_id": self.log, "position": head["position"], "hash": head["hash"]},
+                {"$set": {"position": documents[-1]["position"], "hash": documents[-1]["hash"]}},
+                session=session,
+            )
+            if moved.matched_count:
+                return documents
+        msg = f"log {self.log!r}: its head changed inside a transaction"
+        raise DatabaseError(msg)
 
     def _record_tracking(self, session: ClientSession, tracking: Tracking) -> None:
         msg = f"{type(self).__name__} records no tracking"

@@ -17,6 +17,7 @@ from pymongo.database import Database
 from events.logformat import EVENT_FIELDS, GENESIS_HASH, event_hash
 from events.mongodb import HEADS_COLLECTION
 
+HEX_DIGITS = "0123456789abcdef"
 _FIELD_TYPES = {
     "position": int,
     "originator_id": (UUID, str),
@@ -51,20 +52,15 @@ class Verdict:
 def check_chain(
     log: str,
     documents: Iterable[dict],
-    head: dict | None,
+    head: dict,
     progress: Callable[[int], None] | None = None,
 ) -> Verdict:
-    """Verify ``documents`` (in position order) against each other and the log's head."""
+    """Verify ``documents`` (in position order) against each other and the log's head (one
+    that ``_head_problem`` accepts)."""
     expected_position, prev_hash, checked = 1, GENESIS_HASH, 0
 
     def verdict(first_break: Break | None) -> Verdict:
-        return Verdict(
-            log,
-            checked,
-            None if head is None else head.get("position"),
-            None if head is None else head.get("hash"),
-            first_break,
-        )
+        return Verdict(log, checked, head["position"], head["hash"], first_break)
 
     for document in documents:
         problem = _document_problem(document)
@@ -93,24 +89,33 @@ def check_chain(
             progress(1)
 
     last_position = expected_position - 1
-    if head is None:
-        if last_position:
-            return verdict(Break(last_position, "the log has events but no head document"))
-        return verdict(None)
-    head_position = head.get("position")
-    if head_position != last_position or head.get("hash") != prev_hash:
-        if isinstance(head_position, int) and head_position != last_position:
-            position = min(head_position, last_position) + 1
+    head_position = head["position"]
+    if (last_position, prev_hash) != (head_position, head["hash"]):
+        if last_position < head_position:
+            position = expected_position  # the first of the events missing at the end
+        elif last_position > head_position:
+            position = head_position + 1  # the first event beyond the head
         else:
             position = last_position
         return verdict(
             Break(
                 position,
-                f"the head says position {head_position} with hash {head.get('hash')}, "
+                f"the head says position {head_position} with hash {head['hash']}, "
                 f"the stored events end at {last_position} with hash {prev_hash}",
             )
         )
     return verdict(None)
+
+
+def _head_problem(head: dict | None) -> str | None:
+    if head is None:
+        return "the log has no head document in log_heads"
+    position, hash_ = head.get("position"), head.get("hash")
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        return f"the head's position {position!r} is not an integer of at least 0"
+    if not (isinstance(hash_, str) and len(hash_) == 64 and set(hash_) <= set(HEX_DIGITS)):
+        return f"the head's hash {hash_!r} is not 64 lowercase hex digits"
+    return None
 
 
 def _document_problem(document: dict) -> str | None:
@@ -161,10 +166,10 @@ def verify_log(
 ) -> Verdict:
     """Verify positions 1 to the head as read now, then look for documents outside them."""
     head = database[HEADS_COLLECTION].find_one({"_id": log})
-    head_position = head.get("position") if head else 0
-    if not isinstance(head_position, int) or isinstance(head_position, bool):
-        head_position = 0
-    documents = stored_documents(database, log, head_position)
+    head_problem = _head_problem(head)
+    if head_problem is not None:
+        return Verdict(log, 0, None, None, Break(0, head_problem))
+    documents = stored_documents(database, log, head["position"])
     verdict = check_chain(log, documents, head, progress)
     if verdict.ok:
         outside = _outside_the_chain(database, log)
