@@ -145,18 +145,25 @@ def stored_documents(
 
 
 def _outside_the_chain(database: Database, log: str) -> Break | None:
-    """Documents that no walk from position 1 to the head meets. The head is read again,
-    because a live log grows while it is verified: what a writer appended since is fine."""
+    """Documents that no walk from position 1 to the head meets. A live log grows while it
+    is verified, so an event beyond the head is a break only if it is beyond a head read
+    after it was found (an append commits its events and its head together). Checking the
+    highest such event finds any forged one, whatever live appends lie below it."""
     collection = database[log]
     if collection.find_one({"position": {"$not": {"$type": ["int", "long"]}}}) is not None:
         return Break(0, "a document in the log has no integer position")
     if collection.find_one({"position": {"$lte": 0}}) is not None:
         return Break(0, "a document in the log has a position below 1")
     head = database[HEADS_COLLECTION].find_one({"_id": log}) or {}
-    beyond = collection.find_one({"position": {"$gt": head.get("position", 0)}})
-    if beyond is not None:
+    highest = collection.find_one(
+        {"position": {"$gt": head.get("position", 0)}}, sort=[("position", -1)]
+    )
+    if highest is None:
+        return None
+    head = database[HEADS_COLLECTION].find_one({"_id": log}) or {}
+    if highest["position"] > head.get("position", 0):
         return Break(
-            beyond["position"], f"an event beyond the head (position {head.get('position')})"
+            highest["position"], f"an event beyond the head (position {head.get('position')})"
         )
     return None
 

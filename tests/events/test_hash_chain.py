@@ -3,10 +3,12 @@ by ``events.verify`` and by ``scripts/verify-log``, written from docs/log-format
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -121,11 +123,10 @@ def _changed(field: str, value):
 )
 def test_changing_any_field_of_any_event_is_found_at_its_position(database, position, field):
     original = database[LOG].find_one({"position": position})
-    database[LOG].update_one(
-        {"position": position}, {"$set": {field: _changed(field, original[field])}}
-    )
+    changed = {"$set": {field: _changed(field, original[field])}}
+    database[LOG].update_one({"_id": original["_id"]}, changed)
     assert_broken_at(database, position)
-    database[LOG].replace_one({"position": position}, original)
+    database[LOG].replace_one({"_id": original["_id"]}, original)
     assert verify_log(database, LOG).ok
 
 
@@ -151,7 +152,7 @@ def test_a_deleted_last_event_is_found(database):
 
 def test_an_event_appended_behind_the_writers_back_is_found(database):
     last = database[LOG].find_one({"position": EVENTS})
-    forged = {**last, "position": EVENTS + 1, "prev_hash": last["hash"]}
+    forged = {**last, "position": EVENTS + 1, "originator_version": 2, "prev_hash": last["hash"]}
     del forged["_id"]
     database[LOG].insert_one(forged)
     assert_broken_at(database, EVENTS + 1)
@@ -159,17 +160,66 @@ def test_an_event_appended_behind_the_writers_back_is_found(database):
 
 def test_reordered_events_are_found(database):
     second, third = database[LOG].find_one({"position": 2}), database[LOG].find_one({"position": 3})
-    database[LOG].replace_one({"position": 2}, {**third, "_id": second["_id"], "position": 2})
-    database[LOG].replace_one({"position": 3}, {**second, "_id": third["_id"], "position": 3})
+    database[LOG].delete_many({"position": {"$in": [2, 3]}})
+    database[LOG].insert_many([{**third, "position": 2}, {**second, "position": 3}])
     assert_broken_at(database, 2)
 
 
 def test_a_document_without_a_position_is_found(database):
     database[LOG].insert_one({"topic": "tests:Smuggled", "state": b"{}"})
     verdict = verify_log(database, LOG)
-    assert not verdict.ok and "no position query finds" in verdict.first_break.reason
+    assert not verdict.ok and "no integer position" in verdict.first_break.reason
 
 
 def test_a_changed_head_is_found(database):
     database[HEADS_COLLECTION].update_one({"_id": LOG}, {"$set": {"hash": GENESIS_HASH}})
     assert_broken_at(database, EVENTS)
+
+
+@contextlib.contextmanager
+def appending_meanwhile(database):
+    """A writer appending to the log until the block ends (after its first append)."""
+    factory = new_factory(database.name, name="Audited")
+    recorder = factory.application_recorder()
+    stop, appending = threading.Event(), threading.Event()
+
+    def append_continuously() -> None:
+        while not stop.is_set():
+            recorder.insert_events([StoredEvent(uuid4(), 1, "tests:Live", b"{}")])
+            appending.set()
+
+    writer = threading.Thread(target=append_continuously)
+    writer.start()
+    try:
+        assert appending.wait(30)
+        yield
+    finally:
+        stop.set()
+        writer.join()
+        factory.close()
+
+
+def test_a_log_verifies_while_it_grows(database):
+    with appending_meanwhile(database):
+        verdicts = [verify_log(database, LOG) for _ in range(5)]
+        report = standalone_verify(database)
+    assert all(v.ok for v in verdicts), [v.first_break for v in verdicts if not v.ok]
+    assert verdicts[-1].events_checked > EVENTS, "the writer appended during verification"
+    assert report["ok"], report
+
+
+def test_a_forged_event_far_beyond_the_head_is_found_while_the_log_grows(database):
+    last = database[LOG].find_one({"position": EVENTS})
+    forged = {**last, "position": 100_000, "originator_version": 99, "prev_hash": last["hash"]}
+    del forged["_id"]
+    database[LOG].insert_one(forged)
+    with appending_meanwhile(database):
+        verdict = verify_log(database, LOG)
+        report = standalone_verify(database)
+    assert not verdict.ok and verdict.first_break.position == 100_000, verdict.first_break
+    assert not report["ok"] and report["first_break_position"] == 100_000, report
+
+
+def test_a_missing_head_is_a_break_at_position_zero(database):
+    database[HEADS_COLLECTION].delete_one({"_id": LOG})
+    assert_broken_at(database, 0)
