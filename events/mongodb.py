@@ -5,7 +5,7 @@ Use it with ``PERSISTENCE_MODULE=events.mongodb``.
 Each application's log is one collection, ``<app>_events``: a document per event with its
 ``position`` in the log (1, 2, 3, ... with no gaps), chained by SHA-256 hashes as
 ``docs/log-format.md`` specifies. A head document per log in ``log_heads`` holds the last
-position and hash; every append increments it inside the appending transaction, so
+position and hash; every append moves it inside the appending transaction, so
 positions are issued in commit order (a second writer conflicts until the first commits).
 Nothing here ever updates or deletes an event.
 

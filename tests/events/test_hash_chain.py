@@ -17,7 +17,7 @@ import pymongo
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from events.logformat import GENESIS_HASH
+from events.logformat import EVENT_FIELDS, GENESIS_HASH
 from events.mongodb import HEADS_COLLECTION
 from events.verify import verify_log
 from tests.events.support import fresh_database_name, new_factory
@@ -108,19 +108,7 @@ def _changed(field: str, value):
 
 
 @pytest.mark.parametrize("position", [1, 5, EVENTS])
-@pytest.mark.parametrize(
-    "field",
-    [
-        "position",
-        "originator_id",
-        "originator_version",
-        "topic",
-        "state",
-        "recorded_at",
-        "prev_hash",
-        "hash",
-    ],
-)
+@pytest.mark.parametrize("field", EVENT_FIELDS)
 def test_changing_any_field_of_any_event_is_found_at_its_position(database, position, field):
     original = database[LOG].find_one({"position": position})
     changed = {"$set": {field: _changed(field, original[field])}}
