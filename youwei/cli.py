@@ -34,7 +34,7 @@ def up(sync_on_commit: bool) -> None:
     except stack.StackError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"RabbitMQ    {stack.rabbitmq_status()}")
-    click.echo(f"SecantusDB  {database.uri} (data in {database.storage_path})")
+    click.echo(f"SecantusDB  {database.uri} up (data in {database.storage_path})")
 
 
 @main.command()
