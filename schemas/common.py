@@ -1,0 +1,53 @@
+"""Fields and rules shared by every command and query schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from schemas.errors import InvalidCommand
+
+NAME = validate.Length(min=1, max=100)
+TEXT = validate.Length(min=1, max=2000)
+
+
+class Strict(Schema):
+    """Unknown fields are refused, never dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class Actor(Strict):
+    """Who sends the command: the agency's system and the person acting in it."""
+
+    agency = fields.String(required=True, validate=NAME)
+    person = fields.String(required=True, validate=NAME)
+
+
+class Command(Strict):
+    """Every command: a caller-chosen ``command_id`` makes a retry safe."""
+
+    command_id = fields.UUID(required=True)
+    actor = fields.Nested(Actor, required=True)
+
+
+class Page(Strict):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+def codes(catalogue: dict[str, Any]) -> validate.OneOf:
+    """Validates a code against a catalogue of code → label."""
+    return validate.OneOf(sorted(catalogue), error="must be one of: {choices}")
+
+
+def load(schema: type[Schema], payload: Any) -> dict[str, Any]:
+    """Validate ``payload`` or raise InvalidCommand naming each field and its reasons."""
+    if not isinstance(payload, dict):
+        raise InvalidCommand({"_schema": ["the command must be an object"]})
+    try:
+        return schema().load(payload)
+    except ValidationError as error:
+        raise InvalidCommand(error.normalized_messages()) from None

@@ -1,0 +1,43 @@
+"""The errors every youwei RPC method may raise: clients match ``RemoteError.exc_type``
+(the class name) and read ``RemoteError.value`` (the message). A refused command changes
+nothing."""
+
+from __future__ import annotations
+
+import json
+
+
+class CommandError(Exception):
+    """Base of the errors below."""
+
+
+class InvalidCommand(CommandError):
+    """The payload is not a valid command. The message is JSON: field → list of reasons
+    (nested fields as nested objects, as marshmallow reports them)."""
+
+    def __init__(self, errors: dict) -> None:
+        self.errors = errors
+        super().__init__(json.dumps(errors, ensure_ascii=False, sort_keys=True))
+
+
+class NotFound(CommandError):
+    """What a query asks for does not exist."""
+
+
+class Conflict(CommandError):
+    """A concurrent change won, or a ``command_id`` was reused with another payload."""
+
+
+class RuleViolation(CommandError):
+    """A domain rule refuses the command. The message starts with the rule's name."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        self.rule = rule
+        super().__init__(f"{rule}: {reason}")
+
+
+class Forbidden(CommandError):
+    """The actor may not do this."""
+
+
+EXPECTED = (InvalidCommand, NotFound, Conflict, RuleViolation, Forbidden)

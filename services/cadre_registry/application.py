@@ -1,0 +1,260 @@
+"""The cadre registry application: each command loads aggregates, applies the domain rules,
+and saves the changes with the command's record (``events.commands``). Payloads arrive
+validated by ``schemas.cadre_registry``; ids are checked here against what exists."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from events.commands import CommandApplication, Decision
+from schemas.cadre_registry.reference import (
+    GENDERS,
+    POST_CHANGES,
+    POST_KINDS,
+    RANKS,
+    STATUSES,
+    TASK_KINDS,
+    label,
+)
+from schemas.errors import InvalidCommand, NotFound
+from services.cadre_registry.domain import Cadre, Responsibility, Unit
+
+A = TypeVar("A", bound=Aggregate)
+NAMES = {Unit: "unit", Cadre: "cadre", Responsibility: "task"}
+
+
+class CadreRegistry(CommandApplication):
+    name = "CadreRegistry"
+
+    # --- commands ------------------------------------------------------------------------
+
+    def register_unit(self, command: dict[str, Any]) -> dict[str, Any]:
+        def decide() -> Decision:
+            if command["parent_id"] is not None:
+                self._referenced(Unit, command["parent_id"], "parent_id")
+            unit = Unit(command["name"], command["parent_id"])
+            return [unit], {"unit_id": str(unit.id)}
+
+        return self.execute("register_unit", command, decide)
+
+    def register_cadre(self, command: dict[str, Any]) -> dict[str, Any]:
+        def decide() -> Decision:
+            unit = self._referenced(Unit, command["unit_id"], "unit_id")
+            cadre = Cadre(
+                command["name"],
+                command["gender"],
+                command["birth_date"],
+                unit.id,
+                command["post"],
+                command["rank"],
+                command["post_kind"],
+                command["effective_date"],
+            )
+            unit.admit(cadre.id)
+            return [cadre, unit], {"cadre_id": str(cadre.id)}
+
+        return self.execute("register_cadre", command, decide)
+
+    def appoint(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "appoint",
+            command,
+            lambda cadre: cadre.appoint(
+                command["unit_id"],
+                command["post"],
+                command["rank"],
+                command["post_kind"],
+                command["effective_date"],
+            ),
+        )
+
+    def transfer(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "transfer",
+            command,
+            lambda cadre: cadre.transfer(
+                command["unit_id"], command["post"], command["effective_date"]
+            ),
+        )
+
+    def change_to_non_leadership(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "change_to_non_leadership",
+            command,
+            lambda cadre: cadre.change_to_non_leadership(
+                command["post"], command["effective_date"], command["reason"]
+            ),
+        )
+
+    def send_to_off_post_training(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "send_to_off_post_training",
+            command,
+            lambda cadre: cadre.send_to_off_post_training(
+                command["effective_date"], command["reason"]
+            ),
+        )
+
+    def dismiss(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "dismiss",
+            command,
+            lambda cadre: cadre.dismiss(command["effective_date"], command["reason"]),
+        )
+
+    def order_resignation(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "order_resignation",
+            command,
+            lambda cadre: cadre.order_resignation(command["effective_date"], command["reason"]),
+        )
+
+    def demote(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_post(
+            "demote",
+            command,
+            lambda cadre: cadre.demote(
+                command["rank"], command["post"], command["effective_date"], command["reason"]
+            ),
+        )
+
+    def _change_post(self, name: str, command: dict[str, Any], change) -> dict[str, Any]:
+        """Apply ``change`` to the cadre and move their unit membership to match."""
+
+        def decide() -> Decision:
+            cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
+            if "unit_id" in command:
+                self._referenced(Unit, command["unit_id"], "unit_id")
+            before = cadre.unit_id
+            change(cadre)
+            changed: list[Aggregate] = [cadre]
+            if cadre.unit_id != before:
+                if before is not None:
+                    old = self.repository.get(before)
+                    old.release(cadre.id)
+                    changed.append(old)
+                if cadre.unit_id is not None:
+                    new = self.repository.get(cadre.unit_id)
+                    new.admit(cadre.id)
+                    changed.append(new)
+            return changed, {"cadre_id": str(cadre.id), "version": cadre.version}
+
+        return self.execute(name, command, decide)
+
+    def assign_responsibility(self, command: dict[str, Any]) -> dict[str, Any]:
+        def decide() -> Decision:
+            owner = self._referenced(Cadre, command["owner_id"], "owner_id")
+            if command["task_id"] is None:
+                task = Responsibility(
+                    command["kind"], command["title"], owner.id, command["effective_date"]
+                )
+                owner.take_task(task.id, task.kind)
+                return [task, owner], {"task_id": str(task.id), "owner_id": str(owner.id)}
+            task = self._referenced(Responsibility, command["task_id"], "task_id")
+            if task.owner_id == owner.id:
+                return [], {"task_id": str(task.id), "owner_id": str(owner.id)}
+            previous = self.repository.get(task.owner_id)
+            task.reassign(owner.id, command["effective_date"])
+            owner.take_task(task.id, task.kind)
+            previous.hand_over_task(task.id)
+            return [task, owner, previous], {"task_id": str(task.id), "owner_id": str(owner.id)}
+
+        return self.execute("assign_responsibility", command, decide)
+
+    # --- queries -------------------------------------------------------------------------
+
+    def get_cadre(self, query: dict[str, Any]) -> dict[str, Any]:
+        return cadre_view(self._found(Cadre, query["cadre_id"]))
+
+    def list_cadres(self, query: dict[str, Any]) -> dict[str, Any]:
+        unit = self._found(Unit, query["unit_id"])
+        start = (query["page"] - 1) * query["page_size"]
+        members = unit.members[start : start + query["page_size"]]
+        return {
+            "unit_id": str(unit.id),
+            "total": len(unit.members),
+            "page": query["page"],
+            "page_size": query["page_size"],
+            "cadres": [cadre_view(self.repository.get(c), history=False) for c in members],
+        }
+
+    def responsibilities_of(self, query: dict[str, Any]) -> dict[str, Any]:
+        cadre = self._found(Cadre, query["cadre_id"])
+        return {
+            "cadre_id": str(cadre.id),
+            "tasks": [task_view(self.repository.get(task_id)) for task_id in cadre.tasks],
+        }
+
+    def owner_of(self, query: dict[str, Any]) -> dict[str, Any]:
+        task = self._found(Responsibility, query["task_id"])
+        owner = self.repository.get(task.owner_id)
+        return {**task_view(task), "owner": cadre_view(owner, history=False)}
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _load(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, kind) else None
+
+    def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
+        """An aggregate a command names: unknown is an invalid command, naming the field."""
+        aggregate = self._load(kind, aggregate_id)
+        if aggregate is None:
+            raise InvalidCommand({field: [f"no {NAMES[kind]} with id {aggregate_id}"]})
+        return aggregate
+
+    def _found(self, kind: type[A], aggregate_id: UUID) -> A:
+        """An aggregate a query asks for: unknown is NotFound."""
+        aggregate = self._load(kind, aggregate_id)
+        if aggregate is None:
+            raise NotFound(f"no {NAMES[kind]} with id {aggregate_id}")
+        return aggregate
+
+
+def cadre_view(cadre: Cadre, history: bool = True) -> dict[str, Any]:
+    view = {
+        "cadre_id": str(cadre.id),
+        "name": cadre.name,
+        "gender": label(GENDERS, cadre.gender),
+        "birth_date": cadre.birth_date.isoformat(),
+        "status": label(STATUSES, cadre.status),
+        "unit_id": str(cadre.unit_id) if cadre.unit_id else None,
+        "post": cadre.post,
+        "rank": label(RANKS, cadre.rank),
+        "post_kind": label(POST_KINDS, cadre.post_kind) if cadre.post_kind else None,
+        "version": cadre.version,
+    }
+    if history:
+        view["history"] = [
+            {
+                "change": label(POST_CHANGES, entry["change"]),
+                "unit_id": str(entry["unit_id"]) if entry["unit_id"] else None,
+                "post": entry["post"],
+                "rank": label(RANKS, entry["rank"]),
+                "post_kind": label(POST_KINDS, entry["post_kind"]) if entry["post_kind"] else None,
+                "status": label(STATUSES, entry["status"]),
+                "effective_date": entry["effective_date"].isoformat(),
+                "reason": entry["reason"],
+            }
+            for entry in cadre.history
+        ]
+    return view
+
+
+def task_view(task: Responsibility) -> dict[str, Any]:
+    return {
+        "task_id": str(task.id),
+        "kind": label(TASK_KINDS, task.kind),
+        "title": task.title,
+        "owner_id": str(task.owner_id),
+        "owners": [
+            {"owner_id": str(o["owner_id"]), "from": o["from"].isoformat()} for o in task.owners
+        ],
+    }

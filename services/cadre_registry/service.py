@@ -1,0 +1,80 @@
+"""The ``cadre_registry`` nameko service: validate (schemas), call the application, return.
+
+Run it with ``nameko run services.cadre_registry.service --config services/config.yaml``.
+Every method takes one dict and returns one; docs/rpc.md lists them with examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.rpc import rpc
+
+from events.dependency import ApplicationDependency
+from schemas import cadre_registry as contract
+from schemas.common import load
+from schemas.errors import EXPECTED
+from services.cadre_registry.application import CadreRegistry
+
+
+class CadreRegistryService:
+    name = "cadre_registry"
+    registry: CadreRegistry = ApplicationDependency(CadreRegistry)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_unit(self, command: Any) -> dict[str, Any]:
+        return self.registry.register_unit(load(contract.RegisterUnit, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_cadre(self, command: Any) -> dict[str, Any]:
+        return self.registry.register_cadre(load(contract.RegisterCadre, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def appoint(self, command: Any) -> dict[str, Any]:
+        return self.registry.appoint(load(contract.Appoint, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def transfer(self, command: Any) -> dict[str, Any]:
+        return self.registry.transfer(load(contract.Transfer, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def change_to_non_leadership(self, command: Any) -> dict[str, Any]:
+        return self.registry.change_to_non_leadership(load(contract.ChangeToNonLeadership, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def send_to_off_post_training(self, command: Any) -> dict[str, Any]:
+        return self.registry.send_to_off_post_training(
+            load(contract.SendToOffPostTraining, command)
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
+    def dismiss(self, command: Any) -> dict[str, Any]:
+        return self.registry.dismiss(load(contract.Dismiss, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def order_resignation(self, command: Any) -> dict[str, Any]:
+        return self.registry.order_resignation(load(contract.OrderResignation, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def demote(self, command: Any) -> dict[str, Any]:
+        return self.registry.demote(load(contract.Demote, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def assign_responsibility(self, command: Any) -> dict[str, Any]:
+        return self.registry.assign_responsibility(load(contract.AssignResponsibility, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_cadre(self, query: Any) -> dict[str, Any]:
+        return self.registry.get_cadre(load(contract.GetCadre, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_cadres(self, query: Any) -> dict[str, Any]:
+        return self.registry.list_cadres(load(contract.ListCadres, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def responsibilities_of(self, query: Any) -> dict[str, Any]:
+        return self.registry.responsibilities_of(load(contract.ResponsibilitiesOf, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def owner_of(self, query: Any) -> dict[str, Any]:
+        return self.registry.owner_of(load(contract.OwnerOf, query))

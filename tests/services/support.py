@@ -1,0 +1,49 @@
+"""Run a youwei service in a nameko container on a RabbitMQ vhost of the test's own, with
+a fresh database, and call it over RPC."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import uuid4
+
+import pymongo
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from tests.events.support import fresh_database_name
+
+ACTOR = {"agency": "组织部 organization department", "person": "tester"}
+
+
+def command(**fields) -> dict:
+    return {"command_id": str(uuid4()), "actor": ACTOR, **fields}
+
+
+@contextmanager
+def running_service(service_class, container_factory, rabbit_config, mongodb_uri) -> Iterator:
+    """Yield (rpc proxy of the service, its database)."""
+    database = fresh_database_name()
+    config = {
+        **rabbit_config,
+        "EVENTSOURCING": {"MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database},
+    }
+    container = container_factory(service_class, config)
+    container.start()
+    client = pymongo.MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
+    try:
+        with ClusterRpcProxy(config, timeout=60) as cluster:
+            yield getattr(cluster, service_class.name), client[database]
+    finally:
+        client.drop_database(database)
+        client.close()
+
+
+def remote_error(error: RemoteError) -> tuple[str, str]:
+    return error.exc_type, error.value
+
+
+def invalid_fields(error: RemoteError) -> dict:
+    assert error.exc_type == "InvalidCommand", error
+    return json.loads(error.value)
