@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +18,15 @@ from youwei.cli import main
 from youwei.stack import free_port
 
 YOUWEI = [sys.executable, "-m", "youwei"]
+RPC_CALL = """
+import eventlet; eventlet.monkey_patch()
+import json, sys, uuid
+from nameko.standalone.rpc import ClusterRpcProxy
+with ClusterRpcProxy({"AMQP_URI": sys.argv[1]}, timeout=60) as cluster:
+    print(json.dumps(cluster.cadre_registry.register_unit({
+        "command_id": str(uuid.uuid4()), "actor": {"agency": "test", "person": "test"},
+        "name": "玉溪市"})))
+"""
 
 
 def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
@@ -43,10 +53,16 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
         factory.close()
 
 
-def test_up_status_down_keep_the_data(tmp_path: Path) -> None:
-    """The stack's own SecantusDB, on a port and state folder of this test's."""
+def test_up_status_down_keep_the_data(tmp_path: Path, rabbit_config) -> None:
+    """The whole stack, with its database on a port and folder of this test's and its
+    services on a RabbitMQ vhost of this test's."""
     port = free_port()
-    env = {**os.environ, "YOUWEI_MONGODB_PORT": str(port), "YOUWEI_STATE_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "YOUWEI_MONGODB_PORT": str(port),
+        "YOUWEI_STATE_DIR": str(tmp_path),
+        "AMQP_URI": rabbit_config["AMQP_URI"],
+    }
 
     def youwei(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -58,19 +74,31 @@ def test_up_status_down_keep_the_data(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert f"mongodb://127.0.0.1:{port}" in up.stdout
         assert youwei("up", "--no-sync-on-commit").returncode == 0, "up is idempotent"
-        assert youwei("status").returncode == 0
+        status = youwei("status")
+        assert status.returncode == 0, status.stdout
+        assert "services    cadre_registry up" in status.stdout
 
         uri = f"mongodb://127.0.0.1:{port}"
+        call = subprocess.run(
+            [sys.executable, "-c", RPC_CALL, rabbit_config["AMQP_URI"]],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert call.returncode == 0, call.stderr
+        unit_id = json.loads(call.stdout)["unit_id"]
         with pymongo.MongoClient(uri) as client:
             client.youwei.kept.insert_one({"_id": "survives", "down": "and up"})
+            assert client.youwei.cadreregistry_events.count_documents({}) == 2
 
         down = youwei("down")
-        assert down.returncode == 0 and "SecantusDB stopped" in down.stdout
+        assert down.returncode == 0
+        assert "services stopped" in down.stdout and "SecantusDB stopped" in down.stdout
         status = youwei("status")
         assert status.returncode == 1 and "down" in status.stdout
 
         assert youwei("up", "--no-sync-on-commit").returncode == 0
-        with pymongo.MongoClient(uri) as client:
+        with pymongo.MongoClient(uri, uuidRepresentation="standard") as client:
+            registered = client.youwei.cadreregistry_events.find_one({"position": 1})
+            assert str(registered["originator_id"]) == unit_id
             assert client.youwei.kept.find_one({"_id": "survives"}) == {
                 "_id": "survives",
                 "down": "and up",

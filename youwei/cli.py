@@ -26,23 +26,27 @@ def main() -> None:
     help="Fsync SecantusDB's log at every commit, so an acknowledged event survives power loss.",
 )
 def up(sync_on_commit: bool) -> None:
-    """Bring the local stack up: RabbitMQ (with management) and SecantusDB on 27017."""
+    """Bring the whole system up: RabbitMQ (with management), SecantusDB on 27017, and the
+    services (one ``nameko run``)."""
     try:
         stack.ensure_rabbitmq()
         database = stack.stack_database(sync_on_commit=sync_on_commit)
         database.start()
+        services = stack.stack_services()
+        services.start(database.uri)
     except stack.StackError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"RabbitMQ    {stack.rabbitmq_status()}")
     click.echo(f"SecantusDB  {database.uri} up (data in {database.storage_path})")
+    click.echo(f"services    {', '.join(stack.SERVICE_NAMES)} up (log in {services.log_file})")
 
 
 @main.command()
 def down() -> None:
-    """Stop what ``up`` started here (SecantusDB); data is kept. RabbitMQ is the machine's
-    service and keeps running."""
-    stopped = stack.stack_database().stop()
-    click.echo("SecantusDB stopped" if stopped else "SecantusDB was not running")
+    """Stop what ``up`` started here (the services, then SecantusDB); data is kept. RabbitMQ
+    is the machine's service and keeps running."""
+    for part in (stack.stack_services(), stack.stack_database()):
+        click.echo(f"{part.name} stopped" if part.stop() else f"{part.name} was not running")
 
 
 @main.command()
@@ -57,7 +61,14 @@ def status() -> None:
     click.echo(
         f"SecantusDB  {database.uri} {state} (pid {pid or '-'}, data in {database.storage_path})"
     )
-    if not (answering and rabbit_up):
+    services = stack.stack_services()
+    services_pid = services.pid()
+    serving = services_pid is not None and stack.rpc_consumers_ready(stack.SERVICE_NAMES)
+    click.echo(
+        f"services    {', '.join(stack.SERVICE_NAMES)} {'up' if serving else 'down'} "
+        f"(pid {services_pid or '-'}, log in {services.log_file})"
+    )
+    if not (answering and rabbit_up and serving):
         sys.exit(1)
 
 

@@ -8,6 +8,7 @@ virtualenv under ``.local/`` (ignored by git) and keeps its data there across do
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,20 +127,13 @@ def ping(uri: str, timeout_ms: int = 1000) -> bool:
         client.close()
 
 
-@dataclass
-class SecantusServer:
-    """A SecantusDB process: the stack's on port 27017, or a test's on a free port."""
+@dataclass(kw_only=True)
+class BackgroundProcess:
+    """A process of the stack, started detached, known by its pid file, logging to a file."""
 
-    port: int
-    storage_path: Path
+    name: str
     pid_file: Path
     log_file: Path
-    sync_on_commit: bool = False
-    host: str = "127.0.0.1"
-
-    @property
-    def uri(self) -> str:
-        return f"mongodb://{self.host}:{self.port}"
 
     def pid(self) -> int | None:
         try:
@@ -147,25 +143,10 @@ class SecantusServer:
             return None
         return pid
 
-    def start(self, timeout: float = 60) -> None:
-        if self.pid() is not None and ping(self.uri):
-            return
-        if port_open(self.port, self.host):
-            raise StackError(
-                f"port {self.port} is taken by another process: stop it, or set another port"
-            )
-        binary = ensure_secantus_installed()
-        for directory in (self.storage_path, self.pid_file.parent, self.log_file.parent):
+    def launch(self, command: list[str], ready, timeout: float, env: dict | None = None) -> None:
+        """Start ``command`` and wait until ``ready()``; fail with its log if it exits."""
+        for directory in (self.pid_file.parent, self.log_file.parent):
             directory.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(binary),
-            "--host", self.host,
-            "--port", str(self.port),
-            "--storage-path", str(self.storage_path),
-            "--log-level", "WARNING",
-        ]  # fmt: skip
-        if self.sync_on_commit:
-            command.append("--sync-on-commit")
         with open(self.log_file, "ab") as log_file:
             process = subprocess.Popen(
                 command,
@@ -173,16 +154,17 @@ class SecantusServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=env,
             )
         self.pid_file.write_text(f"{process.pid}\n")
 
-        def ready() -> bool:
+        def started() -> bool:
             if process.poll() is not None:
                 tail = self.log_file.read_text(errors="replace")[-2000:]
-                raise StackError(f"secantusd-py exited with {process.returncode}:\n{tail}")
-            return ping(self.uri, timeout_ms=500)
+                raise StackError(f"{self.name} exited with {process.returncode}:\n{tail}")
+            return ready()
 
-        wait_until(ready, timeout, f"SecantusDB to answer ping on {self.uri}")
+        wait_until(started, timeout, f"{self.name} to be ready")
 
     def stop(self, timeout: float = 30) -> bool:
         pid = self.pid()
@@ -200,18 +182,102 @@ class SecantusServer:
             return False
 
         try:
-            wait_until(gone, timeout, f"SecantusDB (pid {pid}) to stop")
+            wait_until(gone, timeout, f"{self.name} (pid {pid}) to stop")
         except StackError:
             os.kill(pid, signal.SIGKILL)
-            wait_until(gone, 10, f"SecantusDB (pid {pid}) to die")
+            wait_until(gone, 10, f"{self.name} (pid {pid}) to die")
         self.pid_file.unlink(missing_ok=True)
         return True
+
+
+@dataclass(kw_only=True)
+class SecantusServer(BackgroundProcess):
+    """A SecantusDB process: the stack's on port 27017, or a test's on a free port."""
+
+    name: str = "SecantusDB"
+    port: int = DEFAULT_MONGODB_PORT
+    storage_path: Path = LOCAL / "data" / "secantus"
+    sync_on_commit: bool = False
+    host: str = "127.0.0.1"
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 60) -> None:
+        if self.pid() is not None and ping(self.uri):
+            return
+        if port_open(self.port, self.host):
+            raise StackError(
+                f"port {self.port} is taken by another process: stop it, or set another port"
+            )
+        binary = ensure_secantus_installed()
+        self.storage_path.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(binary),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--storage-path", str(self.storage_path),
+            "--log-level", "WARNING",
+        ]  # fmt: skip
+        if self.sync_on_commit:
+            command.append("--sync-on-commit")
+        self.launch(command, lambda: ping(self.uri, timeout_ms=500), timeout)
+
+
+#: The nameko services that ``youwei up`` runs, as ``nameko run`` module paths.
+SERVICE_MODULES = ["services.cadre_registry.service"]
+SERVICE_NAMES = ["cadre_registry"]
+
+
+@dataclass(kw_only=True)
+class Services(BackgroundProcess):
+    """youwei's nameko services, in one ``nameko run`` process (eventlet)."""
+
+    name: str = "services"
+
+    def start(self, mongodb_uri: str, timeout: float = 120) -> None:
+        if self.pid() is not None:
+            return
+        nameko = Path(sys.executable).parent / "nameko"
+        command = [
+            str(nameko), "run", *SERVICE_MODULES,
+            "--config", str(PROJECT_ROOT / "services" / "config.yaml"),
+        ]  # fmt: skip
+        env = {
+            **os.environ,
+            "AMQP_URI": amqp_uri(),
+            "MONGODB_URI": mongodb_uri,
+            "PYTHONPATH": str(PROJECT_ROOT),
+        }
+        self.launch(command, lambda: rpc_consumers_ready(SERVICE_NAMES), timeout, env=env)
+
+
+def amqp_uri() -> str:
+    return os.environ.get("AMQP_URI") or "pyamqp://guest:guest@127.0.0.1:5672/"
+
+
+def rpc_consumers_ready(service_names: list[str]) -> bool:
+    """Whether each service's RPC queue has a consumer, in the vhost of ``AMQP_URI``
+    (RabbitMQ's management API)."""
+    vhost = urllib.parse.urlsplit(amqp_uri()).path[1:] or "/"
+    url = (
+        f"http://127.0.0.1:{RABBIT_MANAGEMENT_PORT}/api/queues/{urllib.parse.quote(vhost, safe='')}"
+    )
+    request = urllib.request.Request(url)
+    request.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            queues = {q["name"]: q.get("consumers", 0) for q in json.load(response)}
+    except OSError:
+        return False
+    return all(queues.get(f"rpc-{name}", 0) > 0 for name in service_names)
 
 
 def stack_database(sync_on_commit: bool = True) -> SecantusServer:
     """The stack's SecantusDB: port ``YOUWEI_MONGODB_PORT`` (27017), data, pid and log under
     ``YOUWEI_STATE_DIR`` (``.local``)."""
-    state = Path(os.environ.get("YOUWEI_STATE_DIR") or LOCAL)
+    state = state_dir()
     return SecantusServer(
         port=int(os.environ.get("YOUWEI_MONGODB_PORT") or DEFAULT_MONGODB_PORT),
         storage_path=state / "data" / "secantus",
@@ -219,3 +285,14 @@ def stack_database(sync_on_commit: bool = True) -> SecantusServer:
         log_file=state / "log" / "secantus.log",
         sync_on_commit=sync_on_commit,
     )
+
+
+def stack_services() -> Services:
+    state = state_dir()
+    return Services(
+        pid_file=state / "run" / "services.pid", log_file=state / "log" / "services.log"
+    )
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("YOUWEI_STATE_DIR") or LOCAL)
