@@ -43,6 +43,13 @@ def codes(catalogue: dict[str, Any]) -> validate.OneOf:
     return validate.OneOf(sorted(catalogue), error="must be one of: {choices}")
 
 
+def label(catalogue: dict[str, tuple], code: str) -> dict[str, str]:
+    """A code as results show it: the code, its Chinese label, its English one (the first
+    two items of the catalogue's entry)."""
+    chinese, english = catalogue[code][:2]
+    return {"code": code, "zh": chinese, "en": english}
+
+
 def load(schema: type[Schema], payload: Any) -> dict[str, Any]:
     """Validate ``payload`` or raise InvalidCommand naming each field and its reasons."""
     if not isinstance(payload, dict):

@@ -226,8 +226,8 @@ class SecantusServer(BackgroundProcess):
 
 
 #: The nameko services that ``youwei up`` runs, as ``nameko run`` module paths.
-SERVICE_MODULES = ["services.cadre_registry.service"]
-SERVICE_NAMES = ["cadre_registry"]
+SERVICE_MODULES = ["services.cadre_registry.service", "services.evaluations.service"]
+SERVICE_NAMES = ["cadre_registry", "evaluations"]
 
 
 @dataclass(kw_only=True)

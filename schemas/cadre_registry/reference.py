@@ -55,9 +55,3 @@ TASK_KINDS = {
 }
 #: The rank a task's owner must hold.
 TASK_OWNER_RANK = {"key_work_share": "city_level", "liaison_task": "county_division"}
-
-
-def label(catalogue: dict[str, tuple[str, str]], code: str) -> dict[str, str]:
-    """A code as the API shows it: the code, its Chinese label, its English one."""
-    chinese, english = catalogue[code]
-    return {"code": code, "zh": chinese, "en": english}

@@ -18,8 +18,8 @@ from schemas.cadre_registry.reference import (
     RANKS,
     STATUSES,
     TASK_KINDS,
-    label,
 )
+from schemas.common import label
 from schemas.errors import InvalidCommand, NotFound
 from services.cadre_registry.domain import Cadre, Responsibility, Unit
 

@@ -21,27 +21,40 @@ def command(**fields) -> dict:
     return {"command_id": str(uuid4()), "actor": ACTOR, **fields}
 
 
+RATER_KEY = "test-rater-key"
+
+
 @contextmanager
-def running_service(service_class, container_factory, rabbit_config, mongodb_uri) -> Iterator:
-    """Yield (rpc proxy of the service, its database)."""
+def running_services(service_classes, container_factory, rabbit_config, mongodb_uri) -> Iterator:
+    """Yield (cluster rpc proxy, the services' database)."""
     database = fresh_database_name()
     config = {
         **rabbit_config,
-        "EVENTSOURCING": {"MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database},
+        "EVENTSOURCING": {
+            "MONGODB_URI": mongodb_uri,
+            "MONGODB_DATABASE": database,
+            "EVALUATIONS_RATER_KEY": RATER_KEY,
+        },
     }
-    container = container_factory(service_class, config)
-    container.start()
+    for service_class in service_classes:
+        container_factory(service_class, config).start()
     client = pymongo.MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
     try:
         with ClusterRpcProxy(config, timeout=60) as cluster:
-            yield getattr(cluster, service_class.name), client[database]
+            yield cluster, client[database]
     finally:
         client.drop_database(database)
         client.close()
 
 
-def remote_error(error: RemoteError) -> tuple[str, str]:
-    return error.exc_type, error.value
+@contextmanager
+def running_service(service_class, container_factory, rabbit_config, mongodb_uri) -> Iterator:
+    """Yield (rpc proxy of the service, its database)."""
+    with running_services([service_class], container_factory, rabbit_config, mongodb_uri) as (
+        cluster,
+        database,
+    ):
+        yield getattr(cluster, service_class.name), database
 
 
 def invalid_fields(error: RemoteError) -> dict:

@@ -1,0 +1,60 @@
+"""The ``evaluations`` service's contracts: one schema per RPC method (docs/rpc.md)."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from schemas.common import Command, Strict, codes
+from schemas.evaluations.reference import (
+    ASSESSMENT_RULES,
+    CHANNELS,
+    NUMERIC_SCALES,
+    SCALES,
+)
+
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month, YYYY-MM")
+MONTH_OR_YEAR = validate.Regexp(
+    r"^\d{4}(-(0[1-9]|1[0-2]))?$", error="must be a month (YYYY-MM) or a year (YYYY)"
+)
+YEAR = validate.Range(min=2000, max=2100)
+
+
+class SubmitRating(Command):
+    """One rating of a cadre through one channel. ``rater_ref`` is the channel's own
+    reference for the rater (a phone number, a ticket, a survey response id): it is never
+    stored, only a keyed hash of it, so repeated ratings are counted once."""
+
+    cadre_id = fields.UUID(required=True)
+    channel = fields.String(required=True, validate=codes(CHANNELS))
+    period = fields.String(required=True, validate=MONTH)
+    value = fields.Raw(required=True)
+    rater_ref = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+    @validates_schema
+    def _value_on_the_channels_scale(self, data: dict, **kwargs: object) -> None:
+        channel, value = data.get("channel"), data.get("value")
+        if channel in SCALES and value not in SCALES[channel]:
+            allowed = ", ".join(SCALES[channel])
+            raise ValidationError({"value": [f"on the {channel} scale, one of: {allowed}"]})
+        if channel in NUMERIC_SCALES:
+            low, high = NUMERIC_SCALES[channel]
+            if type(value) is not int or not low <= value <= high:
+                raise ValidationError(
+                    {"value": [f"on the {channel} scale, an integer from {low} to {high}"]}
+                )
+
+
+class RatingsSummary(Strict):
+    cadre_id = fields.UUID(required=True)
+    period = fields.String(required=True, validate=MONTH_OR_YEAR)
+
+
+class ConcludeAnnualAssessment(Command):
+    cadre_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, strict=True, validate=YEAR)
+    rules_version = fields.String(load_default=None, validate=codes(ASSESSMENT_RULES))
+
+
+class GetAssessment(Strict):
+    cadre_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, strict=True, validate=YEAR)

@@ -1,0 +1,123 @@
+"""The evaluations application: ratings through the five channels, summaries, and annual
+assessments by versioned rules. Citizens are never identified: a rating keeps only a keyed
+hash (HMAC-SHA256, key ``EVALUATIONS_RATER_KEY``) of the channel's rater reference."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from events.commands import CommandApplication, Decision
+from schemas.common import label
+from schemas.errors import NotFound, RuleViolation
+from schemas.evaluations.reference import (
+    ASSESSMENT_RULES,
+    CHANNELS,
+    CURRENT_RULES,
+    GRADES,
+)
+from services.evaluations.domain import Assessment, CadreRatings, assess, summarize
+
+
+class Evaluations(CommandApplication):
+    name = "Evaluations"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        key = self.env.get("EVALUATIONS_RATER_KEY")
+        if not key:
+            msg = "EVALUATIONS_RATER_KEY is not set: it keys the hashes of raters' references"
+            raise OSError(msg)
+        self._rater_key = key.encode()
+
+    def rater_hash(self, channel: str, rater_ref: str) -> str:
+        return hmac.new(
+            self._rater_key, f"{channel}:{rater_ref}".encode(), hashlib.sha256
+        ).hexdigest()
+
+    def submit_rating(self, command: dict[str, Any]) -> dict[str, Any]:
+        # The raw reference goes no further than here: not into events, not into the digest.
+        rater_hash = self.rater_hash(command["channel"], command.pop("rater_ref"))
+        command["rater_hash"] = rater_hash
+
+        def decide() -> Decision:
+            ratings = self._ratings(command["cadre_id"], command["period"])
+            if ratings is None:
+                ratings = CadreRatings(command["cadre_id"], command["period"])
+            counted = ratings.rate(command["channel"], command["value"], rater_hash)
+            return [ratings], {"counted": counted, "period": command["period"]}
+
+        return self.execute("submit_rating", command, decide)
+
+    def ratings_summary(self, query: dict[str, Any]) -> dict[str, Any]:
+        ratings = self._period_ratings(query["cadre_id"], query["period"])
+        return {
+            "cadre_id": str(query["cadre_id"]),
+            "period": query["period"],
+            **with_labels(summarize(ratings)),
+        }
+
+    def conclude_annual_assessment(self, command: dict[str, Any]) -> dict[str, Any]:
+        version = command["rules_version"] or CURRENT_RULES
+
+        def decide() -> Decision:
+            assessment_id = Assessment.create_id(command["cadre_id"], command["year"])
+            if self._load(assessment_id) is not None:
+                raise RuleViolation(
+                    "evaluations.assessment_concluded",
+                    f"the {command['year']} assessment of this cadre is already concluded",
+                )
+            ratings = self._period_ratings(command["cadre_id"], str(command["year"]))
+            outcome = assess(ratings, ASSESSMENT_RULES[version], version)
+            assessment = Assessment(command["cadre_id"], command["year"], outcome)
+            return [assessment], assessment_view(assessment)
+
+        return self.execute("conclude_annual_assessment", command, decide)
+
+    def get_assessment(self, query: dict[str, Any]) -> dict[str, Any]:
+        assessment = self._load(Assessment.create_id(query["cadre_id"], query["year"]))
+        if assessment is None:
+            raise NotFound(f"no {query['year']} assessment of cadre {query['cadre_id']}")
+        return assessment_view(assessment)
+
+    def _period_ratings(self, cadre_id: UUID, period: str) -> list[dict[str, Any]]:
+        """The ratings of a month, or of every month of a year."""
+        months = [period] if "-" in period else [f"{period}-{m:02d}" for m in range(1, 13)]
+        found = (self._ratings(cadre_id, month) for month in months)
+        return [rating for ratings in found if ratings for rating in ratings.ratings]
+
+    def _ratings(self, cadre_id: UUID, period: str) -> CadreRatings | None:
+        return self._load(CadreRatings.create_id(cadre_id, period))
+
+    def _load(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+
+def with_labels(summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "channels": {
+            channel: {"channel": label(CHANNELS, channel), **figures}
+            for channel, figures in summary["channels"].items()
+        },
+        "sources": summary["sources"],
+    }
+
+
+def assessment_view(assessment: Assessment) -> dict[str, Any]:
+    outcome = assessment.outcome
+    return {
+        "cadre_id": str(assessment.cadre_id),
+        "year": assessment.year,
+        "grade": label(GRADES, outcome["grade"]),
+        "final_score": outcome["final_score"],
+        "vetoes": outcome["vetoes"],
+        "rules_version": outcome["rules_version"],
+        **with_labels(outcome["summary"]),
+    }

@@ -1,0 +1,51 @@
+"""The ``evaluations`` nameko service: validate (schemas), check the cadre exists (an RPC to
+``cadre_registry``), call the application, return. docs/rpc.md lists the methods."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from nameko.exceptions import RemoteError
+from nameko.rpc import RpcProxy, rpc
+
+from events.dependency import ApplicationDependency
+from schemas import evaluations as contract
+from schemas.common import load
+from schemas.errors import EXPECTED, InvalidCommand
+from services.evaluations.application import Evaluations
+
+
+class EvaluationsService:
+    name = "evaluations"
+    evaluations: Evaluations = ApplicationDependency(Evaluations)
+    cadre_registry = RpcProxy("cadre_registry")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def submit_rating(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.SubmitRating, command)
+        self._require_cadre(payload["cadre_id"])
+        return self.evaluations.submit_rating(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def ratings_summary(self, query: Any) -> dict[str, Any]:
+        return self.evaluations.ratings_summary(load(contract.RatingsSummary, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def conclude_annual_assessment(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.ConcludeAnnualAssessment, command)
+        self._require_cadre(payload["cadre_id"])
+        return self.evaluations.conclude_annual_assessment(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_assessment(self, query: Any) -> dict[str, Any]:
+        return self.evaluations.get_assessment(load(contract.GetAssessment, query))
+
+    def _require_cadre(self, cadre_id: UUID) -> None:
+        """Ratings and assessments are of registered cadres: the registry says which."""
+        try:
+            self.cadre_registry.get_cadre({"cadre_id": str(cadre_id)})
+        except RemoteError as error:
+            if error.exc_type == "NotFound":
+                raise InvalidCommand({"cadre_id": [f"no cadre with id {cadre_id}"]}) from None
+            raise
