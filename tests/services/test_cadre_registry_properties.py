@@ -8,7 +8,6 @@ Each example starts from a valid payload and breaks it in one known way; the ref
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from uuid import uuid4
 
@@ -25,6 +24,8 @@ from schemas.errors import InvalidCommand
 from services.cadre_registry.application import CadreRegistry
 from services.cadre_registry.service import CadreRegistryService
 from tests.events.support import fresh_database_name
+from tests.services.contract import Contract, broken
+from tests.services.contract import assert_refused_without_trace as refused_without_trace
 from tests.services.support import ACTOR
 
 SCHEMAS = {
@@ -100,65 +101,21 @@ def world(mongodb_uri):
     application.close()
 
 
-#: The contract as docs/rpc.md states it, written here independently of the schemas, so that
-#: a schema that stops checking something fails this test.
-NAMES_100 = {"name", "post"}
-TEXTS_2000 = {"reason", "title"}
-CODES = {"gender": GENDERS, "rank": RANKS, "post_kind": POST_KINDS, "kind": TASK_KINDS}
-OPTIONAL = {"parent_id", "task_id"}
-
-
-def broken_values(name: str) -> list:
-    """Values that the field called ``name`` must refuse."""
-    values: list = [[1, 2], {"nested": True}]
-    if name == "actor":
-        too_long = {"agency": "a" * 101, "person": "x"}
-        return [*values, "组织部", {"agency": "组织部"}, {"agency": "", "person": "x"},
-                {**ACTOR, "role": "admin"}, too_long]  # fmt: skip
-    if name.endswith("_id"):
-        values += ["not-a-uuid", 42, "8a5e0000-0000-4000-8000-00000000000"]
-        if name != "command_id":
-            values.append(str(uuid4()))  # well formed, but nothing has this id
-    elif name.endswith("_date"):
-        values += ["2026-02-30", "yesterday", 20260101, "2026-1-1x"]
-    else:
-        values += [17, True, ""]
-        if name in CODES:
-            values += ["no_such_code", next(iter(CODES[name])).upper()]
-        if name in NAMES_100:
-            values.append("字" * 101)
-        if name in TEXTS_2000:
-            values.append("字" * 2001)
-    return values
+CONTRACT = Contract(
+    names_100={"name", "post"},
+    texts={"reason": 2000, "title": 2000},
+    codes={"gender": GENDERS, "rank": RANKS, "post_kind": POST_KINDS, "kind": TASK_KINDS},
+    optional={"parent_id", "task_id"},
+)
 
 
 def breakages(method: str) -> list[tuple[str, str, object]]:
-    """Every single way to break a valid payload: (field, how, value)."""
-    fields = sorted(World.valid(None, method))  # the command's fields, per the contract
-    cases: list[tuple[str, str, object]] = [("surprise_field", "add", "x")]
-    for name in fields:
-        if name not in OPTIONAL:
-            cases.append((name, "drop", None))
-        cases += [(name, "set", value) for value in broken_values(name)]
-    return cases
-
-
-def broken(payload: dict, field: str, how: str, value: object) -> dict:
-    payload = dict(payload)
-    if how == "drop":
-        payload.pop(field, None)
-    else:
-        payload[field] = value
-    return payload
+    return CONTRACT.breakages(list(World.valid(None, method)))
 
 
 def assert_refused_without_trace(world: World, method: str, payload: object, fields: set) -> None:
-    before = world.application.recorder.max_notification_id()
-    with pytest.raises(InvalidCommand) as refused:
-        getattr(world.service, method)(payload)
-    named = set(json.loads(str(refused.value)))
-    assert named & fields, (method, payload, str(refused.value))
-    assert world.application.recorder.max_notification_id() == before
+    entrypoint = getattr(world.service, method)
+    refused_without_trace(entrypoint, world.application.recorder, payload, fields)
 
 
 @pytest.mark.parametrize("method", sorted(SCHEMAS))
