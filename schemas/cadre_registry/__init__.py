@@ -13,24 +13,24 @@ class RegisterUnit(Command):
     parent_id = fields.UUID(load_default=None, allow_none=True)
 
 
-class RegisterCadre(Command):
+class Posting(Command):
+    """Commands that put a cadre in a post: where, which, at what rank, from when."""
+
+    unit_id = fields.UUID(required=True)
+    post = fields.String(required=True, validate=NAME)
+    rank = fields.String(required=True, validate=codes(RANKS))
+    post_kind = fields.String(required=True, validate=codes(POST_KINDS))
+    effective_date = fields.Date(required=True)
+
+
+class RegisterCadre(Posting):
     name = fields.String(required=True, validate=NAME)
     gender = fields.String(required=True, validate=codes(GENDERS))
     birth_date = fields.Date(required=True)
-    unit_id = fields.UUID(required=True)
-    post = fields.String(required=True, validate=NAME)
-    rank = fields.String(required=True, validate=codes(RANKS))
-    post_kind = fields.String(required=True, validate=codes(POST_KINDS))
-    effective_date = fields.Date(required=True)
 
 
-class Appoint(Command):
+class Appoint(Posting):
     cadre_id = fields.UUID(required=True)
-    unit_id = fields.UUID(required=True)
-    post = fields.String(required=True, validate=NAME)
-    rank = fields.String(required=True, validate=codes(RANKS))
-    post_kind = fields.String(required=True, validate=codes(POST_KINDS))
-    effective_date = fields.Date(required=True)
 
 
 class Transfer(Command):
