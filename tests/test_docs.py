@@ -1,0 +1,57 @@
+"""docs/rpc.md's examples run as written, against the services' real entrypoints and
+applications on SecantusDB (``n.rpc.<service>`` is the service's worker; no broker)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+from nameko.testing.services import worker_factory
+
+from services.cadre_registry.application import CadreRegistry
+from services.cadre_registry.service import CadreRegistryService
+from services.evaluations.application import Evaluations
+from services.evaluations.service import EvaluationsService
+from tests.events.support import fresh_database_name, new_factory
+from tests.services.support import RATER_KEY
+
+RPC_DOC = Path(__file__).resolve().parents[1] / "docs" / "rpc.md"
+
+
+def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
+    database = fresh_database_name()
+    env = {
+        "PERSISTENCE_MODULE": "events.mongodb",
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": database,
+        "EVALUATIONS_RATER_KEY": RATER_KEY,
+    }
+    applications = [CadreRegistry(env=env), Evaluations(env=env)]
+    registry = worker_factory(CadreRegistryService, registry=applications[0])
+    evaluations = worker_factory(
+        EvaluationsService, evaluations=applications[1], cadre_registry=registry
+    )
+    actor = {"agency": "组织部", "person": "张三"}
+    namespace = {
+        "uuid": uuid,
+        "actor": actor,
+        "n": SimpleNamespace(rpc=SimpleNamespace(cadre_registry=registry, evaluations=evaluations)),
+        "c": lambda **fields: {"command_id": str(uuid.uuid4()), "actor": actor, **fields},
+    }
+    examples = re.findall(r"```python\n(.*?)```", RPC_DOC.read_text(), flags=re.DOTALL)
+    try:
+        registry_example, evaluations_example = examples
+        exec(compile(registry_example, str(RPC_DOC), "exec"), namespace)
+        last = registry.get_cadre({"cadre_id": namespace["cadre"]})["history"][-1]
+        assert last["change"]["code"] == "dismissed"  # as the example's comment says
+        exec(compile(evaluations_example, str(RPC_DOC), "exec"), namespace)
+        assessment = evaluations.get_assessment({"cadre_id": namespace["liaison"], "year": 2026})
+        assert assessment["grade"]["zh"] == "称职" and assessment["rules_version"] == "2026.1"
+    finally:
+        for application in applications:
+            application.close()
+        factory = new_factory(database)
+        factory.datastore.client.drop_database(database)
+        factory.close()
