@@ -7,6 +7,7 @@ virtualenv under ``.local/`` (ignored by git) and keeps its data there across do
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -260,12 +261,12 @@ def amqp_uri() -> str:
 def rpc_consumers_ready(service_names: list[str]) -> bool:
     """Whether each service's RPC queue has a consumer, in the vhost of ``AMQP_URI``
     (RabbitMQ's management API)."""
-    vhost = urllib.parse.urlsplit(amqp_uri()).path[1:] or "/"
-    url = (
-        f"http://127.0.0.1:{RABBIT_MANAGEMENT_PORT}/api/queues/{urllib.parse.quote(vhost, safe='')}"
-    )
-    request = urllib.request.Request(url)
-    request.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest
+    broker = urllib.parse.urlsplit(amqp_uri())
+    vhost = urllib.parse.quote(broker.path[1:] or "/", safe="")
+    host = broker.hostname or "127.0.0.1"
+    request = urllib.request.Request(f"http://{host}:{RABBIT_MANAGEMENT_PORT}/api/queues/{vhost}")
+    credentials = f"{broker.username or 'guest'}:{broker.password or 'guest'}"
+    request.add_header("Authorization", f"Basic {base64.b64encode(credentials.encode()).decode()}")
     try:
         with urllib.request.urlopen(request, timeout=2) as response:
             queues = {q["name"]: q.get("consumers", 0) for q in json.load(response)}
