@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from schemas.errors import Conflict
 
+A = TypeVar("A", bound=Aggregate)
 COMMAND_NAMESPACE = UUID("6f1d7a52-3c1e-4a57-9a3e-0c5b7b1d2e90")
 MAX_ATTEMPTS = 8
 
@@ -89,7 +90,7 @@ class CommandApplication(Application[UUID]):
         record_id = CommandRecord.create_id(self.name, payload["command_id"])
         digest = payload_digest(command, payload)
         for _ in range(MAX_ATTEMPTS):
-            previous = self._command_record(record_id)
+            previous = self.find(record_id, CommandRecord)
             if previous is not None:
                 if previous.digest != digest:
                     msg = (
@@ -110,8 +111,10 @@ class CommandApplication(Application[UUID]):
         msg = f"{command}: too many concurrent changes to the same records; retry later"
         raise Conflict(msg)
 
-    def _command_record(self, record_id: UUID) -> CommandRecord | None:
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        """The aggregate with this id if it exists and is a ``kind``, else None."""
         try:
-            return self.repository.get(record_id)
+            aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        return aggregate if isinstance(aggregate, kind) else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
 from events.commands import CommandApplication, Decision
@@ -196,23 +195,16 @@ class CadreRegistry(CommandApplication):
 
     # --- loading -------------------------------------------------------------------------
 
-    def _load(self, kind: type[A], aggregate_id: UUID) -> A | None:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return aggregate if isinstance(aggregate, kind) else None
-
     def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
         """An aggregate a command names: unknown is an invalid command, naming the field."""
-        aggregate = self._load(kind, aggregate_id)
+        aggregate = self.find(aggregate_id, kind)
         if aggregate is None:
             raise InvalidCommand({field: [f"no {NAMES[kind]} with id {aggregate_id}"]})
         return aggregate
 
     def _found(self, kind: type[A], aggregate_id: UUID) -> A:
         """An aggregate a query asks for: unknown is NotFound."""
-        aggregate = self._load(kind, aggregate_id)
+        aggregate = self.find(aggregate_id, kind)
         if aggregate is None:
             raise NotFound(f"no {NAMES[kind]} with id {aggregate_id}")
         return aggregate

@@ -9,8 +9,6 @@ import hmac
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from events.commands import CommandApplication, Decision
 from schemas.common import label
 from schemas.errors import NotFound, RuleViolation
@@ -66,7 +64,7 @@ class Evaluations(CommandApplication):
 
         def decide() -> Decision:
             assessment_id = Assessment.create_id(command["cadre_id"], command["year"])
-            if self._load(assessment_id) is not None:
+            if self.find(assessment_id, Assessment) is not None:
                 raise RuleViolation(
                     "evaluations.assessment_concluded",
                     f"the {command['year']} assessment of this cadre is already concluded",
@@ -79,7 +77,7 @@ class Evaluations(CommandApplication):
         return self.execute("conclude_annual_assessment", command, decide)
 
     def get_assessment(self, query: dict[str, Any]) -> dict[str, Any]:
-        assessment = self._load(Assessment.create_id(query["cadre_id"], query["year"]))
+        assessment = self.find(Assessment.create_id(query["cadre_id"], query["year"]), Assessment)
         if assessment is None:
             raise NotFound(f"no {query['year']} assessment of cadre {query['cadre_id']}")
         return assessment_view(assessment)
@@ -91,13 +89,7 @@ class Evaluations(CommandApplication):
         return [rating for ratings in found if ratings for rating in ratings.ratings]
 
     def _ratings(self, cadre_id: UUID, period: str) -> CadreRatings | None:
-        return self._load(CadreRatings.create_id(cadre_id, period))
-
-    def _load(self, aggregate_id: UUID) -> Any:
-        try:
-            return self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
+        return self.find(CadreRatings.create_id(cadre_id, period), CadreRatings)
 
 
 def with_labels(summary: dict[str, Any]) -> dict[str, Any]:
