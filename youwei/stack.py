@@ -227,8 +227,12 @@ class SecantusServer(BackgroundProcess):
 
 
 #: The nameko services that ``youwei up`` runs, as ``nameko run`` module paths.
-SERVICE_MODULES = ["services.cadre_registry.service", "services.evaluations.service"]
-SERVICE_NAMES = ["cadre_registry", "evaluations"]
+SERVICE_MODULES = [
+    "services.cadre_registry.service",
+    "services.evaluations.service",
+    "services.inspections.service",
+]
+SERVICE_NAMES = ["cadre_registry", "evaluations", "inspections"]
 
 
 @dataclass(kw_only=True)

@@ -102,6 +102,10 @@ class AssignResponsibility(Command):
                 )
 
 
+class GetUnit(Strict):
+    unit_id = fields.UUID(required=True)
+
+
 class GetCadre(Strict):
     cadre_id = fields.UUID(required=True)
 

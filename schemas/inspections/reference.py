@@ -99,3 +99,11 @@ EXPOSURES = {
 
 def category_of(situation: str) -> str:
     return SITUATIONS[situation][2]
+
+
+#: Where a rectification letter stands (results and the ``list_rectification_letters`` filter).
+LETTER_STATUSES = {
+    "awaiting_report": ("待整改报告", "awaiting the unit's report"),
+    "reported": ("已报告待审核", "reported, awaiting review"),
+    "accepted": ("整改已验收", "rectification accepted"),
+}

@@ -166,6 +166,15 @@ class CadreRegistry(CommandApplication):
 
     # --- queries -------------------------------------------------------------------------
 
+    def get_unit(self, query: dict[str, Any]) -> dict[str, Any]:
+        unit = self._found(Unit, query["unit_id"])
+        return {
+            "unit_id": str(unit.id),
+            "name": unit.name,
+            "parent_id": str(unit.parent_id) if unit.parent_id else None,
+            "cadres": len(unit.members),
+        }
+
     def get_cadre(self, query: dict[str, Any]) -> dict[str, Any]:
         return cadre_view(self._found(Cadre, query["cadre_id"]))
 

@@ -64,6 +64,10 @@ class CadreRegistryService:
         return self.registry.assign_responsibility(load(contract.AssignResponsibility, command))
 
     @rpc(expected_exceptions=EXPECTED)
+    def get_unit(self, query: Any) -> dict[str, Any]:
+        return self.registry.get_unit(load(contract.GetUnit, query))
+
+    @rpc(expected_exceptions=EXPECTED)
     def get_cadre(self, query: Any) -> dict[str, Any]:
         return self.registry.get_cadre(load(contract.GetCadre, query))
 

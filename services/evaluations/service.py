@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
 from events.dependency import ApplicationDependency
+from events.remote import require
 from schemas import evaluations as contract
 from schemas.common import load
-from schemas.errors import EXPECTED, InvalidCommand
+from schemas.errors import EXPECTED
 from services.evaluations.application import Evaluations
 
 
@@ -43,9 +43,4 @@ class EvaluationsService:
 
     def _require_cadre(self, cadre_id: UUID) -> None:
         """Ratings and assessments are of registered cadres: the registry says which."""
-        try:
-            self.cadre_registry.get_cadre({"cadre_id": str(cadre_id)})
-        except RemoteError as error:
-            if error.exc_type == "NotFound":
-                raise InvalidCommand({"cadre_id": [f"no cadre with id {cadre_id}"]}) from None
-            raise
+        require(self.cadre_registry.get_cadre, {"cadre_id": str(cadre_id)}, "cadre_id")

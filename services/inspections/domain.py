@@ -1,9 +1,5 @@
 """Inspections, findings and rectification letters, with their rules. Pure code: dates are
-passed in (the application's clock decides "today"), so tests are exact.
-
-Groundwork for the inspections service (issue 4); the application and the nameko service
-follow.
-"""
+passed in (the service's clock decides "today"), so tests are exact."""
 
 from __future__ import annotations
 
@@ -43,9 +39,19 @@ class Inspection(Aggregate):
         self.team = team
 
 
+def in_order(earlier: date, later: date, what: str) -> None:
+    if later < earlier:
+        raise RuleViolation("inspections.date_in_order", f"{later} is before {what} ({earlier})")
+
+
 class Finding(Aggregate):
     """A finding of inaction against a unit (and maybe a cadre), classified by exactly one
     of the 16 situations; its category follows. Evidence is referenced, with digests."""
+
+    @classmethod
+    def record(cls, inspection: Inspection, **details: Any) -> Finding:
+        in_order(inspection.started_on, details["found_on"], "the inspection's start")
+        return cls(inspection_id=inspection.id, **details)
 
     @event("Recorded")
     def __init__(
@@ -77,25 +83,12 @@ class Finding(Aggregate):
             raise RuleViolation(
                 "inspections.exposed_once", f"this finding was already exposed by {kind}"
             )
-        if on < self.found_on:
-            raise RuleViolation(
-                "inspections.date_in_order", f"{on} is before the finding ({self.found_on})"
-            )
+        in_order(self.found_on, on, "the finding")
         self._exposed(kind, on)
 
     @event("Exposed")
     def _exposed(self, kind: str, on: date) -> None:
         self.exposures.append({"kind": kind, "on": on})
-
-
-def check_letter_findings(unit_id: UUID, findings: list[Finding]) -> None:
-    """A rectification letter goes to one unit, about that unit's findings."""
-    others = [str(f.id) for f in findings if f.unit_id != unit_id]
-    if others:
-        raise RuleViolation(
-            "inspections.letter_findings_of_unit",
-            f"findings {', '.join(others)} are not of the unit the letter goes to",
-        )
 
 
 class RectificationLetter(Aggregate):
@@ -104,34 +97,57 @@ class RectificationLetter(Aggregate):
 
     @classmethod
     def issue(
-        cls, unit_id: UUID, finding_ids: list[UUID], deadline: date, issued_on: date
+        cls,
+        unit_id: UUID,
+        findings: list[Finding],
+        requirements: str,
+        issued_on: date,
+        deadline: date,
     ) -> RectificationLetter:
+        others = [str(f.id) for f in findings if f.unit_id != unit_id]
+        if others:
+            raise RuleViolation(
+                "inspections.letter_findings_of_unit",
+                f"findings {', '.join(others)} are not of the unit the letter goes to",
+            )
+        for finding in findings:
+            in_order(finding.found_on, issued_on, f"finding {finding.id}")
         if deadline <= issued_on:
             raise RuleViolation(
                 "inspections.deadline_after_issue", f"deadline {deadline} is not after {issued_on}"
             )
-        return cls(unit_id, finding_ids, deadline, issued_on)
+        return cls(unit_id, [f.id for f in findings], requirements, issued_on, deadline)
 
     @event("Issued")
     def __init__(
-        self, unit_id: UUID, finding_ids: list[UUID], deadline: date, issued_on: date
+        self,
+        unit_id: UUID,
+        finding_ids: list[UUID],
+        requirements: str,
+        issued_on: date,
+        deadline: date,
     ) -> None:
         self.unit_id = unit_id
         self.finding_ids = finding_ids
-        self.deadline = deadline
+        self.requirements = requirements
         self.issued_on = issued_on
+        self.deadline = deadline
         self.status = "awaiting_report"
         self.overdue = False
+        self.overdue_on: date | None = None
         self.reports: list[dict[str, Any]] = []
 
     def report(self, text: str, on: date) -> None:
         if self.status != "awaiting_report":
             raise RuleViolation("inspections.report_awaited", f"the letter is {self.status}")
+        in_order(self.reports[-1]["reviewed_on"] if self.reports else self.issued_on, on,
+                 "the letter's last step")  # fmt: skip
         self._reported(text, on)
 
     def review(self, accepted: bool, reason: str, on: date) -> None:
         if self.status != "reported":
             raise RuleViolation("inspections.review_after_report", f"the letter is {self.status}")
+        in_order(self.reports[-1]["on"], on, "the report")
         self._reviewed(accepted, reason, on)
 
     def mark_overdue(self, today: date) -> bool:

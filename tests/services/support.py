@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from uuid import uuid4
 
 import pymongo
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import replace_dependencies
 
 from tests.events.support import fresh_database_name
 
@@ -24,9 +26,22 @@ def command(**fields) -> dict:
 RATER_KEY = "test-rater-key"
 
 
+class FixedClock:
+    """The services' clock in a test: today is what the test says."""
+
+    def __init__(self, today: date) -> None:
+        self.date = today
+
+    def today(self) -> date:
+        return self.date
+
+
 @contextmanager
-def running_services(service_classes, container_factory, rabbit_config, mongodb_uri) -> Iterator:
-    """Yield (cluster rpc proxy, the services' database)."""
+def running_services(
+    service_classes, container_factory, rabbit_config, mongodb_uri, clock=None, **config
+) -> Iterator:
+    """Yield (cluster rpc proxy, the services' database). Services with a ``clock`` get
+    ``clock``; ``config`` adds to the services' configuration."""
     database = fresh_database_name()
     config = {
         **rabbit_config,
@@ -35,9 +50,13 @@ def running_services(service_classes, container_factory, rabbit_config, mongodb_
             "MONGODB_DATABASE": database,
             "EVALUATIONS_RATER_KEY": RATER_KEY,
         },
+        **config,
     }
     for service_class in service_classes:
-        container_factory(service_class, config).start()
+        container = container_factory(service_class, config)
+        if clock is not None and hasattr(service_class, "clock"):
+            replace_dependencies(container, clock=clock)
+        container.start()
     client = pymongo.MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
     try:
         with ClusterRpcProxy(config, timeout=60) as cluster:

@@ -81,6 +81,9 @@ def test_every_post_change_is_recorded_and_read_back(registry) -> None:
     in_bureau = rpc.list_cadres({"unit_id": bureau})
     assert [c["cadre_id"] for c in in_bureau["cadres"]] == [cadre]
     assert rpc.list_cadres({"unit_id": office})["total"] == 0
+    assert rpc.get_unit({"unit_id": bureau}) == {
+        "unit_id": bureau, "name": "市发改委", "parent_id": city, "cadres": 1,
+    }  # fmt: skip
 
     stored = database[LOG].count_documents({})
     assert stored == database[LOG].find_one(sort=[("position", -1)])["position"]
@@ -184,6 +187,9 @@ def test_bad_input_is_refused_naming_the_field_and_changes_nothing(registry) -> 
     assert {"command_id", "actor", "name"} <= set(invalid_fields(error.value))
     with pytest.raises(RemoteError) as error:
         rpc.get_cadre({"cadre_id": "8a5e0000-0000-4000-8000-000000000000"})
+    assert error.value.exc_type == "NotFound"
+    with pytest.raises(RemoteError) as error:
+        rpc.get_unit({"unit_id": "8a5e0000-0000-4000-8000-000000000000"})
     assert error.value.exc_type == "NotFound"
     assert database[LOG].count_documents({}) == stored
 

@@ -1,5 +1,5 @@
-"""The inspections rules on the aggregates alone (groundwork for issue 4): every rule's
-refusal, and the deadline timer with exact dates."""
+"""The inspections rules on the aggregates alone: every rule's refusal, and the deadline
+timer with exact dates."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ import pytest
 
 from schemas.errors import RuleViolation
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
-from services.inspections.domain import (
-    Finding,
-    Inspection,
-    RectificationLetter,
-    check_letter_findings,
-)
+from services.inspections.domain import Finding, Inspection, RectificationLetter
 
 D = date(2026, 5, 10)
 COMMISSION = {"name": "纪委同志", "role": "commission"}
 REPORTER = {"name": "记者", "role": "media"}
 
 
-def finding(unit=None, situation="absent_from_post") -> Finding:
+def finding(unit=None, situation="absent_from_post", found_on=D) -> Finding:
     return Finding(uuid4(), unit or uuid4(), None, situation, "dozing", "上班时间不在岗",
-                   [{"reference": "film-17", "sha256": "ab" * 32}], True, D)  # fmt: skip
+                   [{"reference": "film-17", "sha256": "ab" * 32}], True, found_on)  # fmt: skip
+
+
+def issued_letter(deadline=date(2026, 6, 30)) -> RectificationLetter:
+    unit = uuid4()
+    return RectificationLetter.issue(unit, [finding(unit)], "限期整改", D, deadline)
 
 
 def test_the_catalogue_has_sixteen_situations_in_four_categories() -> None:
@@ -71,29 +71,54 @@ def test_a_finding_is_exposed_once_per_kind_and_not_before_it_was_found() -> Non
     assert [e["kind"] for e in f.exposures] == ["internal_circular", "media"]
 
 
+def test_a_finding_is_not_dated_before_its_inspection() -> None:
+    visit = Inspection.open("undercover_visit", "窗口暗访", D, [COMMISSION, REPORTER])
+    details = {"unit_id": uuid4(), "cadre_id": None, "situation": "procrastination",
+               "cadre_type": None, "description": "拖拉", "evidence": [],
+               "typical": False}  # fmt: skip
+    assert Finding.record(visit, **details, found_on=D).inspection_id == visit.id
+    with pytest.raises(RuleViolation) as error:
+        Finding.record(visit, **details, found_on=date(2026, 5, 9))
+    assert error.value.rule == "inspections.date_in_order"
+
+
 def test_a_letter_is_about_its_units_findings() -> None:
     unit = uuid4()
-    check_letter_findings(unit, [finding(unit), finding(unit)])
+    issued = RectificationLetter.issue(
+        unit, [finding(unit), finding(unit)], "整改", D, date(2026, 6, 1)
+    )
+    assert len(issued.finding_ids) == 2
     with pytest.raises(RuleViolation) as error:
-        check_letter_findings(unit, [finding(unit), finding()])
+        RectificationLetter.issue(unit, [finding(unit), finding()], "整改", D, date(2026, 6, 1))
     assert error.value.rule == "inspections.letter_findings_of_unit"
 
 
-def test_a_letters_deadline_is_after_its_issue() -> None:
+def test_a_letter_is_issued_after_its_findings_with_a_later_deadline() -> None:
+    unit = uuid4()
     with pytest.raises(RuleViolation) as error:
-        RectificationLetter.issue(uuid4(), [uuid4()], D, D)
+        RectificationLetter.issue(unit, [finding(unit)], "整改", D, D)
     assert error.value.rule == "inspections.deadline_after_issue"
+    later = finding(unit, found_on=date(2026, 5, 20))
+    with pytest.raises(RuleViolation) as error:
+        RectificationLetter.issue(unit, [later], "整改", D, date(2026, 6, 1))
+    assert error.value.rule == "inspections.date_in_order"
 
 
 def test_report_review_and_the_deadline_timer() -> None:
-    letter = RectificationLetter.issue(uuid4(), [uuid4()], date(2026, 6, 30), D)
+    letter = issued_letter()
     with pytest.raises(RuleViolation) as error:
         letter.review(True, "ok", date(2026, 6, 1))
     assert error.value.rule == "inspections.review_after_report"
+    with pytest.raises(RuleViolation) as error:
+        letter.report("backdated", date(2026, 5, 9))
+    assert error.value.rule == "inspections.date_in_order"
     letter.report("已整改", date(2026, 6, 1))
     with pytest.raises(RuleViolation) as error:
         letter.report("again", date(2026, 6, 2))
     assert error.value.rule == "inspections.report_awaited"
+    with pytest.raises(RuleViolation) as error:
+        letter.review(True, "before the report", date(2026, 5, 31))
+    assert error.value.rule == "inspections.date_in_order"
     letter.review(False, "整改不到位", date(2026, 6, 5))
     assert letter.status == "awaiting_report"
 
@@ -108,7 +133,7 @@ def test_report_review_and_the_deadline_timer() -> None:
 
 
 def test_an_accepted_letter_never_becomes_overdue() -> None:
-    letter = RectificationLetter.issue(uuid4(), [uuid4()], date(2026, 6, 30), D)
+    letter = issued_letter()
     letter.report("已整改", date(2026, 6, 1))
     letter.review(True, "验收通过", date(2026, 6, 2))
     assert letter.mark_overdue(date(2026, 8, 1)) is False and not letter.overdue

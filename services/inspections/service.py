@@ -1,0 +1,91 @@
+"""The ``inspections`` nameko service: validate (schemas), check the units and cadres named
+against the registry (RPC to ``cadre_registry``), call the application, return.
+
+The deadline timer runs every ``INSPECTIONS_DEADLINE_CHECK_SECONDS`` (default one hour)
+and marks the letters past their deadline as overdue, by the service's clock
+(``events.clock``). docs/rpc.md lists the methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.rpc import RpcProxy, rpc
+
+from events.clock import CityClock, Clock, every
+from events.dependency import ApplicationDependency
+from events.remote import require
+from schemas import inspections as contract
+from schemas.common import load
+from schemas.errors import EXPECTED
+from services.inspections.application import Inspections
+
+
+class InspectionsService:
+    name = "inspections"
+    inspections: Inspections = ApplicationDependency(Inspections)
+    cadre_registry = RpcProxy("cadre_registry")
+    clock: CityClock = Clock()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def open_inspection(self, command: Any) -> dict[str, Any]:
+        return self.inspections.open_inspection(load(contract.OpenInspection, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_finding(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.RecordFinding, command)
+        self._require_unit(payload)
+        if payload["cadre_id"] is not None:
+            query = {"cadre_id": str(payload["cadre_id"])}
+            require(self.cadre_registry.get_cadre, query, "cadre_id")
+        return self.inspections.record_finding(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def issue_rectification_letter(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.IssueRectificationLetter, command)
+        self._require_unit(payload)
+        return self.inspections.issue_rectification_letter(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def report_rectification(self, command: Any) -> dict[str, Any]:
+        return self.inspections.report_rectification(load(contract.ReportRectification, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def review_rectification(self, command: Any) -> dict[str, Any]:
+        return self.inspections.review_rectification(load(contract.ReviewRectification, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def expose_finding(self, command: Any) -> dict[str, Any]:
+        return self.inspections.expose_finding(load(contract.ExposeFinding, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_inspection(self, query: Any) -> dict[str, Any]:
+        return self.inspections.get_inspection(load(contract.GetInspection, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_finding(self, query: Any) -> dict[str, Any]:
+        return self.inspections.get_finding(load(contract.GetFinding, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_rectification_letter(self, query: Any) -> dict[str, Any]:
+        return self.inspections.get_rectification_letter(
+            load(contract.GetRectificationLetter, query)
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_findings(self, query: Any) -> dict[str, Any]:
+        return self.inspections.list_findings(load(contract.ListFindings, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_rectification_letters(self, query: Any) -> dict[str, Any]:
+        return self.inspections.list_rectification_letters(
+            load(contract.ListRectificationLetters, query)
+        )
+
+    @every("INSPECTIONS_DEADLINE_CHECK_SECONDS", 3600, eager=True)
+    def check_deadlines(self) -> list[str]:
+        """The deadline timer: letters not accepted by their deadline become overdue."""
+        return self.inspections.mark_overdue_letters(self.clock.today())
+
+    def _require_unit(self, payload: dict[str, Any]) -> None:
+        require(self.cadre_registry.get_unit, {"unit_id": str(payload["unit_id"])}, "unit_id")
