@@ -1,0 +1,221 @@
+"""The ``accountability`` service's contracts: one schema per RPC method (docs/rpc.md)."""
+
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from schemas.accountability.reference import (
+    ACCOUNTABILITY_FORMS,
+    APPEAL_OUTCOMES,
+    BASES,
+    CASE_STATUSES,
+    COMMENDATIONS,
+    EXEMPTIONS,
+    HANDLINGS,
+    MEASURES,
+    RISK_LEVELS,
+)
+from schemas.common import TEXT, Command, Page, Strict, codes
+from schemas.evaluations import YEAR
+
+#: The field that names what each kind of basis rests on.
+BASIS_FIELDS = {
+    "finding": "finding_id",
+    "overdue_letter": "letter_id",
+    "assessment": "year",
+    "report": "reference",
+}
+
+
+def form_only_with_accountability(measure: str | None, form: str | None) -> None:
+    if measure == "accountability" and form is None:
+        raise ValidationError({"form": ["required with the measure accountability"]})
+    if measure not in (None, "accountability") and form is not None:
+        raise ValidationError({"form": ["only with the measure accountability"]})
+
+
+class Basis(Strict):
+    """One thing a case rests on: ``kind`` and the one field that kind names."""
+
+    kind = fields.String(required=True, validate=codes(BASES))
+    finding_id = fields.UUID()
+    letter_id = fields.UUID()
+    year = fields.Integer(strict=True, validate=YEAR)
+    reference = fields.String(validate=TEXT)
+
+    @validates_schema
+    def _one_field_for_the_kind(self, data: dict, **kwargs: object) -> None:
+        wanted = BASIS_FIELDS.get(data.get("kind"))
+        if wanted is None:
+            return
+        errors = {name: ["not used with this kind"] for name in BASIS_FIELDS.values()
+                  if name in data and name != wanted}  # fmt: skip
+        if wanted not in data:
+            errors[wanted] = [f"required for a basis of kind {data['kind']}"]
+        if errors:
+            raise ValidationError(errors)
+
+
+class OpenCase(Command):
+    cadre_id = fields.UUID(required=True)
+    basis = fields.List(
+        fields.Nested(Basis), required=True, validate=validate.Length(min=1, max=20)
+    )
+    summary = fields.String(required=True, validate=TEXT)
+    occurred_on = fields.Date(required=True)
+    opened_on = fields.Date(required=True)
+
+
+class CaseCommand(Command):
+    case_id = fields.UUID(required=True)
+
+
+class RecordStatement(CaseCommand):
+    """The cadre's own statement (陈述申辩)."""
+
+    statement = fields.String(required=True, validate=TEXT)
+    made_on = fields.Date(required=True)
+
+
+class ImposeMeasure(CaseCommand):
+    """``form`` is required with the measure ``accountability`` (问责), and only with it."""
+
+    measure = fields.String(required=True, validate=codes(MEASURES))
+    form = fields.String(load_default=None, allow_none=True, validate=codes(ACCOUNTABILITY_FORMS))
+    reason = fields.String(required=True, validate=TEXT)
+    decided_on = fields.Date(required=True)
+
+    @validates_schema
+    def _form_with_accountability(self, data: dict, **kwargs: object) -> None:
+        form_only_with_accountability(data.get("measure"), data.get("form"))
+
+
+class DecideHandling(CaseCommand):
+    handling = fields.String(required=True, validate=codes(HANDLINGS))
+    reason = fields.String(required=True, validate=TEXT)
+    decided_on = fields.Date(required=True)
+
+
+class RegisterReformEffort(Command):
+    unit_id = fields.UUID(required=True)
+    title = fields.String(required=True, validate=TEXT)
+    risk_assessment = fields.String(required=True, validate=TEXT)
+    risk_level = fields.String(required=True, validate=codes(RISK_LEVELS))
+    participants = fields.List(
+        fields.UUID(), required=True, validate=validate.Length(min=1, max=200)
+    )
+    registered_on = fields.Date(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _participants_once(self, data: dict, **kwargs: object) -> None:
+        ids = data.get("participants") or []
+        if len(set(ids)) != len(ids):
+            raise ValidationError({"participants": ["a participant is named once"]})
+
+
+class GrantExemption(CaseCommand):
+    reform_effort_id = fields.UUID(required=True)
+    outcome = fields.String(required=True, validate=codes(EXEMPTIONS))
+    reasons = fields.String(required=True, validate=TEXT)
+    granted_on = fields.Date(required=True)
+
+
+class FileAppeal(CaseCommand):
+    decision_id = fields.UUID(required=True)
+    grounds = fields.String(required=True, validate=TEXT)
+    filed_on = fields.Date(required=True)
+
+
+class ChangedDecision(Strict):
+    """What an appeal changes a decision to: a measure (with ``form`` for accountability)
+    or a handling, as the decision was."""
+
+    kind = fields.String(
+        required=True,
+        validate=codes({**MEASURES, **HANDLINGS}),
+    )
+    form = fields.String(load_default=None, allow_none=True, validate=codes(ACCOUNTABILITY_FORMS))
+
+    @validates_schema
+    def _form_with_accountability(self, data: dict, **kwargs: object) -> None:
+        form_only_with_accountability(data.get("kind"), data.get("form"))
+
+
+class DecideAppeal(CaseCommand):
+    """``changed_to`` is required when the outcome is ``changed``, and only then."""
+
+    decision_id = fields.UUID(required=True)
+    outcome = fields.String(required=True, validate=codes(APPEAL_OUTCOMES))
+    reason = fields.String(required=True, validate=TEXT)
+    decided_on = fields.Date(required=True)
+    changed_to = fields.Nested(ChangedDecision, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _changed_to_with_changed(self, data: dict, **kwargs: object) -> None:
+        changed = data.get("outcome") == "changed"
+        if changed and data.get("changed_to") is None:
+            raise ValidationError({"changed_to": ["required when the outcome is changed"]})
+        if data.get("outcome") not in (None, "changed") and data.get("changed_to") is not None:
+            raise ValidationError({"changed_to": ["only when the outcome is changed"]})
+
+
+class Commend(Command):
+    cadre_id = fields.UUID(required=True)
+    kind = fields.String(required=True, validate=codes(COMMENDATIONS))
+    reason = fields.String(required=True, validate=TEXT)
+    commended_on = fields.Date(required=True)
+
+
+class PublishResult(CaseCommand):
+    """``summary``: the text shown to the public (向社会公布问责结果)."""
+
+    summary = fields.String(required=True, validate=TEXT)
+    published_on = fields.Date(required=True)
+
+
+class WithdrawPublication(CaseCommand):
+    reason = fields.String(required=True, validate=TEXT)
+    withdrawn_on = fields.Date(required=True)
+
+
+class CloseCase(CaseCommand):
+    conclusion = fields.String(required=True, validate=TEXT)
+    closed_on = fields.Date(required=True)
+
+
+class GetCase(Strict):
+    case_id = fields.UUID(required=True)
+
+
+class GetReformEffort(Strict):
+    reform_effort_id = fields.UUID(required=True)
+
+
+class GetCommendation(Strict):
+    commendation_id = fields.UUID(required=True)
+
+
+class ListCases(Page):
+    """Every filter is optional; given ones must all match. ``measure`` and ``handling``
+    match decisions in force; the period is of ``opened_on``, both ends included."""
+
+    cadre_id = fields.UUID()
+    status = fields.String(validate=codes(CASE_STATUSES))
+    basis = fields.String(validate=codes(BASES))
+    measure = fields.String(validate=codes(MEASURES))
+    handling = fields.String(validate=codes(HANDLINGS))
+    published = fields.Boolean(truthy={True}, falsy={False})
+    exempted = fields.Boolean(truthy={True}, falsy={False})
+    opened_from = fields.Date()
+    opened_to = fields.Date()
+
+    @validates_schema
+    def _period_in_order(self, data: dict, **kwargs: object) -> None:
+        if (
+            "opened_from" in data
+            and "opened_to" in data
+            and data["opened_from"] > data["opened_to"]
+        ):
+            raise ValidationError({"opened_to": ["must not be before opened_from"]})

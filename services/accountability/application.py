@@ -1,0 +1,363 @@
+"""The accountability application: cases, their decisions and appeals, tolerance for
+reform, commendations and publication. Payloads arrive validated by
+``schemas.accountability``; the service has already asked the other services about the
+cadres, units and bases they name. ``list_cases`` is answered from a view of this log."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, DomainEvent
+from pymongo.client_session import ClientSession
+
+from events.commands import CommandApplication, Decision
+from events.views import LogView
+from schemas.accountability.reference import (
+    ACCOUNTABILITY_FORMS,
+    APPEAL_OUTCOMES,
+    BASES,
+    CASE_STATUSES,
+    COMMENDATIONS,
+    DECISION_STATUSES,
+    EXEMPTIONS,
+    HANDLINGS,
+    MEASURES,
+    RISK_LEVELS,
+)
+from schemas.common import label
+from schemas.errors import InvalidCommand, NotFound
+from services.accountability.domain import Case, Commendation, ReformEffort
+
+A = TypeVar("A", bound=Aggregate)
+NAMES = {Case: "case", ReformEffort: "reform effort", Commendation: "commendation"}
+
+
+class CasesView(LogView):
+    """One document per case, as the case stands after each of its events."""
+
+    name = "accountability_cases_view"
+    indexes = (("cadre_id", "opened_on"), ("status", "opened_on"), ("opened_on",))
+
+    def apply(self, event: DomainEvent, session: ClientSession) -> None:
+        if not isinstance(event, Case.Event):
+            return
+        case = self.application.repository.get(
+            event.originator_id, version=event.originator_version
+        )
+        in_force = case.in_force()
+        document = {
+            "case_id": str(case.id),
+            "cadre_id": str(case.cadre_id),
+            "status": case.status,
+            "basis": sorted({item["kind"] for item in case.basis}),
+            "measures": sorted({d["kind"] for d in in_force if d["type"] == "measure"}),
+            "handlings": sorted({d["kind"] for d in in_force if d["type"] == "handling"}),
+            "published": any(p["withdrawn_on"] is None for p in case.publications),
+            "exempted": case.exemption is not None,
+            "opened_on": case.opened_on.isoformat(),
+        }
+        self.documents.replace_one({"_id": case.id}, document, upsert=True, session=session)
+
+
+class Accountability(CommandApplication):
+    name = "Accountability"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cases_view = CasesView(self)
+
+    # --- commands ------------------------------------------------------------------------
+
+    def open_case(self, command: dict[str, Any], facts: list[dict[str, Any]]) -> dict[str, Any]:
+        """``facts``: what the other services returned for each basis item, in order."""
+
+        def decide() -> Decision:
+            case = Case.open(
+                command["cadre_id"],
+                command["basis"],
+                facts,
+                command["summary"],
+                command["occurred_on"],
+                command["opened_on"],
+            )
+            return [case], {"case_id": str(case.id)}
+
+        return self.execute("open_case", command, decide)
+
+    def record_statement(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "record_statement",
+            command,
+            lambda case: case.record_statement(command["statement"], command["made_on"]),
+        )
+
+    def impose_measure(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "impose_measure",
+            command,
+            lambda case: {
+                "decision_id": str(
+                    case.impose_measure(
+                        command["measure"], command["form"], command["reason"],
+                        command["decided_on"],
+                    )
+                )
+            },
+        )  # fmt: skip
+
+    def decide_handling(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "decide_handling",
+            command,
+            lambda case: {
+                "decision_id": str(
+                    case.decide_handling(
+                        command["handling"], command["reason"], command["decided_on"]
+                    )
+                )
+            },
+        )
+
+    def grant_exemption(self, command: dict[str, Any]) -> dict[str, Any]:
+        def change(case: Case) -> None:
+            effort = self._referenced(ReformEffort, command["reform_effort_id"], "reform_effort_id")
+            case.grant_exemption(
+                effort, command["outcome"], command["reasons"], command["granted_on"]
+            )
+
+        return self._change_case("grant_exemption", command, change)
+
+    def file_appeal(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "file_appeal",
+            command,
+            lambda case: case.file_appeal(
+                command["decision_id"], command["grounds"], command["filed_on"]
+            ),
+        )
+
+    def decide_appeal(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "decide_appeal",
+            command,
+            lambda case: case.decide_appeal(
+                command["decision_id"],
+                command["outcome"],
+                command["reason"],
+                command["decided_on"],
+                command["changed_to"],
+            ),
+        )
+
+    def publish_result(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "publish_result",
+            command,
+            lambda case: {
+                "publication_id": str(
+                    case.publish_result(command["summary"], command["published_on"])
+                )
+            },
+        )
+
+    def withdraw_publication(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "withdraw_publication",
+            command,
+            lambda case: case.withdraw_publication(command["reason"], command["withdrawn_on"]),
+        )
+
+    def close_case(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_case(
+            "close_case",
+            command,
+            lambda case: case.close(command["conclusion"], command["closed_on"]),
+        )
+
+    def _change_case(self, name: str, command: dict[str, Any], change) -> dict[str, Any]:
+        """Apply ``change`` to the case; the result is what ``change`` returned (if a dict)
+        beside the case as it now stands."""
+
+        def decide() -> Decision:
+            case = self._referenced(Case, command["case_id"], "case_id")
+            outcome = change(case)
+            return [case], {**(outcome or {}), "case": case_view(case)}
+
+        return self.execute(name, command, decide)
+
+    def register_reform_effort(self, command: dict[str, Any]) -> dict[str, Any]:
+        def decide() -> Decision:
+            effort = ReformEffort.register(**{key: command[key] for key in EFFORT_DETAILS})
+            return [effort], {"reform_effort_id": str(effort.id)}
+
+        return self.execute("register_reform_effort", command, decide)
+
+    def commend(self, command: dict[str, Any]) -> dict[str, Any]:
+        def decide() -> Decision:
+            commendation = Commendation(
+                command["cadre_id"], command["kind"], command["reason"], command["commended_on"]
+            )
+            return [commendation], {"commendation_id": str(commendation.id)}
+
+        return self.execute("commend", command, decide)
+
+    # --- queries -------------------------------------------------------------------------
+
+    def get_case(self, query: dict[str, Any]) -> dict[str, Any]:
+        return case_view(self._found(Case, query["case_id"]))
+
+    def get_reform_effort(self, query: dict[str, Any]) -> dict[str, Any]:
+        return effort_view(self._found(ReformEffort, query["reform_effort_id"]))
+
+    def get_commendation(self, query: dict[str, Any]) -> dict[str, Any]:
+        return commendation_view(self._found(Commendation, query["commendation_id"]))
+
+    def list_cases(self, query: dict[str, Any]) -> dict[str, Any]:
+        match: dict[str, Any] = {
+            key: str(query[key]) if key == "cadre_id" else query[key]
+            for key in ("cadre_id", "status", "basis", "published", "exempted")
+            if key in query
+        }
+        match.update({f"{key}s": query[key] for key in ("measure", "handling") if key in query})
+        period = {}
+        if "opened_from" in query:
+            period["$gte"] = query["opened_from"].isoformat()
+        if "opened_to" in query:
+            period["$lte"] = query["opened_to"].isoformat()
+        if period:
+            match["opened_on"] = period
+        total, documents = self.cases_view.page(
+            match, [("opened_on", 1), ("case_id", 1)], query["page"], query["page_size"]
+        )
+        cases = [case_view(self.repository.get(UUID(d["case_id"]))) for d in documents]
+        return {
+            "total": total,
+            "page": query["page"],
+            "page_size": query["page_size"],
+            "cases": cases,
+        }
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
+        """An aggregate a command names: unknown is an invalid command, naming the field."""
+        aggregate = self.find(aggregate_id, kind)
+        if aggregate is None:
+            raise InvalidCommand({field: [f"no {NAMES[kind]} with id {aggregate_id}"]})
+        return aggregate
+
+    def _found(self, kind: type[A], aggregate_id: UUID) -> A:
+        """An aggregate a query asks for: unknown is NotFound."""
+        aggregate = self.find(aggregate_id, kind)
+        if aggregate is None:
+            raise NotFound(f"no {NAMES[kind]} with id {aggregate_id}")
+        return aggregate
+
+
+EFFORT_DETAILS = (
+    "unit_id", "title", "risk_assessment", "risk_level", "participants", "registered_on",
+    "starts_on", "ends_on",
+)  # fmt: skip
+
+
+def iso(day) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
+def decided_kind(decision: dict[str, Any]) -> dict[str, Any]:
+    catalogue = MEASURES if decision["type"] == "measure" else HANDLINGS
+    return {
+        "kind": label(catalogue, decision["kind"]),
+        "form": label(ACCOUNTABILITY_FORMS, decision["form"]) if decision["form"] else None,
+    }
+
+
+def case_view(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": str(case.id),
+        "cadre_id": str(case.cadre_id),
+        "status": label(CASE_STATUSES, case.status),
+        "basis": [
+            {
+                **{k: str(v) if isinstance(v, UUID) else v for k, v in item.items()},
+                "kind": label(BASES, item["kind"]),
+            }
+            for item in case.basis
+        ],
+        "summary": case.summary,
+        "occurred_on": case.occurred_on.isoformat(),
+        "opened_on": case.opened_on.isoformat(),
+        "statements": [
+            {"statement": s["text"], "made_on": s["made_on"].isoformat()} for s in case.statements
+        ],
+        "decisions": [
+            {
+                "decision_id": str(d["decision_id"]),
+                "type": d["type"],
+                **decided_kind(d),
+                "reason": d["reason"],
+                "decided_on": d["decided_on"].isoformat(),
+                "status": label(DECISION_STATUSES, d["status"]),
+                "was": [decided_kind({"type": d["type"], **c}) for c in d["changes"]],
+                "appeal": None
+                if d["appeal"] is None
+                else {
+                    "grounds": d["appeal"]["grounds"],
+                    "filed_on": d["appeal"]["filed_on"].isoformat(),
+                    "outcome": label(APPEAL_OUTCOMES, d["appeal"]["outcome"])
+                    if d["appeal"]["outcome"]
+                    else None,
+                    "reason": d["appeal"].get("reason"),
+                    "decided_on": iso(d["appeal"].get("decided_on")),
+                },
+            }
+            for d in case.decisions
+        ],
+        "exemption": None
+        if case.exemption is None
+        else {
+            "reform_effort_id": str(case.exemption["reform_effort_id"]),
+            "outcome": label(EXEMPTIONS, case.exemption["outcome"]),
+            "reasons": case.exemption["reasons"],
+            "granted_on": case.exemption["granted_on"].isoformat(),
+        },
+        "publications": [
+            {
+                "publication_id": str(p["publication_id"]),
+                "decision_ids": [str(d) for d in p["decision_ids"]],
+                "summary": p["summary"],
+                "published_on": p["published_on"].isoformat(),
+                "withdrawn_on": iso(p["withdrawn_on"]),
+                "withdrawal_reason": p["reason"],
+            }
+            for p in case.publications
+        ],
+        "closed_on": iso(case.closed_on),
+        "conclusion": case.conclusion,
+        "version": case.version,
+    }
+
+
+def effort_view(effort: ReformEffort) -> dict[str, Any]:
+    return {
+        "reform_effort_id": str(effort.id),
+        "unit_id": str(effort.unit_id),
+        "title": effort.title,
+        "risk_assessment": effort.risk_assessment,
+        "risk_level": label(RISK_LEVELS, effort.risk_level),
+        "participants": [str(p) for p in effort.participants],
+        "registered_on": effort.registered_on.isoformat(),
+        "starts_on": effort.starts_on.isoformat(),
+        "ends_on": iso(effort.ends_on),
+    }
+
+
+def commendation_view(commendation: Commendation) -> dict[str, Any]:
+    return {
+        "commendation_id": str(commendation.id),
+        "cadre_id": str(commendation.cadre_id),
+        "kind": label(COMMENDATIONS, commendation.kind),
+        "reason": commendation.reason,
+        "commended_on": commendation.commended_on.isoformat(),
+    }

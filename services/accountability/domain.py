@@ -1,0 +1,352 @@
+"""Accountability cases, reform efforts and commendations, with their rules. Pure code.
+
+A case about a cadre rests on a basis (findings, an overdue letter, an assessment, a
+report). Decisions on it are measures (约谈 … 问责) and organizational handling (转任 … 降职);
+each decision may be appealed once, and an appeal upholds, changes or revokes it. A case
+arising inside a reform effort registered in advance may be exempted or mitigated (容错免责).
+A result is published to the public only once something is decided, and can be withdrawn.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from schemas.accountability.reference import HANDLINGS, MEASURES
+from schemas.errors import InvalidCommand, RuleViolation
+
+
+def in_order(earlier: date, later: date, what: str) -> None:
+    if later < earlier:
+        raise RuleViolation("accountability.date_in_order", f"{later} is before {what} ({earlier})")
+
+
+class ReformEffort(Aggregate):
+    """A reform effort registered in advance, with its risk assessment: mistakes made in
+    it by its participants may be tolerated (允许试错、宽容失误)."""
+
+    @event("Registered")
+    def __init__(
+        self,
+        unit_id: UUID,
+        title: str,
+        risk_assessment: str,
+        risk_level: str,
+        participants: list[UUID],
+        registered_on: date,
+        starts_on: date,
+        ends_on: date | None,
+    ) -> None:
+        self.unit_id = unit_id
+        self.title = title
+        self.risk_assessment = risk_assessment
+        self.risk_level = risk_level
+        self.participants = participants
+        self.registered_on = registered_on
+        self.starts_on = starts_on
+        self.ends_on = ends_on
+
+    @classmethod
+    def register(cls, **details: Any) -> ReformEffort:
+        if details["starts_on"] < details["registered_on"]:
+            raise RuleViolation(
+                "accountability.reform_registered_in_advance",
+                f"the effort starts on {details['starts_on']}, before it is registered "
+                f"({details['registered_on']})",
+            )
+        if details["ends_on"] is not None:
+            in_order(details["starts_on"], details["ends_on"], "the effort's start")
+        return cls(**details)
+
+    def covers(self, cadre_id: UUID, on: date) -> bool:
+        return cadre_id in self.participants and self.starts_on <= on <= (self.ends_on or on)
+
+
+class Commendation(Aggregate):
+    """Those who deliver are commended or recommended for promotion (表彰奖励、提拔使用)."""
+
+    @event("Commended")
+    def __init__(self, cadre_id: UUID, kind: str, reason: str, commended_on: date) -> None:
+        self.cadre_id = cadre_id
+        self.kind = kind
+        self.reason = reason
+        self.commended_on = commended_on
+
+
+def check_basis(cadre_id: UUID, basis: list[dict[str, Any]], facts: list[dict[str, Any]]) -> None:
+    """What the other services say of each basis item (``facts``, in the same order: the
+    finding or letter as they returned it) must support a case about this cadre."""
+    for item, fact in zip(basis, facts, strict=True):
+        if item["kind"] == "finding" and fact["cadre_id"] not in (None, str(cadre_id)):
+            raise RuleViolation(
+                "accountability.basis_about_cadre",
+                f"finding {item['finding_id']} is about another cadre",
+            )
+        if item["kind"] == "overdue_letter" and not fact["overdue"]:
+            raise RuleViolation(
+                "accountability.basis_letter_overdue",
+                f"letter {item['letter_id']} is not overdue",
+            )
+
+
+class Case(Aggregate):
+    """An accountability case about one cadre."""
+
+    @classmethod
+    def open(
+        cls,
+        cadre_id: UUID,
+        basis: list[dict[str, Any]],
+        facts: list[dict[str, Any]],
+        summary: str,
+        occurred_on: date,
+        opened_on: date,
+    ) -> Case:
+        check_basis(cadre_id, basis, facts)
+        in_order(occurred_on, opened_on, "what the case is about")
+        return cls(cadre_id, basis, summary, occurred_on, opened_on)
+
+    @event("Opened")
+    def __init__(
+        self,
+        cadre_id: UUID,
+        basis: list[dict[str, Any]],
+        summary: str,
+        occurred_on: date,
+        opened_on: date,
+    ) -> None:
+        self.cadre_id = cadre_id
+        self.basis = basis
+        self.summary = summary
+        self.occurred_on = occurred_on
+        self.opened_on = opened_on
+        self.status = "open"
+        self.statements: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+        self.exemption: dict[str, Any] | None = None
+        self.publications: list[dict[str, Any]] = []
+        self.closed_on: date | None = None
+        self.conclusion: str | None = None
+
+    # --- rules ---------------------------------------------------------------------------
+
+    def _require_open(self, on: date) -> None:
+        if self.status != "open":
+            raise RuleViolation(
+                "accountability.case_closed", f"the case closed on {self.closed_on}"
+            )
+        in_order(self.opened_on, on, "the case's opening")
+
+    def _require_no_exemption(self) -> None:
+        if self.exemption and self.exemption["outcome"] == "exempted":
+            raise RuleViolation(
+                "accountability.exempted_takes_no_sanction",
+                "the case is exempted under tolerance for reform: no measure or handling",
+            )
+
+    def decision(self, decision_id: UUID) -> dict[str, Any]:
+        for decision in self.decisions:
+            if decision["decision_id"] == decision_id:
+                return decision
+        raise InvalidCommand({"decision_id": [f"no decision {decision_id} on this case"]})
+
+    def in_force(self) -> list[dict[str, Any]]:
+        return [d for d in self.decisions if d["status"] != "revoked"]
+
+    # --- commands ------------------------------------------------------------------------
+
+    def record_statement(self, text: str, made_on: date) -> None:
+        self._require_open(made_on)
+        self._statement_recorded(text, made_on)
+
+    def impose_measure(self, kind: str, form: str | None, reason: str, decided_on: date) -> UUID:
+        self._require_open(decided_on)
+        self._require_no_exemption()
+        decision_id = uuid4()
+        self._decided(decision_id, "measure", kind, form, reason, decided_on)
+        return decision_id
+
+    def decide_handling(self, kind: str, reason: str, decided_on: date) -> UUID:
+        self._require_open(decided_on)
+        self._require_no_exemption()
+        decision_id = uuid4()
+        self._decided(decision_id, "handling", kind, None, reason, decided_on)
+        return decision_id
+
+    def grant_exemption(
+        self, effort: ReformEffort, outcome: str, reasons: str, granted_on: date
+    ) -> None:
+        self._require_open(granted_on)
+        if self.exemption is not None:
+            raise RuleViolation(
+                "accountability.one_exemption", "tolerance was already decided for this case"
+            )
+        if effort.registered_on > self.occurred_on:
+            raise RuleViolation(
+                "accountability.reform_registered_in_advance",
+                f"the reform effort was registered on {effort.registered_on}, after what the "
+                f"case is about ({self.occurred_on})",
+            )
+        if not effort.covers(self.cadre_id, self.occurred_on):
+            raise RuleViolation(
+                "accountability.exemption_within_reform",
+                "the cadre is not a participant of the reform effort, or what the case is "
+                "about lies outside the effort's period",
+            )
+        if outcome == "exempted" and self.in_force():
+            raise RuleViolation(
+                "accountability.exempted_takes_no_sanction",
+                "measures or handling are in force on this case; an appeal can revoke them",
+            )
+        self._exemption_granted(effort.id, outcome, reasons, granted_on)
+
+    def file_appeal(self, decision_id: UUID, grounds: str, filed_on: date) -> None:
+        self._require_open(filed_on)
+        decision = self.decision(decision_id)
+        if decision["appeal"] is not None:
+            raise RuleViolation(
+                "accountability.one_appeal_per_decision",
+                f"decision {decision_id} was already appealed",
+            )
+        in_order(decision["decided_on"], filed_on, "the decision")
+        self._appeal_filed(decision_id, grounds, filed_on)
+
+    def decide_appeal(
+        self,
+        decision_id: UUID,
+        outcome: str,
+        reason: str,
+        decided_on: date,
+        changed_to: dict[str, Any] | None,
+    ) -> None:
+        self._require_open(decided_on)
+        decision = self.decision(decision_id)
+        appeal = decision["appeal"]
+        if appeal is None or appeal["outcome"] is not None:
+            raise RuleViolation(
+                "accountability.appeal_pending", f"decision {decision_id} has no pending appeal"
+            )
+        in_order(appeal["filed_on"], decided_on, "the appeal")
+        if outcome == "changed":
+            catalogue = MEASURES if decision["type"] == "measure" else HANDLINGS
+            if changed_to["kind"] not in catalogue or changed_to["kind"] == decision["kind"]:
+                raise RuleViolation(
+                    "accountability.change_within_type",
+                    f"a {decision['type']} is changed to another {decision['type']}",
+                )
+        self._appeal_decided(decision_id, outcome, reason, decided_on, changed_to)
+
+    def publish_result(self, summary: str, published_on: date) -> UUID:
+        in_order(self.opened_on, published_on, "the case's opening")
+        if not self.in_force():
+            raise RuleViolation(
+                "accountability.publish_after_decision",
+                "nothing is published before a measure or handling is decided",
+            )
+        if any(p["withdrawn_on"] is None for p in self.publications):
+            raise RuleViolation(
+                "accountability.published_once", "the result is already in public view"
+            )
+        publication_id = uuid4()
+        decisions = [d["decision_id"] for d in self.in_force()]
+        self._published(publication_id, decisions, summary, published_on)
+        return publication_id
+
+    def withdraw_publication(self, reason: str, withdrawn_on: date) -> None:
+        shown = [p for p in self.publications if p["withdrawn_on"] is None]
+        if not shown:
+            raise RuleViolation(
+                "accountability.publication_in_view", "no publication of this case is in view"
+            )
+        in_order(shown[0]["published_on"], withdrawn_on, "the publication")
+        self._publication_withdrawn(shown[0]["publication_id"], reason, withdrawn_on)
+
+    def close(self, conclusion: str, closed_on: date) -> None:
+        self._require_open(closed_on)
+        pending = [
+            d["decision_id"]
+            for d in self.decisions
+            if d["appeal"] is not None and d["appeal"]["outcome"] is None
+        ]
+        if pending:
+            raise RuleViolation(
+                "accountability.appeal_pending",
+                f"the appeal of decision {pending[0]} is not decided yet",
+            )
+        self._closed(conclusion, closed_on)
+
+    # --- events --------------------------------------------------------------------------
+
+    @event("StatementRecorded")
+    def _statement_recorded(self, text: str, made_on: date) -> None:
+        self.statements.append({"text": text, "made_on": made_on})
+
+    @event("Decided")
+    def _decided(
+        self,
+        decision_id: UUID,
+        decision_type: str,
+        kind: str,
+        form: str | None,
+        reason: str,
+        decided_on: date,
+    ) -> None:
+        self.decisions.append(
+            {"decision_id": decision_id, "type": decision_type, "kind": kind, "form": form,
+             "reason": reason, "decided_on": decided_on, "status": "in_force", "appeal": None,
+             "changes": []}
+        )  # fmt: skip
+
+    @event("ExemptionGranted")
+    def _exemption_granted(
+        self, reform_effort_id: UUID, outcome: str, reasons: str, granted_on: date
+    ) -> None:
+        self.exemption = {"reform_effort_id": reform_effort_id, "outcome": outcome,
+                          "reasons": reasons, "granted_on": granted_on}  # fmt: skip
+
+    @event("AppealFiled")
+    def _appeal_filed(self, decision_id: UUID, grounds: str, filed_on: date) -> None:
+        self.decision(decision_id)["appeal"] = {
+            "grounds": grounds, "filed_on": filed_on, "outcome": None,
+        }  # fmt: skip
+
+    @event("AppealDecided")
+    def _appeal_decided(
+        self,
+        decision_id: UUID,
+        outcome: str,
+        reason: str,
+        decided_on: date,
+        changed_to: dict[str, Any] | None,
+    ) -> None:
+        decision = self.decision(decision_id)
+        decision["appeal"].update(outcome=outcome, reason=reason, decided_on=decided_on)
+        if outcome == "revoked":
+            decision["status"] = "revoked"
+        elif outcome == "changed":
+            decision["changes"].append({"kind": decision["kind"], "form": decision["form"]})
+            decision.update(status="changed", kind=changed_to["kind"], form=changed_to["form"])
+
+    @event("Published")
+    def _published(
+        self, publication_id: UUID, decision_ids: list[UUID], summary: str, published_on: date
+    ) -> None:
+        self.publications.append(
+            {"publication_id": publication_id, "decision_ids": decision_ids, "summary": summary,
+             "published_on": published_on, "withdrawn_on": None, "reason": None}
+        )  # fmt: skip
+
+    @event("PublicationWithdrawn")
+    def _publication_withdrawn(self, publication_id: UUID, reason: str, withdrawn_on: date) -> None:
+        for publication in self.publications:
+            if publication["publication_id"] == publication_id:
+                publication.update(withdrawn_on=withdrawn_on, reason=reason)
+
+    @event("Closed")
+    def _closed(self, conclusion: str, closed_on: date) -> None:
+        self.status = "closed"
+        self.conclusion = conclusion
+        self.closed_on = closed_on

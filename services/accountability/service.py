@@ -1,0 +1,114 @@
+"""The ``accountability`` nameko service: validate (schemas), ask the other services about
+what a command names (the cadre, the unit, the findings, letters and assessments a case
+rests on), call the application, return. docs/rpc.md lists the methods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.rpc import RpcProxy, rpc
+
+from events.dependency import ApplicationDependency
+from events.remote import require
+from schemas import accountability as contract
+from schemas.common import load
+from schemas.errors import EXPECTED
+from services.accountability.application import Accountability
+
+
+class AccountabilityService:
+    name = "accountability"
+    accountability: Accountability = ApplicationDependency(Accountability)
+    cadre_registry = RpcProxy("cadre_registry")
+    inspections = RpcProxy("inspections")
+    evaluations = RpcProxy("evaluations")
+
+    @rpc(expected_exceptions=EXPECTED)
+    def open_case(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.OpenCase, command)
+        self._require_cadre(payload["cadre_id"], "cadre_id")
+        facts = [self._basis_fact(payload["cadre_id"], item) for item in payload["basis"]]
+        return self.accountability.open_case(payload, facts)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_statement(self, command: Any) -> dict[str, Any]:
+        return self.accountability.record_statement(load(contract.RecordStatement, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def impose_measure(self, command: Any) -> dict[str, Any]:
+        return self.accountability.impose_measure(load(contract.ImposeMeasure, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def decide_handling(self, command: Any) -> dict[str, Any]:
+        return self.accountability.decide_handling(load(contract.DecideHandling, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_reform_effort(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.RegisterReformEffort, command)
+        require(self.cadre_registry.get_unit, {"unit_id": str(payload["unit_id"])}, "unit_id")
+        for participant in payload["participants"]:
+            self._require_cadre(participant, "participants")
+        return self.accountability.register_reform_effort(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def grant_exemption(self, command: Any) -> dict[str, Any]:
+        return self.accountability.grant_exemption(load(contract.GrantExemption, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def file_appeal(self, command: Any) -> dict[str, Any]:
+        return self.accountability.file_appeal(load(contract.FileAppeal, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def decide_appeal(self, command: Any) -> dict[str, Any]:
+        return self.accountability.decide_appeal(load(contract.DecideAppeal, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def commend(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.Commend, command)
+        self._require_cadre(payload["cadre_id"], "cadre_id")
+        return self.accountability.commend(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def publish_result(self, command: Any) -> dict[str, Any]:
+        return self.accountability.publish_result(load(contract.PublishResult, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def withdraw_publication(self, command: Any) -> dict[str, Any]:
+        return self.accountability.withdraw_publication(load(contract.WithdrawPublication, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def close_case(self, command: Any) -> dict[str, Any]:
+        return self.accountability.close_case(load(contract.CloseCase, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_case(self, query: Any) -> dict[str, Any]:
+        return self.accountability.get_case(load(contract.GetCase, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_reform_effort(self, query: Any) -> dict[str, Any]:
+        return self.accountability.get_reform_effort(load(contract.GetReformEffort, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_commendation(self, query: Any) -> dict[str, Any]:
+        return self.accountability.get_commendation(load(contract.GetCommendation, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_cases(self, query: Any) -> dict[str, Any]:
+        return self.accountability.list_cases(load(contract.ListCases, query))
+
+    def _require_cadre(self, cadre_id: Any, field: str) -> None:
+        require(self.cadre_registry.get_cadre, {"cadre_id": str(cadre_id)}, field)
+
+    def _basis_fact(self, cadre_id: Any, item: dict[str, Any]) -> dict[str, Any]:
+        """What the service that owns a basis item says of it (unknown: the basis field is
+        invalid)."""
+        if item["kind"] == "finding":
+            query = {"finding_id": str(item["finding_id"])}
+            return require(self.inspections.get_finding, query, "basis")
+        if item["kind"] == "overdue_letter":
+            query = {"letter_id": str(item["letter_id"])}
+            return require(self.inspections.get_rectification_letter, query, "basis")
+        if item["kind"] == "assessment":
+            query = {"cadre_id": str(cadre_id), "year": item["year"]}
+            return require(self.evaluations.get_assessment, query, "basis")
+        return {}

@@ -1,0 +1,158 @@
+"""The accountability rules on the aggregates alone: every rule's refusal, and what an
+appeal does to a decision."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+import pytest
+
+from schemas.errors import InvalidCommand, RuleViolation
+from services.accountability.domain import Case, ReformEffort
+
+CADRE = uuid4()
+FINDING = {"kind": "finding", "finding_id": uuid4()}
+D = date(2026, 5, 10)
+
+
+def case(occurred_on=date(2026, 5, 6)) -> Case:
+    return Case.open(CADRE, [FINDING], [{"cadre_id": str(CADRE)}], "窗口无人", occurred_on, D)
+
+
+def effort(registered_on=date(2026, 1, 5), participants=(CADRE,), ends_on=None) -> ReformEffort:
+    return ReformEffort.register(
+        unit_id=uuid4(), title="审批制度改革", risk_assessment="风险可控", risk_level="medium",
+        participants=list(participants), registered_on=registered_on, starts_on=registered_on,
+        ends_on=ends_on,
+    )  # fmt: skip
+
+
+def refused(rule: str, action) -> None:
+    with pytest.raises(RuleViolation) as error:
+        action()
+    assert error.value.rule == rule, str(error.value)
+
+
+def test_a_case_rests_on_a_basis_about_its_cadre() -> None:
+    other = {"cadre_id": str(uuid4())}
+    refused("accountability.basis_about_cadre",
+            lambda: Case.open(CADRE, [FINDING], [other], "x", D, D))  # fmt: skip
+    unit_finding = Case.open(CADRE, [FINDING], [{"cadre_id": None}], "x", D, D)
+    assert unit_finding.basis == [FINDING]
+    letter = {"kind": "overdue_letter", "letter_id": uuid4()}
+    refused("accountability.basis_letter_overdue",
+            lambda: Case.open(CADRE, [letter], [{"overdue": False}], "x", D, D))  # fmt: skip
+    assert Case.open(CADRE, [letter], [{"overdue": True}], "x", D, D).status == "open"
+    early = date(2026, 5, 1)
+    refused("accountability.date_in_order",
+            lambda: Case.open(CADRE, [FINDING], [{"cadre_id": None}], "x", D, early))  # fmt: skip
+
+
+def test_nothing_is_decided_on_a_closed_case() -> None:
+    c = case()
+    c.close("查无实据", date(2026, 5, 20))
+    refused(
+        "accountability.case_closed", lambda: c.impose_measure("talk", None, "x", date(2026, 6, 1))
+    )
+    refused(
+        "accountability.case_closed", lambda: c.decide_handling("transfer", "x", date(2026, 6, 1))
+    )
+    refused("accountability.case_closed", lambda: c.record_statement("x", date(2026, 6, 1)))
+    refused("accountability.case_closed", lambda: c.close("again", date(2026, 6, 1)))
+    refused("accountability.case_closed",
+            lambda: c.grant_exemption(effort(), "exempted", "x", date(2026, 6, 1)))  # fmt: skip
+
+
+def test_decisions_are_not_dated_before_the_case() -> None:
+    refused("accountability.date_in_order",
+            lambda: case().impose_measure("talk", None, "x", date(2026, 5, 9)))  # fmt: skip
+
+
+def test_nothing_is_published_before_a_measure_is_decided() -> None:
+    c = case()
+    refused("accountability.publish_after_decision", lambda: c.publish_result("公告", D))
+    c.record_statement("本人说明情况", D)
+    refused("accountability.publish_after_decision", lambda: c.publish_result("公告", D))
+    decision = c.impose_measure("admonishment", None, "窗口无人", D)
+    c.publish_result("对某某诫勉谈话", date(2026, 5, 12))
+    refused("accountability.published_once", lambda: c.publish_result("again", date(2026, 5, 13)))
+    c.withdraw_publication("申诉撤销", date(2026, 6, 1))
+    refused("accountability.publication_in_view",
+            lambda: c.withdraw_publication("again", date(2026, 6, 2)))  # fmt: skip
+    c.file_appeal(decision, "事出有因", date(2026, 5, 15))
+    c.decide_appeal(decision, "revoked", "理由成立", date(2026, 5, 30), None)
+    refused(
+        "accountability.publish_after_decision", lambda: c.publish_result("x", date(2026, 6, 3))
+    )
+
+
+def test_an_exempted_case_takes_no_sanction() -> None:
+    c = case()
+    c.grant_exemption(effort(), "exempted", "改革探索中的失误", D)
+    assert c.exemption["outcome"] == "exempted"
+    refused("accountability.exempted_takes_no_sanction",
+            lambda: c.impose_measure("talk", None, "x", D))  # fmt: skip
+    refused("accountability.exempted_takes_no_sanction",
+            lambda: c.decide_handling("transfer", "x", D))  # fmt: skip
+    refused("accountability.one_exemption",
+            lambda: c.grant_exemption(effort(), "mitigated", "x", D))  # fmt: skip
+
+    sanctioned = case()
+    sanctioned.impose_measure("talk", None, "x", D)
+    refused("accountability.exempted_takes_no_sanction",
+            lambda: sanctioned.grant_exemption(effort(), "exempted", "x", D))  # fmt: skip
+    sanctioned.grant_exemption(effort(), "mitigated", "从轻", D)
+    sanctioned.impose_measure("written_inquiry", None, "mitigated: still decided", D)
+
+
+def test_tolerance_needs_a_reform_effort_registered_in_advance_that_covers_the_cadre() -> None:
+    late = effort(date(2026, 5, 7))
+    refused("accountability.reform_registered_in_advance",
+            lambda: case().grant_exemption(late, "exempted", "x", D))  # fmt: skip
+    others = effort(participants=[uuid4()])
+    refused("accountability.exemption_within_reform",
+            lambda: case().grant_exemption(others, "exempted", "x", D))  # fmt: skip
+    ended = effort(ends_on=date(2026, 3, 31))
+    refused("accountability.exemption_within_reform",
+            lambda: case().grant_exemption(ended, "exempted", "x", D))  # fmt: skip
+    with pytest.raises(RuleViolation) as error:
+        ReformEffort.register(
+            unit_id=uuid4(), title="t", risk_assessment="r", risk_level="low",
+            participants=[CADRE], registered_on=D, starts_on=date(2026, 5, 1), ends_on=None,
+        )  # fmt: skip
+    assert error.value.rule == "accountability.reform_registered_in_advance"
+
+
+def test_one_appeal_per_decision_and_what_the_outcome_does() -> None:
+    c = case()
+    talk = c.impose_measure("talk", None, "x", D)
+    handling = c.decide_handling("post_adjustment", "x", D)
+    refused("accountability.appeal_pending",
+            lambda: c.decide_appeal(talk, "upheld", "x", D, None))  # fmt: skip
+    c.file_appeal(talk, "不服", date(2026, 5, 11))
+    refused("accountability.one_appeal_per_decision",
+            lambda: c.file_appeal(talk, "again", date(2026, 5, 12)))  # fmt: skip
+    refused("accountability.appeal_pending", lambda: c.close("x", date(2026, 5, 12)))
+    refused("accountability.date_in_order",
+            lambda: c.decide_appeal(talk, "upheld", "x", date(2026, 5, 10), None))  # fmt: skip
+    c.decide_appeal(talk, "upheld", "维持", date(2026, 5, 20), None)
+    refused("accountability.appeal_pending",
+            lambda: c.decide_appeal(talk, "revoked", "x", date(2026, 5, 21), None))  # fmt: skip
+
+    c.file_appeal(handling, "处理过重", date(2026, 5, 21))
+    refused("accountability.change_within_type",
+            lambda: c.decide_appeal(handling, "changed", "x", date(2026, 5, 22),
+                                    {"kind": "talk", "form": None}))  # fmt: skip
+    refused("accountability.change_within_type",
+            lambda: c.decide_appeal(handling, "changed", "x", date(2026, 5, 22),
+                                    {"kind": "post_adjustment", "form": None}))  # fmt: skip
+    c.decide_appeal(handling, "changed", "改为转任", date(2026, 5, 22),
+                    {"kind": "transfer", "form": None})  # fmt: skip
+    changed = c.decision(handling)
+    assert (changed["kind"], changed["status"]) == ("transfer", "changed")
+    assert changed["changes"] == [{"kind": "post_adjustment", "form": None}]
+    with pytest.raises(InvalidCommand):
+        c.file_appeal(uuid4(), "no such decision", date(2026, 5, 22))
+    c.close("办结", date(2026, 5, 30))
+    assert c.status == "closed"
