@@ -231,8 +231,9 @@ SERVICE_MODULES = [
     "services.cadre_registry.service",
     "services.evaluations.service",
     "services.inspections.service",
+    "services.accountability.service",
 ]
-SERVICE_NAMES = ["cadre_registry", "evaluations", "inspections"]
+SERVICE_NAMES = ["cadre_registry", "evaluations", "inspections", "accountability"]
 
 
 @dataclass(kw_only=True)

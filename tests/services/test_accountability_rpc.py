@@ -180,8 +180,8 @@ def test_tolerance_for_reform_and_commendation(cluster, city) -> None:
     rpc, _ = cluster
     effort = rpc.accountability.register_reform_effort(
         command(unit_id=city["unit"], title="“最多跑一次”审批改革",
-                risk_assessment="流程再造，风险可控", risk_level="medium", participants=[city["cadre"]], registered_on="2026-03-01",
-                starts_on="2026-03-01")
+                risk_assessment="流程再造，风险可控", risk_level="medium",
+                participants=[city["cadre"]], registered_on="2026-03-01", starts_on="2026-03-01")
     )["reform_effort_id"]  # fmt: skip
     shown = rpc.accountability.get_reform_effort({"reform_effort_id": effort})
     assert shown["risk_level"]["zh"] == "中" and shown["participants"] == [city["cadre"]]
