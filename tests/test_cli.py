@@ -76,7 +76,8 @@ def test_up_status_down_keep_the_data(tmp_path: Path, rabbit_config) -> None:
         assert youwei("up", "--no-sync-on-commit").returncode == 0, "up is idempotent"
         status = youwei("status")
         assert status.returncode == 0, status.stdout
-        assert "services    cadre_registry, evaluations up" in status.stdout
+        services = "cadre_registry, evaluations, inspections, accountability"
+        assert f"services    {services} up" in status.stdout
 
         uri = f"mongodb://127.0.0.1:{port}"
         call = subprocess.run(
