@@ -10,10 +10,15 @@ from types import SimpleNamespace
 
 from nameko.testing.services import worker_factory
 
+from events.clock import CityClock
+from services.accountability.application import Accountability
+from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
+from services.inspections.application import Inspections
+from services.inspections.service import InspectionsService
 from tests.events.support import fresh_database_name, new_factory
 from tests.services.support import RATER_KEY
 
@@ -28,27 +33,51 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         "MONGODB_DATABASE": database,
         "EVALUATIONS_RATER_KEY": RATER_KEY,
     }
-    applications = [CadreRegistry(env=env), Evaluations(env=env)]
+    applications = [CadreRegistry(env=env), Evaluations(env=env), Inspections(env=env),
+                    Accountability(env=env)]  # fmt: skip
     registry = worker_factory(CadreRegistryService, registry=applications[0])
     evaluations = worker_factory(
         EvaluationsService, evaluations=applications[1], cadre_registry=registry
     )
+    inspections = worker_factory(
+        InspectionsService, inspections=applications[2], cadre_registry=registry,
+        clock=CityClock("Asia/Shanghai"),
+    )  # fmt: skip
+    accountability = worker_factory(
+        AccountabilityService, accountability=applications[3], cadre_registry=registry,
+        inspections=inspections, evaluations=evaluations,
+    )  # fmt: skip
     actor = {"agency": "组织部", "person": "张三"}
+    rpc = SimpleNamespace(cadre_registry=registry, evaluations=evaluations,
+                          inspections=inspections, accountability=accountability)  # fmt: skip
     namespace = {
         "uuid": uuid,
         "actor": actor,
-        "n": SimpleNamespace(rpc=SimpleNamespace(cadre_registry=registry, evaluations=evaluations)),
+        "n": SimpleNamespace(rpc=rpc),
         "c": lambda **fields: {"command_id": str(uuid.uuid4()), "actor": actor, **fields},
     }
     examples = re.findall(r"```python\n(.*?)```", RPC_DOC.read_text(), flags=re.DOTALL)
     try:
-        registry_example, evaluations_example = examples
+        registry_example, evaluations_example, inspections_example, accountability_example = (
+            examples
+        )
         exec(compile(registry_example, str(RPC_DOC), "exec"), namespace)
         last = registry.get_cadre({"cadre_id": namespace["cadre"]})["history"][-1]
         assert last["change"]["code"] == "dismissed"  # as the example's comment says
         exec(compile(evaluations_example, str(RPC_DOC), "exec"), namespace)
         assessment = evaluations.get_assessment({"cadre_id": namespace["liaison"], "year": 2026})
         assert assessment["grade"]["zh"] == "称职" and assessment["rules_version"] == "2026.1"
+        exec(compile(inspections_example, str(RPC_DOC), "exec"), namespace)
+        letter = inspections.get_rectification_letter({"letter_id": namespace["letter"]})
+        assert letter["status"]["code"] == "accepted"
+        found = inspections.list_findings({"unit_id": namespace["bureau"], "category": "muddling"})
+        assert found["total"] == 1  # as the example's comment says
+        exec(compile(accountability_example, str(RPC_DOC), "exec"), namespace)
+        case = accountability.get_case({"case_id": namespace["case"]})
+        assert case["decisions"][0]["status"]["code"] == "revoked"
+        assert case["publications"][0]["withdrawn_on"] == "2026-06-01"
+        closed = accountability.list_cases({"cadre_id": namespace["liaison"], "status": "closed"})
+        assert closed["total"] == 1
     finally:
         for application in applications:
             application.close()
