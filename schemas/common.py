@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
@@ -10,6 +11,30 @@ from schemas.errors import InvalidCommand
 
 NAME = validate.Length(min=1, max=100)
 TEXT = validate.Length(min=1, max=2000)
+
+
+class Day(fields.Date):
+    """A date written ``YYYY-MM-DD``, and only so: not the other ISO 8601 forms
+    (``20260506``, ``2026-W19-3``) that ``date.fromisoformat`` also reads."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Flag(fields.Boolean):
+    """``true`` or ``false`` (JSON booleans) only: not 1, 0, "yes"."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def matches(pattern: str, error: str) -> validate.Regexp:
+    """The whole value matches ``pattern`` (no trailing newline slips through ``$``)."""
+    return validate.Regexp(rf"(?:{pattern})\Z", error=error)
 
 
 class Strict(Schema):
@@ -34,8 +59,10 @@ class Command(Strict):
 
 
 class Page(Strict):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    page = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=100_000))
+    page_size = fields.Integer(
+        load_default=50, strict=True, validate=validate.Range(min=1, max=500)
+    )
 
 
 def codes(catalogue: dict[str, Any]) -> validate.OneOf:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validates_schema
 
 from schemas.cadre_registry.reference import GENDERS, POST_KINDS, RANKS, TASK_KINDS
-from schemas.common import NAME, TEXT, Command, Page, Strict, codes
+from schemas.common import NAME, TEXT, Command, Day, Page, Strict, codes
 
 
 class RegisterUnit(Command):
@@ -20,13 +20,13 @@ class Posting(Command):
     post = fields.String(required=True, validate=NAME)
     rank = fields.String(required=True, validate=codes(RANKS))
     post_kind = fields.String(required=True, validate=codes(POST_KINDS))
-    effective_date = fields.Date(required=True)
+    effective_date = Day(required=True)
 
 
 class RegisterCadre(Posting):
     name = fields.String(required=True, validate=NAME)
     gender = fields.String(required=True, validate=codes(GENDERS))
-    birth_date = fields.Date(required=True)
+    birth_date = Day(required=True)
 
 
 class Appoint(Posting):
@@ -37,13 +37,13 @@ class Transfer(Command):
     cadre_id = fields.UUID(required=True)
     unit_id = fields.UUID(required=True)
     post = fields.String(required=True, validate=NAME)
-    effective_date = fields.Date(required=True)
+    effective_date = Day(required=True)
 
 
 class ChangeToNonLeadership(Command):
     cadre_id = fields.UUID(required=True)
     post = fields.String(required=True, validate=NAME)
-    effective_date = fields.Date(required=True)
+    effective_date = Day(required=True)
     reason = fields.String(required=True, validate=TEXT)
 
 
@@ -51,7 +51,7 @@ class PostEnding(Command):
     """Commands that end or suspend a cadre's post: a date and the reason for it."""
 
     cadre_id = fields.UUID(required=True)
-    effective_date = fields.Date(required=True)
+    effective_date = Day(required=True)
     reason = fields.String(required=True, validate=TEXT)
 
 
@@ -71,7 +71,7 @@ class Demote(Command):
     cadre_id = fields.UUID(required=True)
     rank = fields.String(required=True, validate=codes(RANKS))
     post = fields.String(required=True, validate=NAME)
-    effective_date = fields.Date(required=True)
+    effective_date = Day(required=True)
     reason = fields.String(required=True, validate=TEXT)
 
 
@@ -82,7 +82,7 @@ class AssignResponsibility(Command):
     kind = fields.String(validate=codes(TASK_KINDS))
     title = fields.String(validate=TEXT)
     owner_id = fields.UUID(required=True)
-    effective_date = fields.Date(required=True)
+    effective_date = Day(required=True)
 
     @validates_schema
     def _new_or_existing(self, data: dict, **kwargs: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.common import Command, Strict, codes
+from schemas.common import Command, Strict, codes, matches
 from schemas.evaluations.reference import (
     ASSESSMENT_RULES,
     CHANNELS,
@@ -12,10 +12,8 @@ from schemas.evaluations.reference import (
     SCALES,
 )
 
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month, YYYY-MM")
-MONTH_OR_YEAR = validate.Regexp(
-    r"^\d{4}(-(0[1-9]|1[0-2]))?$", error="must be a month (YYYY-MM) or a year (YYYY)"
-)
+MONTH = matches("[0-9]{4}-(0[1-9]|1[0-2])", "must be a month, YYYY-MM")
+MONTH_OR_YEAR = matches("[0-9]{4}(-(0[1-9]|1[0-2]))?", "must be a month (YYYY-MM) or a year (YYYY)")
 YEAR = validate.Range(min=2000, max=2100)
 
 

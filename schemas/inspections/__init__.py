@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.common import NAME, TEXT, Command, Page, Strict, codes
+from schemas.common import NAME, TEXT, Command, Day, Flag, Page, Strict, codes, matches
 from schemas.inspections.reference import (
     CADRE_TYPES,
     CATEGORIES,
@@ -15,7 +15,7 @@ from schemas.inspections.reference import (
     TEAM_ROLES,
 )
 
-SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a SHA-256 digest: 64 lowercase hex")
+SHA256 = matches("[0-9a-f]{64}", "must be a SHA-256 digest: 64 lowercase hex")
 
 
 class TeamMember(Strict):
@@ -34,7 +34,7 @@ class Evidence(Strict):
 class OpenInspection(Command):
     kind = fields.String(required=True, validate=codes(INSPECTION_KINDS))
     title = fields.String(required=True, validate=TEXT)
-    started_on = fields.Date(required=True)
+    started_on = Day(required=True)
     team = fields.List(
         fields.Nested(TeamMember), required=True, validate=validate.Length(min=1, max=50)
     )
@@ -50,8 +50,8 @@ class RecordFinding(Command):
     evidence = fields.List(
         fields.Nested(Evidence), load_default=list, validate=validate.Length(max=50)
     )
-    typical = fields.Boolean(load_default=False, truthy={True}, falsy={False})
-    found_on = fields.Date(required=True)
+    typical = Flag(load_default=False)
+    found_on = Day(required=True)
 
 
 class IssueRectificationLetter(Command):
@@ -60,8 +60,8 @@ class IssueRectificationLetter(Command):
         fields.UUID(), required=True, validate=validate.Length(min=1, max=100)
     )
     requirements = fields.String(required=True, validate=TEXT)
-    issued_on = fields.Date(required=True)
-    deadline = fields.Date(required=True)
+    issued_on = Day(required=True)
+    deadline = Day(required=True)
 
     @validates_schema
     def _findings_once(self, data: dict, **kwargs: object) -> None:
@@ -73,20 +73,20 @@ class IssueRectificationLetter(Command):
 class ReportRectification(Command):
     letter_id = fields.UUID(required=True)
     report = fields.String(required=True, validate=TEXT)
-    reported_on = fields.Date(required=True)
+    reported_on = Day(required=True)
 
 
 class ReviewRectification(Command):
     letter_id = fields.UUID(required=True)
-    accepted = fields.Boolean(required=True, truthy={True}, falsy={False})
+    accepted = Flag(required=True)
     reason = fields.String(required=True, validate=TEXT)
-    reviewed_on = fields.Date(required=True)
+    reviewed_on = Day(required=True)
 
 
 class ExposeFinding(Command):
     finding_id = fields.UUID(required=True)
     exposure = fields.String(required=True, validate=codes(EXPOSURES))
-    exposed_on = fields.Date(required=True)
+    exposed_on = Day(required=True)
 
 
 class GetInspection(Strict):
@@ -110,9 +110,9 @@ class ListFindings(Page):
     cadre_id = fields.UUID()
     category = fields.String(validate=codes(CATEGORIES))
     situation = fields.String(validate=codes(SITUATIONS))
-    found_from = fields.Date()
-    found_to = fields.Date()
-    typical = fields.Boolean(truthy={True}, falsy={False})
+    found_from = Day()
+    found_to = Day()
+    typical = Flag()
 
     @validates_schema
     def _period_in_order(self, data: dict, **kwargs: object) -> None:
@@ -123,4 +123,4 @@ class ListFindings(Page):
 class ListRectificationLetters(Page):
     unit_id = fields.UUID()
     status = fields.String(validate=codes(LETTER_STATUSES))
-    overdue = fields.Boolean(truthy={True}, falsy={False})
+    overdue = Flag()

@@ -36,7 +36,8 @@ class Contract:
             if name != "command_id":
                 values.append(str(uuid4()))  # well formed, but nothing has this id
         elif name.endswith("_date"):
-            values += ["2026-02-30", "yesterday", 20260101, "2026-1-1x"]
+            values += ["2026-02-30", "yesterday", 20260101, "2026-1-1x", "20260101",
+                       "2026-W01-4", "2026-01-01\n"]  # fmt: skip
         elif name in self.codes or name in self.names_100 or name in self.texts:
             values += [17, True, ""]
             if name in self.codes:

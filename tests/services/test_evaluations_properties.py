@@ -31,7 +31,7 @@ CONTRACT = Contract(
     codes={"channel": CHANNELS, "rules_version": ASSESSMENT_RULES},
     optional={"rules_version"},
     more_broken={
-        "period": ["2026-13", "2026", "26-01", 202601, "2026-00", ""],
+        "period": ["2026-13", "2026", "26-01", 202601, "2026-00", "", "2026-03\n", "２０２６-03"],
         "value": ["satisfied", 101, -1, 50.5, True, "50", None],  # on the questionnaire scale
         "year": [1999, 2101, "2026", 2026.5, True, None],
         "rules_version": ["1999.1", 7],
