@@ -15,7 +15,7 @@ from schemas.accountability.reference import (
     MEASURES,
     RISK_LEVELS,
 )
-from schemas.common import TEXT, Command, Page, Strict, codes
+from schemas.common import TEXT, Command, Day, Flag, Page, Strict, codes
 from schemas.evaluations import YEAR
 
 #: The field that names what each kind of basis rests on.
@@ -62,8 +62,8 @@ class OpenCase(Command):
         fields.Nested(Basis), required=True, validate=validate.Length(min=1, max=20)
     )
     summary = fields.String(required=True, validate=TEXT)
-    occurred_on = fields.Date(required=True)
-    opened_on = fields.Date(required=True)
+    occurred_on = Day(required=True)
+    opened_on = Day(required=True)
 
 
 class CaseCommand(Command):
@@ -74,7 +74,7 @@ class RecordStatement(CaseCommand):
     """The cadre's own statement (陈述申辩)."""
 
     statement = fields.String(required=True, validate=TEXT)
-    made_on = fields.Date(required=True)
+    made_on = Day(required=True)
 
 
 class ImposeMeasure(CaseCommand):
@@ -83,7 +83,7 @@ class ImposeMeasure(CaseCommand):
     measure = fields.String(required=True, validate=codes(MEASURES))
     form = fields.String(load_default=None, allow_none=True, validate=codes(ACCOUNTABILITY_FORMS))
     reason = fields.String(required=True, validate=TEXT)
-    decided_on = fields.Date(required=True)
+    decided_on = Day(required=True)
 
     @validates_schema
     def _form_with_accountability(self, data: dict, **kwargs: object) -> None:
@@ -93,7 +93,7 @@ class ImposeMeasure(CaseCommand):
 class DecideHandling(CaseCommand):
     handling = fields.String(required=True, validate=codes(HANDLINGS))
     reason = fields.String(required=True, validate=TEXT)
-    decided_on = fields.Date(required=True)
+    decided_on = Day(required=True)
 
 
 class RegisterReformEffort(Command):
@@ -104,9 +104,9 @@ class RegisterReformEffort(Command):
     participants = fields.List(
         fields.UUID(), required=True, validate=validate.Length(min=1, max=200)
     )
-    registered_on = fields.Date(required=True)
-    starts_on = fields.Date(required=True)
-    ends_on = fields.Date(load_default=None, allow_none=True)
+    registered_on = Day(required=True)
+    starts_on = Day(required=True)
+    ends_on = Day(load_default=None, allow_none=True)
 
     @validates_schema
     def _participants_once(self, data: dict, **kwargs: object) -> None:
@@ -119,13 +119,13 @@ class GrantExemption(CaseCommand):
     reform_effort_id = fields.UUID(required=True)
     outcome = fields.String(required=True, validate=codes(EXEMPTIONS))
     reasons = fields.String(required=True, validate=TEXT)
-    granted_on = fields.Date(required=True)
+    granted_on = Day(required=True)
 
 
 class FileAppeal(CaseCommand):
     decision_id = fields.UUID(required=True)
     grounds = fields.String(required=True, validate=TEXT)
-    filed_on = fields.Date(required=True)
+    filed_on = Day(required=True)
 
 
 class ChangedDecision(Strict):
@@ -149,7 +149,7 @@ class DecideAppeal(CaseCommand):
     decision_id = fields.UUID(required=True)
     outcome = fields.String(required=True, validate=codes(APPEAL_OUTCOMES))
     reason = fields.String(required=True, validate=TEXT)
-    decided_on = fields.Date(required=True)
+    decided_on = Day(required=True)
     changed_to = fields.Nested(ChangedDecision, load_default=None, allow_none=True)
 
     @validates_schema
@@ -165,24 +165,24 @@ class Commend(Command):
     cadre_id = fields.UUID(required=True)
     kind = fields.String(required=True, validate=codes(COMMENDATIONS))
     reason = fields.String(required=True, validate=TEXT)
-    commended_on = fields.Date(required=True)
+    commended_on = Day(required=True)
 
 
 class PublishResult(CaseCommand):
     """``summary``: the text shown to the public (向社会公布问责结果)."""
 
     summary = fields.String(required=True, validate=TEXT)
-    published_on = fields.Date(required=True)
+    published_on = Day(required=True)
 
 
 class WithdrawPublication(CaseCommand):
     reason = fields.String(required=True, validate=TEXT)
-    withdrawn_on = fields.Date(required=True)
+    withdrawn_on = Day(required=True)
 
 
 class CloseCase(CaseCommand):
     conclusion = fields.String(required=True, validate=TEXT)
-    closed_on = fields.Date(required=True)
+    closed_on = Day(required=True)
 
 
 class GetCase(Strict):
@@ -206,10 +206,10 @@ class ListCases(Page):
     basis = fields.String(validate=codes(BASES))
     measure = fields.String(validate=codes(MEASURES))
     handling = fields.String(validate=codes(HANDLINGS))
-    published = fields.Boolean(truthy={True}, falsy={False})
-    exempted = fields.Boolean(truthy={True}, falsy={False})
-    opened_from = fields.Date()
-    opened_to = fields.Date()
+    published = Flag()
+    exempted = Flag()
+    opened_from = Day()
+    opened_to = Day()
 
     @validates_schema
     def _period_in_order(self, data: dict, **kwargs: object) -> None:
