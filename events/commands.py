@@ -10,37 +10,32 @@ fresh state, a few times, before the caller is told ``Conflict``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, ProcessRecorder, Tracking
 
-from schemas.errors import Conflict
+from events.published import LogReader
+from events.transcoding import DateAsISO
+from schemas.errors import Conflict, InvalidCommand, RuleViolation
 
 A = TypeVar("A", bound=Aggregate)
 COMMAND_NAMESPACE = UUID("6f1d7a52-3c1e-4a57-9a3e-0c5b7b1d2e90")
+POLICY_NAMESPACE = UUID("1c9e6a3b-2f7d-4b0a-8e5c-7d4f3a2b1e60")
 MAX_ATTEMPTS = 8
 
 
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
 class CommandRecord(Aggregate):
-    """What one command did: its name, a digest of its payload, its result, who sent it."""
+    """What one command did: its name, a digest of its payload, its result, who sent it;
+    how many events it appended just before this record (``events``), and, for a command
+    a policy made from another service's event, its ``cause``: ``{"correlation_id",
+    "causation_id"}`` (the upstream event's correlation and its own id)."""
 
     @staticmethod
     def create_id(scope: str, command_id: UUID) -> UUID:
@@ -55,6 +50,8 @@ class CommandRecord(Aggregate):
         digest: str,
         result: dict[str, Any],
         actor: dict[str, str],
+        events: int = 0,
+        cause: dict[str, str] | None = None,
     ) -> None:
         self.scope = scope
         self.command_id = command_id
@@ -62,6 +59,14 @@ class CommandRecord(Aggregate):
         self.digest = digest
         self.result = result
         self.actor = actor
+        self.events = events
+        self.cause = cause
+
+
+def policy_command_id(policy: str, upstream_event_id: str) -> UUID:
+    """The id of the command a policy makes of one upstream event: the same on every
+    delivery, so the command is recorded once."""
+    return uuid5(POLICY_NAMESPACE, f"{policy}:{upstream_event_id}")
 
 
 def payload_digest(command: str, payload: dict[str, Any]) -> str:
@@ -75,11 +80,16 @@ Decision = tuple[Sequence[Aggregate], dict[str, Any]]
 
 
 class CommandApplication(Application[UUID]):
-    """An eventsourcing application whose commands go through ``execute``."""
+    """An eventsourcing application whose commands go through ``execute``, and whose
+    policies (reactions to other services' events) go through ``process``."""
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        """A log that also records, atomically, which upstream events made its appends."""
+        return self.factory.process_recorder()
 
     def execute(
         self, command: str, payload: dict[str, Any], decide: Callable[[], Decision]
@@ -101,8 +111,9 @@ class CommandApplication(Application[UUID]):
                 return previous.result
             changed, result = decide()
             record = CommandRecord(
-                self.name, payload["command_id"], command, digest, result, payload["actor"]
-            )
+                self.name, payload["command_id"], command, digest, result, payload["actor"],
+                events=sum(len(aggregate.pending_events) for aggregate in changed),
+            )  # fmt: skip
             try:
                 self.save(*changed, record)
             except IntegrityError:
@@ -118,3 +129,74 @@ class CommandApplication(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, kind) else None
+
+    # --- policies --------------------------------------------------------------------------
+
+    def process(
+        self,
+        event: dict[str, Any],
+        policy: str,
+        types: Sequence[str],
+        decide: Callable[[dict[str, Any]], Decision],
+    ) -> int:
+        """Apply ``policy`` to each event of ``types`` in ``event``'s log after the last one
+        it tracked, up to ``event`` (or to the log's head if its position is None), in log
+        order, exactly once. Return how many it decided on now. A policy that reacts to
+        several types of events of one log (a decision, then its revocation) names them all,
+        so that it sees them in order.
+
+        ``decide(upstream)`` returns (changed aggregates, result), like a command's; a
+        ``RuleViolation`` or ``InvalidCommand`` from it is a refusal, recorded as the
+        command's result with no change."""
+        reader = LogReader(self.factory.datastore, event["source"])
+        key = f"{policy}<{reader.log}"
+        upto = event["position"] or reader.head()
+        wanted = set(types)
+        done = self.recorder.max_tracking_id(key) or 0
+        decided = 0
+        for upstream in reader.public_events(done, upto):
+            if upstream["type"] in wanted:
+                decided += self._apply_policy(policy, key, upstream, decide)
+        with contextlib.suppress(IntegrityError):  # at or past upto already
+            self.recorder.insert_tracking(Tracking(key, upto))
+        return decided
+
+    def _apply_policy(
+        self,
+        policy: str,
+        key: str,
+        upstream: dict[str, Any],
+        decide: Callable[[dict[str, Any]], Decision],
+    ) -> int:
+        tracking = Tracking(key, upstream["position"])
+        cause = {
+            "correlation_id": upstream["correlation_id"] or upstream["event_id"],
+            "causation_id": upstream["event_id"],
+        }
+        actor = {"agency": f"youwei {self.name}", "person": f"policy {policy}"}
+        for _ in range(MAX_ATTEMPTS):
+            if (self.recorder.max_tracking_id(key) or 0) >= upstream["position"]:
+                return 0  # decided already, by another worker or an earlier delivery
+            try:
+                changed, result = decide(upstream)
+            except (RuleViolation, InvalidCommand) as refusal:
+                changed, result = [], {"refused": str(refusal)}
+            record = CommandRecord(
+                self.name, policy_command_id(policy, upstream["event_id"]), policy,
+                payload_digest(policy, upstream), result, actor,
+                events=sum(len(aggregate.pending_events) for aggregate in changed),
+                cause=cause,
+            )  # fmt: skip
+            processing = ProcessingEvent(tracking=tracking)
+            processing.collect_events(*changed, record)
+            try:
+                self._record(processing)
+            except IntegrityError:
+                continue  # a concurrent change, or this event decided meanwhile: look again
+            self._notify_saved(processing)
+            return 1
+        msg = f"{policy}: too many concurrent changes deciding on {upstream['event_id']}"
+        raise Conflict(msg)
+
+    def _notify_saved(self, processing: ProcessingEvent) -> None:
+        self._take_snapshots(processing)

@@ -15,7 +15,8 @@ from schemas.accountability.reference import (
     MEASURES,
     RISK_LEVELS,
 )
-from schemas.common import TEXT, Command, Day, Flag, Page, Strict, codes
+from schemas.cadre_registry.reference import RANKS
+from schemas.common import NAME, TEXT, Command, Day, Flag, Page, Strict, codes
 from schemas.evaluations import YEAR
 
 #: The field that names what each kind of basis rests on.
@@ -90,10 +91,38 @@ class ImposeMeasure(CaseCommand):
         form_only_with_accountability(data.get("measure"), data.get("form"))
 
 
+#: The post a handling puts the cadre in, where it names one: the fields it needs.
+HANDLING_TARGETS = {
+    "transfer": ("unit_id", "post"),
+    "non_leadership": ("post",),
+    "post_adjustment": ("post",),
+    "demotion": ("rank", "post"),
+}
+
+
 class DecideHandling(CaseCommand):
+    """``unit_id``, ``post`` and ``rank`` name the new post, as the handling needs
+    (``HANDLING_TARGETS``): the registry applies the handling to the cadre with them."""
+
     handling = fields.String(required=True, validate=codes(HANDLINGS))
     reason = fields.String(required=True, validate=TEXT)
     decided_on = Day(required=True)
+    unit_id = fields.UUID()
+    post = fields.String(validate=NAME)
+    rank = fields.String(validate=codes(RANKS))
+
+    @validates_schema
+    def _target_for_the_handling(self, data: dict, **kwargs: object) -> None:
+        if data.get("handling") not in HANDLINGS:
+            return
+        needed = HANDLING_TARGETS.get(data["handling"], ())
+        errors = {name: [f"required with the handling {data['handling']}"]
+                  for name in needed if name not in data}  # fmt: skip
+        errors.update({name: [f"not used with the handling {data['handling']}"]
+                       for name in ("unit_id", "post", "rank")
+                       if name in data and name not in needed})  # fmt: skip
+        if errors:
+            raise ValidationError(errors)
 
 
 class RegisterReformEffort(Command):

@@ -45,6 +45,7 @@ POST_CHANGES = {
     "dismissed": ("免职", "dismissed"),
     "ordered_to_resign": ("责令辞职", "ordered to resign"),
     "demoted": ("降职", "demoted"),
+    "reinstated": ("恢复原职务", "reinstated: a handling revoked on appeal"),
 }
 
 #: Responsibilities: a city-level leader's share of the "seven-in-one" key work, or a

@@ -55,7 +55,11 @@ class RecordFinding(Command):
 
 
 class IssueRectificationLetter(Command):
+    """``task_id``: the registry's task the rectification falls under, if any; its owner
+    answers for a letter that becomes overdue."""
+
     unit_id = fields.UUID(required=True)
+    task_id = fields.UUID(load_default=None, allow_none=True)
     finding_ids = fields.List(
         fields.UUID(), required=True, validate=validate.Length(min=1, max=100)
     )

@@ -5,6 +5,7 @@ cadres, units and bases they name. ``list_cases`` is answered from a view of thi
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -25,8 +26,10 @@ from schemas.accountability.reference import (
     MEASURES,
     RISK_LEVELS,
 )
+from schemas.cadre_registry.reference import RANKS
 from schemas.common import label
 from schemas.errors import InvalidCommand, NotFound
+from schemas.inspections.reference import SITUATIONS
 from services.accountability.domain import Case, Commendation, ReformEffort
 
 A = TypeVar("A", bound=Aggregate)
@@ -113,7 +116,10 @@ class Accountability(CommandApplication):
             lambda case: {
                 "decision_id": str(
                     case.decide_handling(
-                        command["handling"], command["reason"], command["decided_on"]
+                        command["handling"],
+                        {key: command.get(key) for key in ("unit_id", "post", "rank")},
+                        command["reason"],
+                        command["decided_on"],
                     )
                 )
             },
@@ -202,6 +208,67 @@ class Accountability(CommandApplication):
 
         return self.execute("commend", command, decide)
 
+    # --- policies (reactions to the other services' events) -------------------------------
+
+    def case_for_finding(self, upstream: dict[str, Any], today: date) -> Decision:
+        """A finding about a cadre opens a case about them."""
+        data = upstream["data"]
+        if not data["cadre_id"]:
+            return [], {"ignored": "a finding about a unit, not a cadre"}
+        found_on = date.fromisoformat(data["found_on"])
+        zh, en = SITUATIONS[data["situation"]][:2]
+        case = Case.open(
+            UUID(data["cadre_id"]),
+            [{"kind": "finding", "finding_id": UUID(upstream["originator_id"])}],
+            [{"cadre_id": data["cadre_id"]}],
+            f"督查暗访发现：{zh} (finding: {en})",
+            found_on,
+            max(found_on, today),
+        )
+        return [case], {"case_id": str(case.id)}
+
+    def case_for_overdue_letter(
+        self, upstream: dict[str, Any], owner_id: UUID | None, today: date
+    ) -> Decision:
+        """A rectification letter overdue calls the owner of its task to account."""
+        if owner_id is None:
+            return [], {"ignored": "the letter names no task, so no owner to call to account"}
+        overdue_on = date.fromisoformat(upstream["data"]["on"])
+        case = Case.open(
+            owner_id,
+            [{"kind": "overdue_letter", "letter_id": UUID(upstream["originator_id"])}],
+            [{"overdue": True}],
+            "整改建议书逾期未整改到位 (rectification letter overdue)",
+            overdue_on,
+            max(overdue_on, today),
+        )
+        return [case], {"case_id": str(case.id)}
+
+    def assessment_consequences(
+        self, upstream: dict[str, Any], earlier_grades: list[str | None], today: date
+    ) -> Decision:
+        """An ``incompetent`` grade opens a case proposing demotion; a third ``excellent``
+        year running proposes a commendation (``earlier_grades``: the two years before)."""
+        data = upstream["data"]
+        cadre_id, year, grade = UUID(data["cadre_id"]), data["year"], data["outcome"]["grade"]
+        year_end = date(year, 12, 31)
+        if grade == "incompetent":
+            case = Case.open(
+                cadre_id, [{"kind": "assessment", "year": year}], [{}],
+                f"{year}年度考核不称职，拟降职 (graded incompetent: demotion proposed)",
+                year_end, max(year_end, today),
+            )  # fmt: skip
+            return [case], {"case_id": str(case.id)}
+        if grade == "excellent" and earlier_grades == ["excellent", "excellent"]:
+            commendation = Commendation(
+                cadre_id, "commendation",
+                f"{year - 2}–{year}年度考核连续三年优秀，拟记三等功 "
+                "(three excellent years running: third-class merit proposed)",
+                max(year_end, today),
+            )  # fmt: skip
+            return [commendation], {"commendation_id": str(commendation.id)}
+        return [], {"ignored": f"grade {grade}"}
+
     # --- queries -------------------------------------------------------------------------
 
     def get_case(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -267,9 +334,17 @@ def iso(day) -> str | None:
 
 def decided_kind(decision: dict[str, Any]) -> dict[str, Any]:
     catalogue = MEASURES if decision["type"] == "measure" else HANDLINGS
+    target = decision.get("target")
     return {
         "kind": label(catalogue, decision["kind"]),
         "form": label(ACCOUNTABILITY_FORMS, decision["form"]) if decision["form"] else None,
+        "target": None
+        if not target
+        else {
+            "unit_id": str(target["unit_id"]) if target.get("unit_id") else None,
+            "post": target.get("post"),
+            "rank": label(RANKS, target["rank"]) if target.get("rank") else None,
+        },
     }
 
 

@@ -166,14 +166,20 @@ class Case(Aggregate):
         self._require_open(decided_on)
         self._require_no_exemption()
         decision_id = uuid4()
-        self._decided(decision_id, "measure", kind, form, reason, decided_on)
+        self._decided(decision_id, "measure", kind, form, None, reason, decided_on, self.cadre_id)
         return decision_id
 
-    def decide_handling(self, kind: str, reason: str, decided_on: date) -> UUID:
+    def decide_handling(
+        self, kind: str, target: dict[str, Any], reason: str, decided_on: date
+    ) -> UUID:
+        """``target``: the post the handling puts the cadre in, where it names one
+        (``unit_id``, ``post``, ``rank``), for the registry to apply."""
         self._require_open(decided_on)
         self._require_no_exemption()
         decision_id = uuid4()
-        self._decided(decision_id, "handling", kind, None, reason, decided_on)
+        self._decided(
+            decision_id, "handling", kind, None, target, reason, decided_on, self.cadre_id
+        )
         return decision_id
 
     def grant_exemption(
@@ -237,7 +243,7 @@ class Case(Aggregate):
                     "accountability.change_within_type",
                     f"a {decision['type']} is changed to another {decision['type']}",
                 )
-        self._appeal_decided(decision_id, outcome, reason, decided_on, changed_to)
+        self._appeal_decided(decision_id, outcome, reason, decided_on, changed_to, self.cadre_id)
 
     def publish_result(self, summary: str, published_on: date) -> UUID:
         in_order(self.opened_on, published_on, "the case's opening")
@@ -291,13 +297,15 @@ class Case(Aggregate):
         decision_type: str,
         kind: str,
         form: str | None,
+        target: dict[str, Any] | None,
         reason: str,
         decided_on: date,
+        cadre_id: UUID,
     ) -> None:
         self.decisions.append(
             {"decision_id": decision_id, "type": decision_type, "kind": kind, "form": form,
-             "reason": reason, "decided_on": decided_on, "status": "in_force", "appeal": None,
-             "changes": []}
+             "target": target, "reason": reason, "decided_on": decided_on,
+             "status": "in_force", "appeal": None, "changes": []}
         )  # fmt: skip
 
     @event("ExemptionGranted")
@@ -321,6 +329,7 @@ class Case(Aggregate):
         reason: str,
         decided_on: date,
         changed_to: dict[str, Any] | None,
+        cadre_id: UUID,
     ) -> None:
         decision = self.decision(decision_id)
         decision["appeal"].update(outcome=outcome, reason=reason, decided_on=decided_on)

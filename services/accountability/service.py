@@ -5,10 +5,15 @@ rests on), call the application, return. docs/rpc.md lists the methods."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
+from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
+from events.clock import CityClock, Clock
+from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.relay import RelayExtension
 from events.remote import require
 from schemas import accountability as contract
 from schemas.common import load
@@ -22,6 +27,56 @@ class AccountabilityService:
     cadre_registry = RpcProxy("cadre_registry")
     inspections = RpcProxy("inspections")
     evaluations = RpcProxy("evaluations")
+    clock: CityClock = Clock()
+    relay = RelayExtension()
+
+    # --- policies: the other services' events, relayed from their logs -------------------
+
+    @log_event_handler("inspections", "finding_recorded")
+    def finding_recorded(self, event: dict[str, Any]) -> int:
+        return self.accountability.process(
+            event, "case_for_finding", ["finding_recorded"],
+            lambda upstream: self.accountability.case_for_finding(upstream, self.clock.today()),
+        )  # fmt: skip
+
+    @log_event_handler("inspections", "rectification_letter_became_overdue")
+    def letter_overdue(self, event: dict[str, Any]) -> int:
+        def decide(upstream: dict[str, Any]):
+            query = {"letter_id": upstream["originator_id"]}
+            letter = self.inspections.get_rectification_letter(query)
+            owner = None
+            if letter["task_id"]:
+                task = self.cadre_registry.owner_of({"task_id": letter["task_id"]})
+                owner = UUID(task["owner"]["cadre_id"])
+            return self.accountability.case_for_overdue_letter(upstream, owner, self.clock.today())
+
+        return self.accountability.process(
+            event, "case_for_overdue_letter", ["rectification_letter_became_overdue"], decide
+        )
+
+    @log_event_handler("evaluations", "assessment_concluded")
+    def assessment_concluded(self, event: dict[str, Any]) -> int:
+        def decide(upstream: dict[str, Any]):
+            data = upstream["data"]
+            earlier = [self._grade(data["cadre_id"], data["year"] - n) for n in (2, 1)]
+            return self.accountability.assessment_consequences(
+                upstream, earlier, self.clock.today()
+            )
+
+        return self.accountability.process(
+            event, "assessment_consequences", ["assessment_concluded"], decide
+        )
+
+    def _grade(self, cadre_id: str, year: int) -> str | None:
+        try:
+            assessment = self.evaluations.get_assessment({"cadre_id": cadre_id, "year": year})
+        except RemoteError as error:
+            if error.exc_type in ("NotFound", "InvalidCommand"):  # none, or a year before 2000
+                return None
+            raise
+        return assessment["grade"]["code"]
+
+    # --- commands and queries -------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def open_case(self, command: Any) -> dict[str, Any]:
@@ -40,7 +95,11 @@ class AccountabilityService:
 
     @rpc(expected_exceptions=EXPECTED)
     def decide_handling(self, command: Any) -> dict[str, Any]:
-        return self.accountability.decide_handling(load(contract.DecideHandling, command))
+        payload = load(contract.DecideHandling, command)
+        if "unit_id" in payload:
+            query = {"unit_id": str(payload["unit_id"])}
+            require(self.cadre_registry.get_unit, query, "unit_id")
+        return self.accountability.decide_handling(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def register_reform_effort(self, command: Any) -> dict[str, Any]:

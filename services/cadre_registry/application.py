@@ -4,6 +4,7 @@ validated by ``schemas.cadre_registry``; ids are checked here against what exist
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -20,10 +21,11 @@ from schemas.cadre_registry.reference import (
 )
 from schemas.common import label
 from schemas.errors import InvalidCommand, NotFound
-from services.cadre_registry.domain import Cadre, Responsibility, Unit
+from services.cadre_registry.domain import AppliedHandling, Cadre, Responsibility, Unit
 
 A = TypeVar("A", bound=Aggregate)
 NAMES = {Unit: "unit", Cadre: "cadre", Responsibility: "task"}
+HANDLING_EVENTS = ("case_decided", "case_appeal_decided")
 
 
 class CadreRegistry(CommandApplication):
@@ -122,27 +124,88 @@ class CadreRegistry(CommandApplication):
         )
 
     def _change_post(self, name: str, command: dict[str, Any], change) -> dict[str, Any]:
-        """Apply ``change`` to the cadre and move their unit membership to match."""
-
         def decide() -> Decision:
             cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
             if "unit_id" in command:
                 self._referenced(Unit, command["unit_id"], "unit_id")
-            before = cadre.unit_id
-            change(cadre)
-            changed: list[Aggregate] = [cadre]
-            if cadre.unit_id != before:
-                if before is not None:
-                    old = self.repository.get(before)
-                    old.release(cadre.id)
-                    changed.append(old)
-                if cadre.unit_id is not None:
-                    new = self.repository.get(cadre.unit_id)
-                    new.admit(cadre.id)
-                    changed.append(new)
-            return changed, {"cadre_id": str(cadre.id), "version": cadre.version}
+            return self._moved(cadre, change)
 
         return self.execute(name, command, decide)
+
+    def _moved(self, cadre: Cadre, change, *more: Aggregate) -> Decision:
+        """Apply ``change`` to the cadre and move their unit membership to match."""
+        before = cadre.unit_id
+        change(cadre)
+        changed: list[Aggregate] = [cadre, *more]
+        if cadre.unit_id != before:
+            if before is not None:
+                old = self.repository.get(before)
+                old.release(cadre.id)
+                changed.append(old)
+            if cadre.unit_id is not None:
+                new = self.repository.get(cadre.unit_id)
+                new.admit(cadre.id)
+                changed.append(new)
+        return changed, {"cadre_id": str(cadre.id), "version": cadre.version}
+
+    # --- policies (reactions to accountability's events) ----------------------------------
+
+    def apply_handlings(self, event: dict[str, Any]) -> int:
+        """A handling decided on a case (转任 … 降职) changes the cadre's post, once; its
+        revocation on appeal restores the post held before. One policy for both kinds of
+        event, so that a revocation is never seen before its decision."""
+
+        def decide(upstream: dict[str, Any]) -> Decision:
+            if upstream["type"] == "case_decided":
+                return self._apply_handling(upstream)
+            return self._undo_handling(upstream)
+
+        return self.process(event, "apply_handlings", HANDLING_EVENTS, decide)
+
+    def _apply_handling(self, upstream: dict[str, Any]) -> Decision:
+        data = upstream["data"]
+        if data["decision_type"] != "handling":
+            return [], {"ignored": "a measure changes no post"}
+        decision_id = UUID(data["decision_id"])
+        cadre = self._referenced(Cadre, UUID(data["cadre_id"]), "cadre_id")
+        target = data["target"] or {}
+        if target.get("unit_id"):
+            self._referenced(Unit, UUID(target["unit_id"]), "unit_id")
+        on = date.fromisoformat(data["decided_on"])
+        reason = f"问责处理决定 accountability decision {decision_id}"
+        changes = {
+            "transfer": lambda c: c.transfer(UUID(target["unit_id"]), target["post"], on),
+            "post_adjustment": lambda c: c.transfer(c.unit_id, target["post"], on),
+            "non_leadership": lambda c: c.change_to_non_leadership(target["post"], on, reason),
+            "off_post_training": lambda c: c.send_to_off_post_training(on, reason),
+            "dismissal": lambda c: c.dismiss(on, reason),
+            "ordered_resignation": lambda c: c.order_resignation(on, reason),
+            "demotion": lambda c: c.demote(target["rank"], target["post"], on, reason),
+        }  # fmt: skip
+        before = {key: cadre.history[-1][key]
+                  for key in ("unit_id", "post", "rank", "post_kind", "status")}  # fmt: skip
+
+        def change(c: Cadre) -> None:
+            changes[data["kind"]](c)
+
+        changed, result = self._moved(cadre, change)
+        applied = AppliedHandling(decision_id, cadre.id, data["kind"], before,
+                                  len(cadre.history) - 1)  # fmt: skip
+        return [*changed, applied], {**result, "applied": data["kind"]}
+
+    def _undo_handling(self, upstream: dict[str, Any]) -> Decision:
+        data = upstream["data"]
+        if data["outcome"] != "revoked":
+            return [], {"ignored": f"an appeal {data['outcome']}: nothing to undo"}
+        decision_id = UUID(data["decision_id"])
+        applied = self.find(AppliedHandling.create_id(decision_id), AppliedHandling)
+        if applied is None:
+            return [], {"ignored": "no handling of this decision was applied"}
+        cadre = self.repository.get(applied.cadre_id)
+        on = date.fromisoformat(data["decided_on"])
+        reason = f"申诉撤销 decision {decision_id} revoked on appeal"
+        changed, result = self._moved(cadre, lambda c: applied.undo(c, on, reason), applied)
+        return changed, {**result, "undone": applied.handling}
 
     def assign_responsibility(self, command: dict[str, Any]) -> dict[str, Any]:
         def decide() -> Decision:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -16,6 +16,7 @@ from schemas.cadre_registry.reference import RANK_ORDER, TASK_OWNER_RANK
 from schemas.errors import RuleViolation
 
 SERVING = ("in_post", "off_post_training")
+NAMESPACE = UUID("3e7a9c41-5b2d-4f6e-8a1c-9d0b2e4f6a83")
 
 
 class Unit(Aggregate):
@@ -160,6 +161,14 @@ class Cadre(Aggregate):
             )
         self._demoted(rank, post, effective_date, reason)
 
+    def reinstate(self, posting: dict[str, Any], effective_date: date, reason: str) -> None:
+        """Hold again ``posting`` (an entry of the history): a handling was revoked."""
+        self._require_in_order(effective_date)
+        self._reinstated(
+            posting["unit_id"], posting["post"], posting["rank"], posting["post_kind"],
+            posting["status"], effective_date, reason,
+        )  # fmt: skip
+
     def take_task(self, task_id: UUID, kind: str) -> None:
         self._require_status("assign_responsibility", ("in_post",))
         required = TASK_OWNER_RANK[kind]
@@ -217,6 +226,19 @@ class Cadre(Aggregate):
             "demoted", self.unit_id, post, rank, self.post_kind, self.status, effective_date, reason
         )
 
+    @event("Reinstated")
+    def _reinstated(
+        self,
+        unit_id: UUID | None,
+        post: str,
+        rank: str,
+        post_kind: str,
+        status: str,
+        effective_date: date,
+        reason: str,
+    ) -> None:
+        self._hold("reinstated", unit_id, post, rank, post_kind, status, effective_date, reason)
+
     @event("TookTask")
     def _took_task(self, task_id: UUID) -> None:
         self.tasks.append(task_id)
@@ -249,3 +271,40 @@ class Responsibility(Aggregate):
     def _reassigned(self, owner_id: UUID, effective_date: date) -> None:
         self.owner_id = owner_id
         self.owners.append({"owner_id": owner_id, "from": effective_date})
+
+
+class AppliedHandling(Aggregate):
+    """An accountability decision of organizational handling (转任 … 降职) as the registry
+    applied it to a cadre: the change it made, and the posting held before, so that the
+    decision's revocation on appeal restores that posting. One per decision."""
+
+    @staticmethod
+    def create_id(decision_id: UUID) -> UUID:
+        return uuid5(NAMESPACE, f"applied-handling:{decision_id}")
+
+    @event("Applied")
+    def __init__(
+        self, decision_id: UUID, cadre_id: UUID, handling: str, before: dict[str, Any], entry: int
+    ) -> None:
+        self.decision_id = decision_id
+        self.cadre_id = cadre_id
+        self.handling = handling
+        self.before = before
+        self.entry = entry  # the index of the change in the cadre's history
+        self.undone = False
+
+    def undo(self, cadre: Cadre, effective_date: date, reason: str) -> None:
+        if self.undone:
+            raise RuleViolation("registry.handling_undone_once", "this handling was undone")
+        if len(cadre.history) - 1 != self.entry:
+            raise RuleViolation(
+                "registry.undo_latest_change_only",
+                "the cadre's post changed again since this handling: the organization "
+                "department decides the post by hand",
+            )
+        cadre.reinstate(self.before, effective_date, reason)
+        self._undone(effective_date)
+
+    @event("Undone")
+    def _undone(self, effective_date: date) -> None:
+        self.undone = True

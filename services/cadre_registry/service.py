@@ -10,7 +10,9 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.relay import RelayExtension
 from schemas import cadre_registry as contract
 from schemas.common import load
 from schemas.errors import EXPECTED
@@ -20,6 +22,15 @@ from services.cadre_registry.application import CadreRegistry
 class CadreRegistryService:
     name = "cadre_registry"
     registry: CadreRegistry = ApplicationDependency(CadreRegistry)
+    relay = RelayExtension()
+
+    @log_event_handler("accountability", "case_decided")
+    def handling_decided(self, event: dict[str, Any]) -> int:
+        return self.registry.apply_handlings(event)
+
+    @log_event_handler("accountability", "case_appeal_decided")
+    def appeal_decided(self, event: dict[str, Any]) -> int:
+        return self.registry.apply_handlings(event)
 
     @rpc(expected_exceptions=EXPECTED)
     def register_unit(self, command: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from uuid import UUID
 from nameko.rpc import RpcProxy, rpc
 
 from events.dependency import ApplicationDependency
+from events.relay import RelayExtension
 from events.remote import require
 from schemas import evaluations as contract
 from schemas.common import load
@@ -20,6 +21,7 @@ class EvaluationsService:
     name = "evaluations"
     evaluations: Evaluations = ApplicationDependency(Evaluations)
     cadre_registry = RpcProxy("cadre_registry")
+    relay = RelayExtension()
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_rating(self, command: Any) -> dict[str, Any]:

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, DomainEvent
-from eventsourcing.persistence import IntegrityError
 from pymongo.client_session import ClientSession
 
 from events.commands import CommandApplication, Decision
 from events.views import LogView
 from schemas.common import label
-from schemas.errors import InvalidCommand, NotFound
+from schemas.errors import Conflict, InvalidCommand, NotFound
 from schemas.inspections.reference import (
     CADRE_TYPES,
     CATEGORIES,
@@ -29,6 +28,7 @@ from schemas.inspections.reference import (
 from services.inspections.domain import Finding, Inspection, RectificationLetter
 
 A = TypeVar("A", bound=Aggregate)
+DEADLINE_TIMER = UUID("5a0e2c7d-8b13-4f49-a6d2-e3c1b7f09a54")
 NAMES = {Inspection: "inspection", Finding: "finding", RectificationLetter: "letter"}
 
 
@@ -124,6 +124,7 @@ class Inspections(CommandApplication):
                 command["requirements"],
                 command["issued_on"],
                 command["deadline"],
+                command["task_id"],
             )
             return [letter], {"letter_id": str(letter.id)}
 
@@ -175,13 +176,23 @@ class Inspections(CommandApplication):
         )
         marked = []
         for document in due:
-            letter = self.repository.get(document["_id"])
-            if letter.mark_overdue(today):
-                try:
-                    self.save(letter)
-                except IntegrityError:
-                    continue  # changed meanwhile (a report, another replica's timer): next round
-                marked.append(str(letter.id))
+            command = {
+                "command_id": uuid5(DEADLINE_TIMER, str(document["_id"])),
+                "actor": {"agency": "youwei Inspections", "person": "deadline timer"},
+                "letter_id": document["_id"],
+            }
+
+            def decide(letter_id=document["_id"]) -> Decision:
+                letter = self.repository.get(letter_id)
+                if not letter.mark_overdue(today):
+                    return [], {"letter_id": str(letter_id), "overdue": letter.overdue}
+                return [letter], {"letter_id": str(letter_id), "overdue": True}
+
+            try:
+                if self.execute("mark_overdue", command, decide)["overdue"]:
+                    marked.append(str(document["_id"]))
+            except Conflict:
+                continue  # changed meanwhile (a report, another replica's timer): next round
         return marked
 
     # --- queries -------------------------------------------------------------------------
@@ -295,6 +306,7 @@ def letter_view(letter: RectificationLetter) -> dict[str, Any]:
     return {
         "letter_id": str(letter.id),
         "unit_id": str(letter.unit_id),
+        "task_id": str(letter.task_id) if letter.task_id else None,
         "finding_ids": [str(f) for f in letter.finding_ids],
         "requirements": letter.requirements,
         "issued_on": letter.issued_on.isoformat(),

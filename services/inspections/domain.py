@@ -103,6 +103,7 @@ class RectificationLetter(Aggregate):
         requirements: str,
         issued_on: date,
         deadline: date,
+        task_id: UUID | None = None,
     ) -> RectificationLetter:
         others = [str(f.id) for f in findings if f.unit_id != unit_id]
         if others:
@@ -116,7 +117,7 @@ class RectificationLetter(Aggregate):
             raise RuleViolation(
                 "inspections.deadline_after_issue", f"deadline {deadline} is not after {issued_on}"
             )
-        return cls(unit_id, [f.id for f in findings], requirements, issued_on, deadline)
+        return cls(unit_id, [f.id for f in findings], requirements, issued_on, deadline, task_id)
 
     @event("Issued")
     def __init__(
@@ -126,8 +127,10 @@ class RectificationLetter(Aggregate):
         requirements: str,
         issued_on: date,
         deadline: date,
+        task_id: UUID | None,
     ) -> None:
         self.unit_id = unit_id
+        self.task_id = task_id
         self.finding_ids = finding_ids
         self.requirements = requirements
         self.issued_on = issued_on

@@ -14,6 +14,7 @@ from nameko.rpc import RpcProxy, rpc
 
 from events.clock import CityClock, Clock, every
 from events.dependency import ApplicationDependency
+from events.relay import RelayExtension
 from events.remote import require
 from schemas import inspections as contract
 from schemas.common import load
@@ -26,6 +27,7 @@ class InspectionsService:
     inspections: Inspections = ApplicationDependency(Inspections)
     cadre_registry = RpcProxy("cadre_registry")
     clock: CityClock = Clock()
+    relay = RelayExtension()
 
     @rpc(expected_exceptions=EXPECTED)
     def open_inspection(self, command: Any) -> dict[str, Any]:
@@ -44,6 +46,9 @@ class InspectionsService:
     def issue_rectification_letter(self, command: Any) -> dict[str, Any]:
         payload = load(contract.IssueRectificationLetter, command)
         self._require_unit(payload)
+        if payload["task_id"] is not None:
+            query = {"task_id": str(payload["task_id"])}
+            require(self.cadre_registry.owner_of, query, "task_id")
         return self.inspections.issue_rectification_letter(payload)
 
     @rpc(expected_exceptions=EXPECTED)

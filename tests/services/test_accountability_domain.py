@@ -56,7 +56,8 @@ def test_nothing_is_decided_on_a_closed_case() -> None:
         "accountability.case_closed", lambda: c.impose_measure("talk", None, "x", date(2026, 6, 1))
     )
     refused(
-        "accountability.case_closed", lambda: c.decide_handling("transfer", "x", date(2026, 6, 1))
+        "accountability.case_closed",
+        lambda: c.decide_handling("transfer", {}, "x", date(2026, 6, 1)),
     )
     refused("accountability.case_closed", lambda: c.record_statement("x", date(2026, 6, 1)))
     refused("accountability.case_closed", lambda: c.close("again", date(2026, 6, 1)))
@@ -94,7 +95,7 @@ def test_an_exempted_case_takes_no_sanction() -> None:
     refused("accountability.exempted_takes_no_sanction",
             lambda: c.impose_measure("talk", None, "x", D))  # fmt: skip
     refused("accountability.exempted_takes_no_sanction",
-            lambda: c.decide_handling("transfer", "x", D))  # fmt: skip
+            lambda: c.decide_handling("transfer", {}, "x", D))  # fmt: skip
     refused("accountability.one_exemption",
             lambda: c.grant_exemption(effort(), "mitigated", "x", D))  # fmt: skip
 
@@ -127,7 +128,7 @@ def test_tolerance_needs_a_reform_effort_registered_in_advance_that_covers_the_c
 def test_one_appeal_per_decision_and_what_the_outcome_does() -> None:
     c = case()
     talk = c.impose_measure("talk", None, "x", D)
-    handling = c.decide_handling("post_adjustment", "x", D)
+    handling = c.decide_handling("post_adjustment", {"post": "科员"}, "x", D)
     refused("accountability.appeal_pending",
             lambda: c.decide_appeal(talk, "upheld", "x", D, None))  # fmt: skip
     c.file_appeal(talk, "不服", date(2026, 5, 11))

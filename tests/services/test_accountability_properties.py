@@ -35,6 +35,7 @@ from schemas.accountability.reference import (
     MEASURES,
     RISK_LEVELS,
 )
+from schemas.cadre_registry.reference import RANKS
 from schemas.common import load
 from schemas.errors import Conflict, InvalidCommand
 from services.accountability.application import Accountability
@@ -62,7 +63,8 @@ SCHEMAS = {
     "close_case": contract.CloseCase,
     "list_cases": contract.ListCases,
 }
-COMMANDS = sorted([*(set(SCHEMAS) - {"list_cases"}), "impose_measure/talk", "decide_appeal/upheld"])
+COMMANDS = sorted([*(set(SCHEMAS) - {"list_cases"}), "impose_measure/talk", "decide_appeal/upheld",
+                   "decide_handling/transfer", "decide_handling/dismissal"])  # fmt: skip
 VARIANTS = [*COMMANDS, "list_cases"]
 
 
@@ -142,8 +144,14 @@ class World:
                                "decided_on": "2026-03-10"},
             "impose_measure/talk": {"case_id": self.fresh, "measure": "talk", **reason,
                                     "decided_on": "2026-03-10"},
-            "decide_handling": {"case_id": self.fresh, "handling": "post_adjustment", **reason,
+            "decide_handling": {"case_id": self.fresh, "handling": "demotion", **reason,
+                                "rank": "township_section", "post": "科员",
                                 "decided_on": "2026-03-10"},
+            "decide_handling/transfer": {"case_id": self.fresh, "handling": "transfer",
+                                         **reason, "unit_id": UNIT, "post": "科员",
+                                         "decided_on": "2026-03-10"},
+            "decide_handling/dismissal": {"case_id": self.fresh, "handling": "dismissal",
+                                          **reason, "decided_on": "2026-03-10"},
             "register_reform_effort": {
                 "unit_id": UNIT, "title": "“最多跑一次”审批改革", "risk_assessment": "风险可控",
                 "risk_level": "medium", "participants": [CADRE, COLLEAGUE],
@@ -220,7 +228,7 @@ def build_world(service: AccountabilityService, application: Accountability) -> 
                     occurred_on="2026-03-01", opened_on="2026-03-05")["case_id"]  # fmt: skip
 
     fresh, appealed, published = case(), case(), case()
-    pending = send("decide_handling", case_id=appealed, handling="post_adjustment",
+    pending = send("decide_handling", case_id=appealed, handling="post_adjustment", post="科员",
                    reason="不适宜担任现职", decided_on="2026-03-06")["decision_id"]  # fmt: skip
     send("file_appeal", case_id=appealed, decision_id=pending, grounds="处理过重",
          filed_on="2026-03-07")  # fmt: skip
@@ -291,7 +299,9 @@ CONTRACT = Contract(
         "handling": HANDLINGS,
         "kind": COMMENDATIONS,
         "risk_level": RISK_LEVELS,
+        "rank": RANKS,
     },
+    names_100={"post"},
     optional={"ends_on"},
     more_broken={
         **{name: [*BAD_DATES, None] for name in DATES},
@@ -307,12 +317,15 @@ CONTRACT = Contract(
         "handling": [None, "talk"],
         "kind": [None, "talk"],
         "risk_level": [None, "critical", "中"],
+        "post": [None],
+        "rank": [None, "mayor"],
         "basis": BROKEN_BASIS,
         "participants": BROKEN_PARTICIPANTS,
     },
 )
 #: Fields a variant's valid payload leaves out, yet breaks by adding them.
-ABSENT = {"impose_measure/talk": ["form"], "decide_appeal/upheld": ["changed_to"]}
+ABSENT = {"impose_measure/talk": ["form"], "decide_appeal/upheld": ["changed_to"],
+          "decide_handling/dismissal": ["unit_id", "post", "rank"]}  # fmt: skip
 VARIANTS_CODES = {
     "grant_exemption": {"outcome": EXEMPTIONS},
     "decide_appeal": {"outcome": APPEAL_OUTCOMES},
@@ -320,6 +333,8 @@ VARIANTS_CODES = {
 }
 VARIANTS_MORE_BROKEN = {
     "impose_measure/talk": {"form": ["circulated_criticism", "talk"]},  # only with accountability
+    # a dismissal names no new post
+    "decide_handling/dismissal": {"unit_id": [UNIT], "post": ["科员"], "rank": ["staff"]},
     "grant_exemption": {"outcome": [None, "upheld"]},
     "decide_appeal": {
         "outcome": [None, "exempted"],

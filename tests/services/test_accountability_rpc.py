@@ -74,7 +74,7 @@ def test_one_whole_case_reads_back_as_the_ordered_events_of_the_logs(cluster, ci
     """Finding in an undercover visit, letter, overdue, case, statement, admonishment,
     appeal revoked: the story, from the logs alone."""
     rpc, database = cluster
-    found = finding(rpc, city["unit"], city["cadre"])
+    found = finding(rpc, city["unit"], None)  # about the unit: no case opens by itself
     letter = rpc.inspections.issue_rectification_letter(
         command(unit_id=city["unit"], finding_ids=[found], requirements="限期整改",
                 issued_on="2026-05-10", deadline="2026-06-10")
@@ -140,7 +140,7 @@ def test_measures_handling_publication_and_closing(cluster, city) -> None:
     shown = accountability["case"]["decisions"][0]
     assert shown["kind"]["zh"] == "问责" and shown["form"]["zh"] == "通报"
     adjustment = rpc.accountability.decide_handling(
-        command(case_id=case, handling="post_adjustment", reason="不适宜担任现职",
+        command(case_id=case, handling="post_adjustment", post="科员", reason="不适宜担任现职",
                 decided_on="2026-05-21")
     )["decision_id"]  # fmt: skip
     rpc.accountability.file_appeal(
@@ -253,6 +253,7 @@ def test_cases_are_listed_by_filters_and_pages(cluster, city) -> None:
 def test_what_a_command_names_must_exist_and_refusals_leave_no_trace(cluster, city) -> None:
     rpc, database = cluster
     unit_finding = finding(rpc, city["unit"], city["colleague"])
+    wait_for(lambda: rpc.accountability.list_cases({"cadre_id": city["colleague"]})["total"])
     case = open_case(rpc, city["cadre"], [{"kind": "report", "reference": "举报"}])
     stored = database[LOG].count_documents({})
     for method, fields, named in [

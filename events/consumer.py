@@ -1,0 +1,129 @@
+"""Consuming relayed events: a nameko entrypoint that retries and parks, and the
+application side that applies a policy to each upstream event exactly once.
+
+The bus is the doorbell, the log is the truth. A message says "the log of ``source`` has an
+event at ``position``"; the consumer applies its policy to every event of that log from the
+last position it tracked up to that one, read from the log itself
+(``events.published.LogReader``). Each effect is saved with its command record and its
+tracking record (policy, upstream log, position) in one transaction, so a redelivered or
+duplicated message finds the position tracked and does nothing, and a message that arrives
+ahead of a gap makes the consumer read the gap from the log first. A consumer that starts
+catches up from the log alone.
+
+A handler that raises is retried after growing delays (a queue per delay whose messages
+expire back into the handler's queue: RabbitMQ's dead-lettering with a TTL), then parked in
+``<queue>.parked`` with the error. Malformed or unknown messages are parked at once. Parked
+messages are listed, shown and replayed with ``youwei dlq``.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from kombu import Queue
+from marshmallow import ValidationError
+from nameko.amqp.publish import Publisher
+from nameko.constants import PERSISTENT
+from nameko.events import EventHandler
+
+from schemas.events import LOGS, PublicEvent
+
+log = logging.getLogger(__name__)
+RETRY_DELAYS = (1.0, 5.0, 30.0)
+ATTEMPT_HEADER = "youwei-attempt"
+ERROR_HEADER = "youwei-error"
+
+
+def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
+    """One queue per delay; a message in it expires back into ``queue_name``."""
+    return [
+        Queue(
+            f"{queue_name}.retry.{attempt}",
+            durable=True,
+            queue_arguments={
+                "x-message-ttl": int(delay * 1000),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue_name,
+            },
+        )
+        for attempt, delay in enumerate(delays, start=1)
+    ]
+
+
+def parked_queue(queue_name: str) -> Queue:
+    return Queue(f"{queue_name}.parked", durable=True)
+
+
+class LogEventHandler(EventHandler):
+    """``@log_event_handler(source, event_type)``: the decorated method gets each relayed
+    event (its public form, validated) of that type from ``source``'s log; and once at
+    start, a catch-up event (``position`` None: up to the log's head)."""
+
+    def setup(self) -> None:
+        super().setup()
+        config = self.container.config
+        self.delays = tuple(float(d) for d in config.get("EVENT_RETRY_DELAYS") or RETRY_DELAYS)
+        name = self.queue.name
+        self.retries = retry_queues(name, self.delays)
+        self.parked = parked_queue(name)
+        self.publisher = Publisher(
+            config["AMQP_URI"],
+            use_confirms=True,
+            serializer="json",
+            delivery_mode=PERSISTENT,
+            declare=[*self.retries, self.parked],
+        )
+
+    def start(self) -> None:
+        super().start()
+        catch_up = {"type": None, "source": self.source_service,
+                    "log": LOGS.get(self.source_service), "position": None}  # fmt: skip
+        self.container.spawn_worker(self, (catch_up,), {}, handle_result=self._caught_up)
+
+    def _caught_up(self, worker_ctx, result=None, exc_info=None):
+        if exc_info is not None:
+            log.error("catching up %s from the log of %s failed: %s", self.method_name,
+                      self.source_service, exc_info[1])  # fmt: skip
+        return result, exc_info
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        try:
+            event = PublicEvent().load(body)
+            if event["source"] != self.source_service or event["type"] != self.event_type:
+                raise ValidationError(f"a {event['source']}.{event['type']} event, not "
+                                      f"{self.source_service}.{self.event_type}")  # fmt: skip
+        except (ValidationError, TypeError, AttributeError) as error:
+            self.park(body, message, f"malformed: {error}")
+            self.queue_consumer.ack_message(message)
+            return
+        event["event_id"] = str(event["event_id"])
+        for key in ("correlation_id", "causation_id"):
+            event[key] = str(event[key]) if event[key] else None
+        super().handle_message(event, message)
+
+    def handle_message_processed(self, message, result=None, exc_info=None) -> None:
+        if exc_info is not None:
+            attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0))
+            error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+            if attempt < len(self.delays):
+                self.publisher.publish(
+                    message.payload, exchange="", routing_key=self.retries[attempt].name,
+                    headers={**(message.headers or {}), ATTEMPT_HEADER: attempt + 1,
+                             ERROR_HEADER: error},
+                )  # fmt: skip
+            else:
+                self.park(message.payload, message, error)
+        self.queue_consumer.ack_message(message)
+
+    def park(self, body: Any, message: Any, error: str) -> None:
+        log.warning("parking a message of %s: %s", self.queue.name, error)
+        headers = {**(getattr(message, "headers", None) or {}), ERROR_HEADER: error[:2000]}
+        self.publisher.publish(
+            body, exchange="", routing_key=self.parked.name, headers=headers,
+            serializer="json" if not isinstance(body, bytes | str) else "raw",
+        )  # fmt: skip
+
+
+log_event_handler = LogEventHandler.decorator

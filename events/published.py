@@ -1,0 +1,126 @@
+"""A service's log read as public events (the published language, ``schemas.events``).
+
+Both the relay (which publishes them) and consumers (which catch up from the log when a
+message arrives ahead of a gap) read logs through ``LogReader``, so a consumer sees the
+same event whether the bus or the log brought it. Nothing here imports a service: stored
+states are JSON, decoded with the transcodings every youwei application registers.
+
+Correlation and causation come from the command record that ends each append
+(``events.commands.CommandRecord``): an event's ``causation_id`` is the id of the command
+that appended it, and its ``correlation_id`` the id that command carried forward from the
+event that caused it (or its own id, for a command an agency sent).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.persistence import Notification
+
+from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
+from events.transcoding import transcoder
+from schemas.events import LOGS, PUBLISHED
+
+EVENT_NAMESPACE = UUID("9d3b1f4e-6a2c-4e8f-b1d7-52c0e8a4f613")
+RECORD_TOPIC = "events.commands:CommandRecord.Recorded"
+"""The topic of ``events.commands.CommandRecord``'s one event (a test keeps them equal)."""
+LOOKAHEAD = 1000
+"""How far past the last event asked for a reader looks for the command record that ends
+its append (an append of more events than this has no causation beyond it)."""
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def event_type(topic: str) -> str:
+    """``services.inspections.domain:Finding.Recorded`` → ``finding_recorded``."""
+    aggregate, _, name = topic.partition(":")[2].rpartition(".")
+    return f"{snake(aggregate.rpartition('.')[2])}_{snake(name)}"
+
+
+def event_id(log: str, position: int) -> UUID:
+    return uuid5(EVENT_NAMESPACE, f"{log}:{position}")
+
+
+def plain(value: Any) -> Any:
+    """A stored value as JSON: ids as strings, dates as ISO."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+class LogReader:
+    def __init__(self, datastore: MongoDBDatastore, source: str) -> None:
+        self.source = source
+        self.log = LOGS[source]
+        self.published = PUBLISHED[source]
+        self.recorder = MongoDBApplicationRecorder(datastore, self.log)
+        self.transcoder = transcoder()
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def public_events(self, after: int, upto: int) -> Iterator[dict[str, Any]]:
+        """The published events at positions ``after`` + 1 to ``upto``, in order."""
+        while after < upto:
+            stop = min(upto, after + LOOKAHEAD)
+            window = self.recorder.select_notifications(
+                after + 1, stop - after + LOOKAHEAD, stop=min(self.head(), stop + LOOKAHEAD)
+            )
+            causes = self._causes(window)
+            for notification in window:
+                if notification.id > stop:
+                    break
+                if notification.topic == RECORD_TOPIC:
+                    continue
+                public = self.public_event(notification, *causes.get(notification.id, (None, None)))
+                if public is not None:
+                    yield public
+            after = stop
+
+    def public_event(
+        self, notification: Notification, correlation_id: str | None, causation_id: str | None
+    ) -> dict[str, Any] | None:
+        kind = event_type(notification.topic)
+        fields = self.published.get(kind)
+        if fields is None:
+            return None
+        state = self.transcoder.decode(notification.state)
+        return {
+            "type": kind,
+            "source": self.source,
+            "log": self.log,
+            "position": notification.id,
+            "event_id": str(event_id(self.log, notification.id)),
+            "originator_id": str(notification.originator_id),
+            "originator_version": notification.originator_version,
+            "timestamp": plain(state.get("timestamp")),
+            "correlation_id": correlation_id,
+            "causation_id": causation_id,
+            "data": {name: plain(state.get(name)) for name in fields},
+        }
+
+    def _causes(self, window: list[Notification]) -> dict[int, tuple[str, str]]:
+        """Position → (correlation id, causation id), from each command record's count of
+        the events just before it."""
+        causes: dict[int, tuple[str, str]] = {}
+        for index, notification in enumerate(window):
+            if notification.topic != RECORD_TOPIC:
+                continue
+            record = self.transcoder.decode(notification.state)
+            command_id = str(record["command_id"])
+            correlation = (record.get("cause") or {}).get("correlation_id") or command_id
+            for before in window[max(0, index - record.get("events", 0)) : index]:
+                causes[before.id] = (str(correlation), command_id)
+        return causes

@@ -1,0 +1,93 @@
+"""The published language of events: what each service tells the others (and any agency
+listening on RabbitMQ) about what happened, as docs/events.md describes.
+
+Each service's log is relayed to the exchange ``<service>.events`` (a nameko event
+exchange). An event's type is its aggregate and event names in snake case
+(``Finding.Recorded`` → ``finding_recorded``); only the types listed here are published, and
+only the fields listed for each. What is private stays in its service: raters' hashes,
+birth dates, statements, evidence, team members' names.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from schemas.common import Strict
+
+#: Service → its log (the MongoDB collection its events are recorded in).
+LOGS = {
+    "cadre_registry": "cadreregistry_events",
+    "evaluations": "evaluations_events",
+    "inspections": "inspections_events",
+    "accountability": "accountability_events",
+}
+
+#: Service → event type → the fields of the event published.
+PUBLISHED: dict[str, dict[str, tuple[str, ...]]] = {
+    "cadre_registry": {
+        "unit_registered": ("name", "parent_id"),
+        "cadre_registered": ("name", "unit_id", "post", "rank", "post_kind", "effective_date"),
+        "cadre_appointed": ("unit_id", "post", "rank", "post_kind", "effective_date"),
+        "cadre_transferred": ("unit_id", "post", "effective_date"),
+        "cadre_changed_to_non_leadership": ("post", "effective_date", "reason"),
+        "cadre_sent_to_off_post_training": ("effective_date", "reason"),
+        "cadre_dismissed": ("effective_date", "reason"),
+        "cadre_ordered_to_resign": ("effective_date", "reason"),
+        "cadre_demoted": ("rank", "post", "effective_date", "reason"),
+        "cadre_reinstated": ("unit_id", "post", "rank", "post_kind", "effective_date", "reason"),
+        "responsibility_assigned": ("kind", "title", "owner_id", "effective_date"),
+        "responsibility_reassigned": ("owner_id", "effective_date"),
+    },
+    "evaluations": {
+        "assessment_concluded": ("cadre_id", "year", "outcome"),
+    },
+    "inspections": {
+        "inspection_opened": ("kind", "title", "started_on"),
+        "finding_recorded": (
+            "inspection_id", "unit_id", "cadre_id", "situation", "cadre_type", "typical",
+            "found_on",
+        ),
+        "finding_exposed": ("kind", "on"),
+        "rectification_letter_issued": ("unit_id", "finding_ids", "task_id", "issued_on",
+                                        "deadline"),
+        "rectification_letter_reported": ("on",),
+        "rectification_letter_reviewed": ("accepted", "on"),
+        "rectification_letter_became_overdue": ("on",),
+    },
+    "accountability": {
+        "case_opened": ("cadre_id", "basis", "occurred_on", "opened_on"),
+        "case_decided": ("cadre_id", "decision_id", "decision_type", "kind", "form", "target",
+                         "decided_on"),
+        "case_exemption_granted": ("reform_effort_id", "outcome", "granted_on"),
+        "case_appeal_filed": ("decision_id", "filed_on"),
+        "case_appeal_decided": ("cadre_id", "decision_id", "outcome", "changed_to",
+                                "decided_on"),
+        "case_published": ("publication_id", "decision_ids", "summary", "published_on"),
+        "case_publication_withdrawn": ("publication_id", "withdrawn_on"),
+        "case_closed": ("closed_on",),
+        "commendation_commended": ("cadre_id", "kind", "commended_on"),
+        "reform_effort_registered": ("unit_id", "risk_level", "participants", "registered_on",
+                                     "starts_on", "ends_on"),
+    },
+}  # fmt: skip
+
+HEADER_PREFIX = "youwei-"
+"""AMQP headers of a relayed event: ``youwei-log``, ``youwei-position``, ``youwei-event-id``,
+``youwei-originator-id``, ``youwei-originator-version``, ``youwei-correlation-id``,
+``youwei-causation-id`` (the same values as in the body)."""
+
+
+class PublicEvent(Strict):
+    """The body of every relayed event message (JSON)."""
+
+    type = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    source = fields.String(required=True, validate=validate.OneOf(sorted(LOGS)))
+    log = fields.String(required=True, validate=validate.OneOf(sorted(LOGS.values())))
+    position = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    event_id = fields.UUID(required=True)
+    originator_id = fields.String(required=True)
+    originator_version = fields.Integer(required=True, strict=True)
+    timestamp = fields.String(required=True)
+    correlation_id = fields.UUID(allow_none=True, load_default=None)
+    causation_id = fields.UUID(allow_none=True, load_default=None)
+    data = fields.Dict(required=True)
