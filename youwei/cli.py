@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -70,6 +71,51 @@ def status() -> None:
     )
     if not (answering and rabbit_up and serving):
         sys.exit(1)
+
+
+@main.group()
+def dlq() -> None:
+    """Messages parked after failing every retry, or malformed (the vhost of AMQP_URI)."""
+
+
+@dlq.command("list")
+def dlq_list() -> None:
+    """Each parked-message queue and how many messages it holds."""
+    from youwei import dlq as parked
+
+    queues = parked.parked_queues()
+    if not queues:
+        click.echo("no parked-message queues")
+    for queue in queues:
+        click.echo(f"{queue['messages']:>8}  {queue['queue']}")
+
+
+@dlq.command("show")
+@click.argument("queue")
+@click.option("--count", default=10, show_default=True, help="How many messages to show.")
+def dlq_show(queue: str, count: int) -> None:
+    """Show parked messages of QUEUE with their errors (they stay parked)."""
+    from youwei import dlq as parked
+
+    try:
+        messages = parked.show(queue, count)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(messages, ensure_ascii=False, indent=2, default=str))
+
+
+@dlq.command("replay")
+@click.argument("queue")
+@click.option("--count", type=int, default=None, help="How many to replay (default: all).")
+def dlq_replay(queue: str, count: int | None) -> None:
+    """Move parked messages of QUEUE back to the queue they came from."""
+    from youwei import dlq as parked
+
+    try:
+        moved = parked.replay(queue, count)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"replayed {moved} message(s) to {queue.removesuffix(parked.SUFFIX)}")
 
 
 @main.group()

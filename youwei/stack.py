@@ -263,18 +263,23 @@ def amqp_uri() -> str:
     return os.environ.get("AMQP_URI") or "pyamqp://guest:guest@127.0.0.1:5672/"
 
 
-def rpc_consumers_ready(service_names: list[str]) -> bool:
-    """Whether each service's RPC queue has a consumer, in the vhost of ``AMQP_URI``
-    (RabbitMQ's management API)."""
-    broker = urllib.parse.urlsplit(amqp_uri())
-    vhost = urllib.parse.quote(broker.path[1:] or "/", safe="")
+def broker_queues(uri: str | None = None) -> list[dict]:
+    """The queues of the vhost of ``uri`` (default ``AMQP_URI``), from RabbitMQ's
+    management API on the broker's host, with the URI's credentials."""
+    broker = urllib.parse.urlsplit(uri or amqp_uri())
+    vhost = urllib.parse.quote(urllib.parse.unquote(broker.path[1:]) or "/", safe="")
     host = broker.hostname or "127.0.0.1"
     request = urllib.request.Request(f"http://{host}:{RABBIT_MANAGEMENT_PORT}/api/queues/{vhost}")
     credentials = f"{broker.username or 'guest'}:{broker.password or 'guest'}"
     request.add_header("Authorization", f"Basic {base64.b64encode(credentials.encode()).decode()}")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def rpc_consumers_ready(service_names: list[str]) -> bool:
+    """Whether each service's RPC queue has a consumer, in the vhost of ``AMQP_URI``."""
     try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            queues = {q["name"]: q.get("consumers", 0) for q in json.load(response)}
+        queues = {q["name"]: q.get("consumers", 0) for q in broker_queues()}
     except OSError:
         return False
     return all(queues.get(f"rpc-{name}", 0) > 0 for name in service_names)
