@@ -119,3 +119,73 @@ def test_a_finding_goes_through_to_the_registry_and_back_on_appeal(
     assert len(cases()) == 1
     cadre = rpc.cadre_registry.get_cadre({"cadre_id": city["cadre"]})
     assert len(cadre["history"]) == 3 and cadre["status"]["code"] == "in_post"
+
+
+def test_an_overdue_letter_calls_the_owner_of_its_task_to_account(cluster, city, clock) -> None:
+    rpc, _ = cluster
+    task = rpc.cadre_registry.assign_responsibility(
+        command(kind="liaison_task", title="联系政务服务中心窗口作风整治", owner_id=city["cadre"],
+                effective_date="2026-01-01")
+    )["task_id"]  # fmt: skip
+    visit = rpc.inspections.open_inspection(
+        command(kind="supervision_check", title="督查", started_on="2026-05-06", team=TEAM[:1])
+    )["inspection_id"]
+    finding = rpc.inspections.record_finding(
+        command(inspection_id=visit, unit_id=city["unit"], situation="procrastination",
+                description="审批拖拉", found_on="2026-05-06")
+    )["finding_id"]  # fmt: skip
+    letter = rpc.inspections.issue_rectification_letter(
+        command(unit_id=city["unit"], finding_ids=[finding], task_id=task, requirements="限期整改",
+                issued_on="2026-05-10", deadline="2026-06-10")
+    )["letter_id"]  # fmt: skip
+    clock.date = date(2026, 6, 11)
+    [case] = wait_for(lambda: rpc.accountability.list_cases({"cadre_id": city["cadre"]})["cases"])
+    assert case["basis"][0]["kind"]["code"] == "overdue_letter"
+    assert case["basis"][0]["letter_id"] == letter
+    assert (case["occurred_on"], case["opened_on"]) == ("2026-06-11", "2026-06-11")
+
+
+def rate_year(rpc, cadre: str, year: int, official: str, public: str) -> None:
+    for n in range(5):
+        rpc.evaluations.submit_rating(
+            command(cadre_id=cadre, channel="democratic_appraisal", period=f"{year}-12",
+                    value=official, rater_ref=f"ballot-{year}-{n}")
+        )  # fmt: skip
+    for n in range(20):
+        rpc.evaluations.submit_rating(
+            command(cadre_id=cadre, channel="phone_spot_check", period=f"{year}-11",
+                    value=public, rater_ref=f"phone-{year}-{n}")
+        )  # fmt: skip
+
+
+def test_assessments_open_a_case_or_propose_a_commendation(cluster, city, mongodb_uri) -> None:
+    rpc, database = cluster
+    rate_year(rpc, city["cadre"], 2026, "incompetent", "dissatisfied")
+    graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=city["cadre"], year=2026))
+    assert graded["grade"]["code"] == "incompetent"
+    [case] = wait_for(lambda: rpc.accountability.list_cases({"cadre_id": city["cadre"]})["cases"])
+    assert case["basis"][0] == {"kind": {"code": "assessment", "zh": "年度考核结果",
+                                         "en": "an annual assessment"}, "year": 2026}  # fmt: skip
+    assert "拟降职" in case["summary"]
+
+    star = rpc.cadre_registry.register_cadre(
+        command(name="李明", gender="male", birth_date="1982-02-02", unit_id=city["unit"],
+                post="科长", rank="township_section", post_kind="leadership",
+                effective_date="2023-01-01")
+    )["cadre_id"]  # fmt: skip
+    reader = LogReader(MongoDBDatastore(mongodb_uri, database.name), "accountability")
+
+    def commended() -> list[dict]:
+        return [
+            e
+            for e in reader.public_events(0, reader.head())
+            if e["type"] == "commendation_commended" and e["data"]["cadre_id"] == star
+        ]
+
+    for year in (2024, 2025, 2026):
+        rate_year(rpc, star, year, "excellent", "satisfied")
+        rpc.evaluations.conclude_annual_assessment(command(cadre_id=star, year=year))
+    [commendation] = wait_for(commended)
+    assert commendation["data"]["kind"] == "commendation"
+    assert rpc.accountability.list_cases({"cadre_id": star})["total"] == 0
+    reader.recorder.datastore.close()
