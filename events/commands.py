@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
@@ -87,6 +89,10 @@ class CommandApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._policy_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
     def construct_recorder(self) -> ProcessRecorder:
         """A log that also records, atomically, which upstream events made its appends."""
         return self.factory.process_recorder()
@@ -150,16 +156,19 @@ class CommandApplication(Application[UUID]):
         command's result with no change."""
         reader = LogReader(self.factory.datastore, event["source"])
         key = f"{policy}<{reader.log}"
-        upto = event["position"] or reader.head()
-        wanted = set(types)
-        done = self.recorder.max_tracking_id(key) or 0
-        decided = 0
-        for upstream in reader.public_events(done, upto):
-            if upstream["type"] in wanted:
-                decided += self._apply_policy(policy, key, upstream, decide)
-        with contextlib.suppress(IntegrityError):  # at or past upto already
-            self.recorder.insert_tracking(Tracking(key, upto))
-        return decided
+        with self._policy_locks[key]:  # one worker of this process at a time walks the log
+            done = self.recorder.max_tracking_id(key) or 0
+            upto = event["position"] or reader.head()
+            if upto <= done:
+                return 0  # a repeat, or applied while this message waited
+            wanted = set(types)
+            decided = 0
+            for upstream in reader.public_events(done, upto):
+                if upstream["type"] in wanted:
+                    decided += self._apply_policy(policy, key, upstream, decide)
+            with contextlib.suppress(IntegrityError):  # another replica went past upto
+                self.recorder.insert_tracking(Tracking(key, upto))
+            return decided
 
     def _apply_policy(
         self,

@@ -28,6 +28,7 @@ from schemas.events import LOGS, PUBLISHED
 EVENT_NAMESPACE = UUID("9d3b1f4e-6a2c-4e8f-b1d7-52c0e8a4f613")
 RECORD_TOPIC = "events.commands:CommandRecord.Recorded"
 """The topic of ``events.commands.CommandRecord``'s one event (a test keeps them equal)."""
+BATCH = 500
 LOOKAHEAD = 1000
 """How far past the last event asked for a reader looks for the command record that ends
 its append (an append of more events than this has no causation beyond it)."""
@@ -74,10 +75,9 @@ class LogReader:
     def public_events(self, after: int, upto: int) -> Iterator[dict[str, Any]]:
         """The published events at positions ``after`` + 1 to ``upto``, in order."""
         while after < upto:
-            stop = min(upto, after + LOOKAHEAD)
-            window = self.recorder.select_notifications(
-                after + 1, stop - after + LOOKAHEAD, stop=min(self.head(), stop + LOOKAHEAD)
-            )
+            stop = min(upto, after + BATCH)
+            window = self.recorder.select_notifications(after + 1, stop - after, stop=stop)
+            window += self._rest_of_last_append(window, stop)
             causes = self._causes(window)
             for notification in window:
                 if notification.id > stop:
@@ -88,6 +88,25 @@ class LogReader:
                 if public is not None:
                     yield public
             after = stop
+
+    def _rest_of_last_append(self, window: list[Notification], stop: int) -> list[Notification]:
+        """The events after ``stop`` up to the command record that ends the append the last
+        of ``window`` belongs to (its causes are in that record)."""
+        rest: list[Notification] = []
+        if not window or window[-1].topic == RECORD_TOPIC:
+            return rest
+        head = self.head()
+        position = stop
+        while position < head and len(rest) < LOOKAHEAD:
+            more = self.recorder.select_notifications(position + 1, 16, stop=head)
+            if not more:
+                break
+            for notification in more:
+                rest.append(notification)
+                if notification.topic == RECORD_TOPIC:
+                    return rest
+            position = more[-1].id
+        return rest
 
     def public_event(
         self, notification: Notification, correlation_id: str | None, causation_id: str | None

@@ -31,11 +31,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """nameko services need eventlet's monkey patching: a plain session leaves their tests
-    to the patched pass of the test command (deselected here, not skipped)."""
-    if patcher.is_monkey_patched("socket"):
-        return
-    kept = [item for item in items if item.get_closest_marker("nameko") is None]
-    deselected = [item for item in items if item.get_closest_marker("nameko") is not None]
+    to the patched pass of the test command; tests that run services as processes
+    (``processes``) run once, in the plain pass (deselected, not skipped)."""
+    leave = "processes" if patcher.is_monkey_patched("socket") else "nameko"
+    kept = [item for item in items if item.get_closest_marker(leave) is None]
+    deselected = [item for item in items if item.get_closest_marker(leave) is not None]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
