@@ -66,7 +66,7 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         assert last["change"]["code"] == "dismissed"  # as the example's comment says
         exec(compile(evaluations_example, str(RPC_DOC), "exec"), namespace)
         assessment = evaluations.get_assessment({"cadre_id": namespace["liaison"], "year": 2026})
-        assert assessment["grade"]["zh"] == "称职" and assessment["rules_version"] == "2026.1"
+        assert assessment["grade"]["zh"] == "称职" and assessment["rules_version"] == "2026.2"
         exec(compile(inspections_example, str(RPC_DOC), "exec"), namespace)
         letter = inspections.get_rectification_letter({"letter_id": namespace["letter"]})
         assert letter["status"]["code"] == "accepted"

@@ -86,4 +86,16 @@ ASSESSMENT_RULES: dict[str, dict] = {
         ],
     }
 }
-CURRENT_RULES = "2026.1"
+ASSESSMENT_RULES["2026.2"] = {
+    **ASSESSMENT_RULES["2026.1"],
+    # 公务员考核规定: a civil servant admonished (诫勉) or held to account (问责) in a year is
+    # not graded excellent that year. Measures revoked on appeal do not count.
+    "measure_vetoes": [
+        {
+            "rule": "sanctioned_in_year",
+            "measures": ["admonishment", "accountability"],
+            "grade_at_most": "competent",
+        }
+    ],
+}
+CURRENT_RULES = "2026.2"

@@ -18,7 +18,15 @@ from schemas.evaluations.reference import (
     CURRENT_RULES,
     GRADES,
 )
-from services.evaluations.domain import Assessment, CadreRatings, assess, summarize
+from services.evaluations.domain import (
+    Assessment,
+    CadreRatings,
+    CadreSanctions,
+    assess,
+    summarize,
+)
+
+MEASURE_EVENTS = ("case_decided", "case_appeal_decided")
 
 
 class Evaluations(CommandApplication):
@@ -70,11 +78,42 @@ class Evaluations(CommandApplication):
                     f"the {command['year']} assessment of this cadre is already concluded",
                 )
             ratings = self._period_ratings(command["cadre_id"], str(command["year"]))
-            outcome = assess(ratings, ASSESSMENT_RULES[version], version)
+            sanctions = self.find(CadreSanctions.create_id(command["cadre_id"]), CadreSanctions)
+            measures = sanctions.in_year(command["year"]) if sanctions else []
+            outcome = assess(ratings, ASSESSMENT_RULES[version], version, measures)
             assessment = Assessment(command["cadre_id"], command["year"], outcome)
             return [assessment], assessment_view(assessment)
 
         return self.execute("conclude_annual_assessment", command, decide)
+
+    def record_measures(self, event: dict[str, Any]) -> int:
+        """Measures decided on accountability cases (and their revocation or change on
+        appeal), kept per cadre for the assessment of their year. One policy for both kinds
+        of event, so that it sees them in log order."""
+
+        def decide(upstream: dict[str, Any]) -> Decision:
+            data = upstream["data"]
+            if upstream["type"] == "case_decided" and data["decision_type"] != "measure":
+                return [], {"ignored": "a handling"}
+            sanctions_id = CadreSanctions.create_id(UUID(data["cadre_id"]))
+            sanctions = self.find(sanctions_id, CadreSanctions)
+            if upstream["type"] == "case_decided":
+                sanctions = sanctions or CadreSanctions(UUID(data["cadre_id"]))
+                year = int(data["decided_on"][:4])
+                sanctions.record(data["decision_id"], data["kind"], year)
+                return [sanctions], {"recorded": data["kind"], "year": year}
+            if sanctions is None:
+                return [], {"ignored": "no measure of this cadre is recorded"}
+            if data["outcome"] == "revoked" and sanctions.revoke(data["decision_id"]):
+                return [sanctions], {"revoked": data["decision_id"]}
+            changed = data["changed_to"] or {}
+            if data["outcome"] == "changed" and sanctions.change(
+                data["decision_id"], changed.get("kind")
+            ):
+                return [sanctions], {"changed_to": changed.get("kind")}
+            return [], {"ignored": f"an appeal {data['outcome']}"}
+
+        return self.process(event, "record_measures", MEASURE_EVENTS, decide)
 
     def get_assessment(self, query: dict[str, Any]) -> dict[str, Any]:
         assessment = self.find(Assessment.create_id(query["cadre_id"], query["year"]), Assessment)

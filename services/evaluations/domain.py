@@ -74,8 +74,14 @@ def summarize(ratings: list[dict[str, Any]]) -> dict[str, Any]:
     return {"channels": channels, "sources": sources}
 
 
-def assess(ratings: list[dict[str, Any]], rules: dict[str, Any], version: str) -> dict[str, Any]:
-    """The annual grade from a year's ratings, by ``rules`` (one version of them)."""
+def assess(
+    ratings: list[dict[str, Any]],
+    rules: dict[str, Any],
+    version: str,
+    measures: list[str] = (),
+) -> dict[str, Any]:
+    """The annual grade from a year's ratings, by ``rules`` (one version of them), and the
+    measures in force that the cadre was given that year (``measures``: their kinds)."""
     summary = summarize(ratings)
     for source, minimum in rules["minimum_ratings"].items():
         counted = summary["sources"][source]["counted"]
@@ -95,6 +101,11 @@ def assess(ratings: list[dict[str, Any]], rules: dict[str, Any], version: str) -
         share = sum(r["value"] == veto["value"] for r in counted) / len(counted) if counted else 0
         capped = GRADE_ORDER.index(veto["grade_at_most"]) > GRADE_ORDER.index(grade)
         if share >= veto["share_at_least"] and capped:
+            grade = veto["grade_at_most"]
+            vetoes.append(veto["rule"])
+    for veto in rules.get("measure_vetoes", []):
+        capped = GRADE_ORDER.index(veto["grade_at_most"]) > GRADE_ORDER.index(grade)
+        if capped and set(measures) & set(veto["measures"]):
             grade = veto["grade_at_most"]
             vetoes.append(veto["rule"])
     return {
@@ -118,3 +129,49 @@ class Assessment(Aggregate):
         self.cadre_id = cadre_id
         self.year = year
         self.outcome = outcome
+
+
+class CadreSanctions(Aggregate):
+    """The measures a cadre was given (from accountability's decisions), by year, as the
+    assessment's vetoes need them; a measure revoked on appeal no longer counts."""
+
+    @staticmethod
+    def create_id(cadre_id: UUID) -> UUID:
+        return uuid5(NAMESPACE, f"sanctions:{cadre_id}")
+
+    @event("Opened")
+    def __init__(self, cadre_id: UUID) -> None:
+        self.cadre_id = cadre_id
+        self.measures: dict[str, dict[str, Any]] = {}
+
+    def record(self, decision_id: str, kind: str, year: int) -> None:
+        if decision_id not in self.measures:
+            self._recorded(decision_id, kind, year)
+
+    def revoke(self, decision_id: str) -> bool:
+        if self.measures.get(decision_id, {}).get("in_force"):
+            self._revoked(decision_id)
+            return True
+        return False
+
+    def change(self, decision_id: str, kind: str) -> bool:
+        if decision_id in self.measures:
+            self._changed(decision_id, kind)
+            return True
+        return False
+
+    def in_year(self, year: int) -> list[str]:
+        return sorted(m["kind"] for m in self.measures.values()
+                      if m["in_force"] and m["year"] == year)  # fmt: skip
+
+    @event("Recorded")
+    def _recorded(self, decision_id: str, kind: str, year: int) -> None:
+        self.measures[decision_id] = {"kind": kind, "year": year, "in_force": True}
+
+    @event("Revoked")
+    def _revoked(self, decision_id: str) -> None:
+        self.measures[decision_id]["in_force"] = False
+
+    @event("Changed")
+    def _changed(self, decision_id: str, kind: str) -> None:
+        self.measures[decision_id]["kind"] = kind

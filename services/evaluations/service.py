@@ -8,6 +8,7 @@ from uuid import UUID
 
 from nameko.rpc import RpcProxy, rpc
 
+from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
 from events.relay import RelayExtension
 from events.remote import require
@@ -22,6 +23,14 @@ class EvaluationsService:
     evaluations: Evaluations = ApplicationDependency(Evaluations)
     cadre_registry = RpcProxy("cadre_registry")
     relay = RelayExtension()
+
+    @log_event_handler("accountability", "case_decided")
+    def measure_decided(self, event: dict[str, Any]) -> int:
+        return self.evaluations.record_measures(event)
+
+    @log_event_handler("accountability", "case_appeal_decided")
+    def appeal_decided(self, event: dict[str, Any]) -> int:
+        return self.evaluations.record_measures(event)
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_rating(self, command: Any) -> dict[str, Any]:

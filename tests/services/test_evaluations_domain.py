@@ -8,7 +8,7 @@ import pytest
 
 from schemas.errors import RuleViolation
 from schemas.evaluations.reference import ASSESSMENT_RULES, score
-from services.evaluations.domain import CadreRatings, assess, summarize
+from services.evaluations.domain import CadreRatings, CadreSanctions, assess, summarize
 
 RULES = ASSESSMENT_RULES["2026.1"]
 
@@ -80,3 +80,26 @@ def test_too_few_ratings_refuse_an_assessment() -> None:
     assert error.value.rule == "evaluations.minimum_ratings"
     with pytest.raises(RuleViolation):
         assess(ratings(["excellent"] * 5, [100] * 19), RULES, "2026.1")
+
+
+def test_a_measure_in_force_that_year_caps_the_grade_from_rules_2026_2() -> None:
+    excellent = ratings(["excellent"] * 5, [100] * 20)
+    current = ASSESSMENT_RULES["2026.2"]
+    assert assess(excellent, current, "2026.2")["grade"] == "excellent"
+    capped = assess(excellent, current, "2026.2", ["admonishment"])
+    assert (capped["grade"], capped["vetoes"]) == ("competent", ["sanctioned_in_year"])
+    assert assess(excellent, current, "2026.2", ["talk"])["grade"] == "excellent"
+    assert assess(excellent, RULES, "2026.1", ["admonishment"])["grade"] == "excellent"
+
+
+def test_sanctions_count_in_their_year_until_revoked() -> None:
+    sanctions = CadreSanctions(uuid4())
+    sanctions.record("d1", "admonishment", 2026)
+    sanctions.record("d1", "admonishment", 2026)  # a repeat changes nothing
+    sanctions.record("d2", "talk", 2025)
+    assert sanctions.in_year(2026) == ["admonishment"]
+    assert sanctions.change("d2", "accountability") and sanctions.in_year(2025) == [
+        "accountability"
+    ]
+    assert sanctions.revoke("d1") and sanctions.in_year(2026) == []
+    assert not sanctions.revoke("d1") and not sanctions.revoke("unknown")

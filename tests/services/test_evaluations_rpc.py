@@ -75,7 +75,7 @@ def test_an_annual_assessment_records_its_grade_and_rules_version(cluster, cadre
 
     concluded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=cadre, year=2026))
     assert concluded["grade"] == {"code": "excellent", "zh": "优秀", "en": "excellent"}
-    assert concluded["rules_version"] == "2026.1" and concluded["final_score"] == 100.0
+    assert concluded["rules_version"] == "2026.2" and concluded["final_score"] == 100.0
     assert rpc.evaluations.get_assessment({"cadre_id": cadre, "year": 2026}) == concluded
     with pytest.raises(RemoteError) as error:
         rpc.evaluations.conclude_annual_assessment(command(cadre_id=cadre, year=2026))

@@ -189,3 +189,37 @@ def test_assessments_open_a_case_or_propose_a_commendation(cluster, city, mongod
     assert commendation["data"]["kind"] == "commendation"
     assert rpc.accountability.list_cases({"cadre_id": star})["total"] == 0
     reader.recorder.datastore.close()
+
+
+def test_an_admonishment_caps_the_grade_of_its_year_until_revoked(cluster, city) -> None:
+    rpc, database = cluster
+    case = rpc.accountability.open_case(
+        command(cadre_id=city["cadre"], basis=[{"kind": "report", "reference": "举报"}],
+                summary="x", occurred_on="2026-03-01", opened_on="2026-03-02")
+    )["case_id"]  # fmt: skip
+    revoked = rpc.accountability.impose_measure(
+        command(case_id=case, measure="admonishment", reason="x", decided_on="2026-03-10")
+    )["decision_id"]
+    rpc.accountability.file_appeal(
+        command(case_id=case, decision_id=revoked, grounds="x", filed_on="2026-03-11")
+    )
+    rpc.accountability.decide_appeal(
+        command(case_id=case, decision_id=revoked, outcome="revoked", reason="x",
+                decided_on="2026-03-20")
+    )  # fmt: skip
+    rpc.accountability.impose_measure(
+        command(case_id=case, measure="accountability", form="circulated_criticism", reason="x",
+                decided_on="2026-04-01")
+    )  # fmt: skip
+    sanctions = "services.evaluations.domain:CadreSanctions."
+
+    def recorded() -> int:
+        return database["evaluations_events"].count_documents(
+            {"topic": {"$in": [f"{sanctions}Recorded", f"{sanctions}Revoked"]}}
+        )
+
+    wait_for(lambda: recorded() == 3)
+    rate_year(rpc, city["cadre"], 2026, "excellent", "satisfied")
+    graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=city["cadre"], year=2026))
+    assert (graded["grade"]["code"], graded["vetoes"]) == ("competent", ["sanctioned_in_year"])
+    assert graded["rules_version"] == "2026.2"
