@@ -52,16 +52,20 @@ def running_services(
         },
         **config,
     }
+    containers = []
     for service_class in service_classes:
         container = container_factory(service_class, config)
         if clock is not None and hasattr(service_class, "clock"):
             replace_dependencies(container, clock=clock)
         container.start()
+        containers.append(container)
     client = pymongo.MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
     try:
         with ClusterRpcProxy(config, timeout=60) as cluster:
             yield cluster, client[database]
     finally:
+        for container in containers:  # no service may be mid-transaction on what is dropped
+            container.kill()
         client.drop_database(database)
         client.close()
 
