@@ -166,8 +166,10 @@ class CommandApplication(Application[UUID]):
             for upstream in reader.public_events(done, upto):
                 if upstream["type"] in wanted:
                     decided += self._apply_policy(policy, key, upstream, decide)
-            with contextlib.suppress(IntegrityError):  # another replica went past upto
-                self.recorder.insert_tracking(Tracking(key, upto))
+                    done = upstream["position"]
+            if done < upto:  # the events after the last one decided on were of other types
+                with contextlib.suppress(IntegrityError):  # another replica went past upto
+                    self.recorder.insert_tracking(Tracking(key, upto))
             return decided
 
     def _apply_policy(
@@ -183,8 +185,9 @@ class CommandApplication(Application[UUID]):
             "causation_id": upstream["event_id"],
         }
         actor = {"agency": f"youwei {self.name}", "person": f"policy {policy}"}
-        for _ in range(MAX_ATTEMPTS):
-            if (self.recorder.max_tracking_id(key) or 0) >= upstream["position"]:
+        for attempt in range(MAX_ATTEMPTS):
+            # the caller read the tracking just before; after a refused save, look again
+            if attempt and (self.recorder.max_tracking_id(key) or 0) >= upstream["position"]:
                 return 0  # decided already, by another worker or an earlier delivery
             try:
                 changed, result = decide(upstream)
