@@ -1,0 +1,59 @@
+"""What personnel decisions must respect (DOMAIN.md): the restrictions that follow a measure,
+a handling or an assessment grade, as versioned, cited data. A personnel file cites the rule
+and the version that produced each restriction, so an auditor can see why a cadre was or was
+not eligible on any day. A later version adds or changes rules; a version never changes.
+"""
+
+from __future__ import annotations
+
+RESTRICTION_RULES: dict[str, dict[str, dict]] = {
+    "2026.1": {
+        "admonishment": {
+            "when": {"measure": ["admonishment"], "form": ["admonishment"]},
+            "restricts": "promotion_and_important_use",
+            "months": 6,
+            "source": "关于对党员领导干部进行诫勉的规定 / 党政领导干部选拔任用工作条例",
+        },
+        "post_adjustment": {
+            "when": {"handling": ["post_adjustment"]},
+            "restricts": "promotion",
+            "months": 12,
+            "source": "推进领导干部能上能下规定 (2022)",
+        },
+        "dismissal_no_leading_post": {
+            "when": {"handling": ["dismissal", "ordered_resignation"]},
+            "restricts": "leading_post",
+            "months": 12,
+            "source": "党政领导干部选拔任用工作条例 / 推进领导干部能上能下规定",
+        },
+        "dismissal_not_above_former_level": {
+            "when": {"handling": ["dismissal", "ordered_resignation"]},
+            "restricts": "post_above_former_level",
+            "months": 24,
+            "source": "党政领导干部选拔任用工作条例 / 推进领导干部能上能下规定",
+        },
+        "demotion": {
+            "when": {"handling": ["demotion"]},
+            "restricts": "promotion",
+            "months": 24,
+            "source": "推进领导干部能上能下规定 (2022)",
+        },
+        "basically_competent": {
+            "when": {"grade": ["basically_competent"]},
+            "restricts": "promotion",
+            "following_year": True,
+            "source": "公务员考核规定",
+        },
+    }
+}
+CURRENT_RESTRICTION_RULES = "2026.1"
+
+#: What each kind of restriction forbids, with its Chinese label.
+RESTRICTIONS = {
+    "promotion_and_important_use": ("不得提拔或者重用", "no promotion or important use"),
+    "promotion": ("不得提拔", "no promotion"),
+    "leading_post": ("不得担任领导职务", "no leading post"),
+    "post_above_former_level": ("不得担任高于原任职务层次的职务", "no post above the former level"),
+}
+#: Restrictions that bar a promotion.
+BAR_PROMOTION = ("promotion_and_important_use", "promotion", "post_above_former_level")
