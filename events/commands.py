@@ -16,7 +16,7 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -25,7 +25,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, ProcessRec
 
 from events.published import LogReader
 from events.transcoding import DateAsISO
-from schemas.errors import Conflict, InvalidCommand, RuleViolation
+from schemas.errors import Conflict, InvalidCommand, NotFound, RuleViolation
 
 A = TypeVar("A", bound=Aggregate)
 COMMAND_NAMESPACE = UUID("6f1d7a52-3c1e-4a57-9a3e-0c5b7b1d2e90")
@@ -85,6 +85,9 @@ class CommandApplication(Application[UUID]):
     """An eventsourcing application whose commands go through ``execute``, and whose
     policies (reactions to other services' events) go through ``process``."""
 
+    #: Aggregate class → the word errors use for it ("no cadre with id …").
+    names: ClassVar[dict[type[Aggregate], str]] = {}
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -92,6 +95,7 @@ class CommandApplication(Application[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._policy_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._readers: dict[str, LogReader] = {}
 
     def construct_recorder(self) -> ProcessRecorder:
         """A log that also records, atomically, which upstream events made its appends."""
@@ -136,6 +140,20 @@ class CommandApplication(Application[UUID]):
             return None
         return aggregate if isinstance(aggregate, kind) else None
 
+    def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
+        """An aggregate a command names: unknown is an invalid command, naming the field."""
+        aggregate = self.find(aggregate_id, kind)
+        if aggregate is None:
+            raise InvalidCommand({field: [f"no {self.names[kind]} with id {aggregate_id}"]})
+        return aggregate
+
+    def _found(self, kind: type[A], aggregate_id: UUID) -> A:
+        """An aggregate a query asks for: unknown is NotFound."""
+        aggregate = self.find(aggregate_id, kind)
+        if aggregate is None:
+            raise NotFound(f"no {self.names[kind]} with id {aggregate_id}")
+        return aggregate
+
     # --- policies --------------------------------------------------------------------------
 
     def process(
@@ -154,7 +172,11 @@ class CommandApplication(Application[UUID]):
         ``decide(upstream)`` returns (changed aggregates, result), like a command's; a
         ``RuleViolation`` or ``InvalidCommand`` from it is a refusal, recorded as the
         command's result with no change."""
-        reader = LogReader(self.factory.datastore, event["source"])
+        reader = self._readers.get(event["source"])
+        if reader is None:
+            reader = self._readers[event["source"]] = LogReader(
+                self.factory.datastore, event["source"]
+            )
         key = f"{policy}<{reader.log}"
         with self._policy_locks[key]:  # one worker of this process at a time walks the log
             done = self.recorder.max_tracking_id(key) or 0

@@ -80,3 +80,8 @@ class LogView(MongoDBTrackingRecorder):
         total = self.documents.count_documents(query)
         cursor = self.documents.find(query, {"_id": False}).sort(sort)
         return total, list(cursor.skip((page - 1) * page_size).limit(page_size))
+
+
+def paged(query: dict[str, Any], total: int, key: str, items: list) -> dict[str, Any]:
+    """A list query's answer: how many match in all, which page this is, and its items."""
+    return {"total": total, "page": query["page"], "page_size": query["page_size"], key: items}

@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 from pymongo.client_session import ClientSession
 
 from events.commands import CommandApplication, Decision
-from events.views import LogView
+from events.views import LogView, paged
 from schemas.accountability.reference import (
     ACCOUNTABILITY_FORMS,
     APPEAL_OUTCOMES,
@@ -28,7 +28,6 @@ from schemas.accountability.reference import (
 )
 from schemas.cadre_registry.reference import RANKS
 from schemas.common import label
-from schemas.errors import InvalidCommand, NotFound
 from schemas.inspections.reference import SITUATIONS
 from services.accountability.domain import Case, Commendation, ReformEffort
 
@@ -65,6 +64,7 @@ class CasesView(LogView):
 
 class Accountability(CommandApplication):
     name = "Accountability"
+    names = NAMES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -298,28 +298,7 @@ class Accountability(CommandApplication):
             match, [("opened_on", 1), ("case_id", 1)], query["page"], query["page_size"]
         )
         cases = [case_view(self.repository.get(UUID(d["case_id"]))) for d in documents]
-        return {
-            "total": total,
-            "page": query["page"],
-            "page_size": query["page_size"],
-            "cases": cases,
-        }
-
-    # --- loading -------------------------------------------------------------------------
-
-    def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
-        """An aggregate a command names: unknown is an invalid command, naming the field."""
-        aggregate = self.find(aggregate_id, kind)
-        if aggregate is None:
-            raise InvalidCommand({field: [f"no {NAMES[kind]} with id {aggregate_id}"]})
-        return aggregate
-
-    def _found(self, kind: type[A], aggregate_id: UUID) -> A:
-        """An aggregate a query asks for: unknown is NotFound."""
-        aggregate = self.find(aggregate_id, kind)
-        if aggregate is None:
-            raise NotFound(f"no {NAMES[kind]} with id {aggregate_id}")
-        return aggregate
+        return paged(query, total, "cases", cases)
 
 
 EFFORT_DETAILS = (

@@ -20,7 +20,6 @@ from schemas.cadre_registry.reference import (
     TASK_KINDS,
 )
 from schemas.common import label
-from schemas.errors import InvalidCommand, NotFound
 from services.cadre_registry.domain import AppliedHandling, Cadre, Responsibility, Unit
 
 A = TypeVar("A", bound=Aggregate)
@@ -30,6 +29,7 @@ HANDLING_EVENTS = ("case_decided", "case_appeal_decided")
 
 class CadreRegistry(CommandApplication):
     name = "CadreRegistry"
+    names = NAMES
 
     # --- commands ------------------------------------------------------------------------
 
@@ -264,22 +264,6 @@ class CadreRegistry(CommandApplication):
         task = self._found(Responsibility, query["task_id"])
         owner = self.repository.get(task.owner_id)
         return {**task_view(task), "owner": cadre_view(owner, history=False)}
-
-    # --- loading -------------------------------------------------------------------------
-
-    def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
-        """An aggregate a command names: unknown is an invalid command, naming the field."""
-        aggregate = self.find(aggregate_id, kind)
-        if aggregate is None:
-            raise InvalidCommand({field: [f"no {NAMES[kind]} with id {aggregate_id}"]})
-        return aggregate
-
-    def _found(self, kind: type[A], aggregate_id: UUID) -> A:
-        """An aggregate a query asks for: unknown is NotFound."""
-        aggregate = self.find(aggregate_id, kind)
-        if aggregate is None:
-            raise NotFound(f"no {NAMES[kind]} with id {aggregate_id}")
-        return aggregate
 
 
 def cadre_view(cadre: Cadre, history: bool = True) -> dict[str, Any]:

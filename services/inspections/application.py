@@ -13,9 +13,9 @@ from eventsourcing.domain import Aggregate, DomainEvent
 from pymongo.client_session import ClientSession
 
 from events.commands import CommandApplication, Decision
-from events.views import LogView
+from events.views import LogView, paged
 from schemas.common import label
-from schemas.errors import Conflict, InvalidCommand, NotFound
+from schemas.errors import Conflict
 from schemas.inspections.reference import (
     CADRE_TYPES,
     CATEGORIES,
@@ -84,6 +84,7 @@ class LettersView(LogView):
 
 class Inspections(CommandApplication):
     name = "Inspections"
+    names = NAMES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -242,31 +243,11 @@ class Inspections(CommandApplication):
         letters = [self.repository.get(UUID(d["letter_id"])) for d in documents]
         return paged(query, total, "letters", [letter_view(letter) for letter in letters])
 
-    # --- loading -------------------------------------------------------------------------
-
-    def _referenced(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
-        """An aggregate a command names: unknown is an invalid command, naming the field."""
-        aggregate = self.find(aggregate_id, kind)
-        if aggregate is None:
-            raise InvalidCommand({field: [f"no {NAMES[kind]} with id {aggregate_id}"]})
-        return aggregate
-
-    def _found(self, kind: type[A], aggregate_id: UUID) -> A:
-        """An aggregate a query asks for: unknown is NotFound."""
-        aggregate = self.find(aggregate_id, kind)
-        if aggregate is None:
-            raise NotFound(f"no {NAMES[kind]} with id {aggregate_id}")
-        return aggregate
-
 
 FINDING_DETAILS = (
     "unit_id", "cadre_id", "situation", "cadre_type", "description", "evidence", "typical",
     "found_on",
 )  # fmt: skip
-
-
-def paged(query: dict[str, Any], total: int, key: str, items: list) -> dict[str, Any]:
-    return {"total": total, "page": query["page"], "page_size": query["page_size"], key: items}
 
 
 def inspection_view(inspection: Inspection) -> dict[str, Any]:
