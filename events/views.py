@@ -59,7 +59,12 @@ class LogView(MongoDBTrackingRecorder):
             events = [self.application.mapper.to_domain_event(n) for n in notifications]
             tracking = Tracking(self.application.name, notifications[-1].id)
 
-            def write(session: ClientSession, events=events, tracking=tracking) -> None:
+            def write(session: ClientSession, events=events, tracking=tracking, after=reached):
+                tracked = self.tracking.find_one(
+                    {"_id": tracking.application_name}, session=session
+                )
+                if (tracked or {}).get("notification_id", 0) != after:
+                    return  # another worker applied some of these first: read again
                 for domain_event in events:
                     self.apply(domain_event, session)
                 self._record_tracking(session, tracking)

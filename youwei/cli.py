@@ -118,6 +118,70 @@ def dlq_replay(queue: str, count: int | None) -> None:
     click.echo(f"replayed {moved} message(s) to {queue.removesuffix(parked.SUFFIX)}")
 
 
+def _database_options(command):
+    command = click.option(
+        "--database",
+        default=lambda: os.environ.get("MONGODB_DATABASE", "youwei"),
+        show_default="youwei",
+    )(command)
+    return click.option(
+        "--uri",
+        default=lambda: os.environ.get("MONGODB_URI", DEFAULT_URI),
+        show_default=DEFAULT_URI,
+    )(command)
+
+
+def _projectors(uri: str, database: str, names: tuple[str, ...]):
+    from events.mongodb import MongoDBDatastore
+    from events.projections import Projector
+    from services.records.projections import PersonnelFiles, PublicRecords
+
+    known = {cls.name: cls for cls in (PersonnelFiles, PublicRecords)}
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: not one of {', '.join(known)}")
+    datastore = MongoDBDatastore(uri, database)
+    return datastore, [Projector(datastore, known[name]()) for name in names or known]
+
+
+@main.group()
+def projections() -> None:
+    """The records service's projections of the logs (personnel files, public records)."""
+
+
+@projections.command("status")
+@_database_options
+def projections_status(uri: str, database: str) -> None:
+    """Each projection's live generation, and its position and lag behind each log."""
+    datastore, projectors = _projectors(uri, database, ())
+    for projector in projectors:
+        generation, heads = projector.live(), projector.heads()
+        positions = projector.positions(generation)
+        click.echo(f"{projector.projection.name} (generation {generation.number})")
+        for source, head in heads.items():
+            click.echo(f"  {source:<15} position {positions[source]:>9}  head {head:>9}  "
+                       f"lag {head - positions[source]}")  # fmt: skip
+    datastore.close()
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1)
+@_database_options
+def projections_rebuild(names: tuple[str, ...], uri: str, database: str) -> None:
+    """Replay the logs into fresh collections of NAMES (default: every projection), then
+    switch each over in one write; the live one serves until then."""
+    datastore, projectors = _projectors(uri, database, names)
+    for projector in projectors:
+        total = sum(projector.heads().values())
+        label = f"rebuilding {projector.projection.name}"
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            generation = projector.rebuild(progress=bar.update)
+        positions = projector.positions(generation)
+        click.echo(f"{projector.projection.name}: generation {generation.number} live at "
+                   + ", ".join(f"{s} {p}" for s, p in positions.items()))  # fmt: skip
+    datastore.close()
+
+
 @main.group()
 def audit() -> None:
     """Verify and read the event logs."""

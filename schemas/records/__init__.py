@@ -1,1 +1,41 @@
-"""The ``records`` service's contracts (personnel decisions and public records: issue 6)."""
+"""The ``records`` service's contracts: one schema per RPC method (docs/rpc.md), and the
+filters of the public page (the same as ``public_records``'s)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from schemas.accountability.reference import HANDLINGS, MEASURES
+from schemas.common import NAME, Day, Page, Strict, codes
+from schemas.evaluations import MONTH
+from schemas.inspections.reference import CATEGORIES, SITUATIONS
+
+
+class PersonnelFile(Strict):
+    """``as_of``: the file as it stood at the end of that day (default: today)."""
+
+    cadre_id = fields.UUID(required=True)
+    as_of = Day(load_default=None, allow_none=True)
+
+
+class EligibleForPromotion(Strict):
+    cadre_id = fields.UUID(required=True)
+    on = Day(required=True)
+
+
+class PublicRecords(Page):
+    """Every filter is optional; given ones must all match. ``q`` is text found in the
+    cadre's name, unit or post."""
+
+    q = fields.String(validate=NAME)
+    category = fields.String(validate=codes(CATEGORIES))
+    situation = fields.String(validate=codes(SITUATIONS))
+    decision = fields.String(validate=codes({**MEASURES, **HANDLINGS}))
+    month = fields.String(validate=MONTH)
+    page_size = fields.Integer(
+        load_default=20, strict=True, validate=validate.Range(min=1, max=200)
+    )
+
+
+class ProjectionsStatus(Strict):
+    """No fields."""

@@ -57,3 +57,28 @@ RESTRICTIONS = {
 }
 #: Restrictions that bar a promotion.
 BAR_PROMOTION = ("promotion_and_important_use", "promotion", "post_above_former_level")
+
+#: What annual grades lead to (DOMAIN.md), as versioned, cited data. These are consequences
+#: the organization department acts on (through a case or a commendation), not restrictions.
+CONSEQUENCE_RULES: dict[str, dict[str, dict]] = {
+    "2026.1": {
+        "incompetent_demotion": {
+            "grade": "incompetent",
+            "years_running": 1,
+            "consequence": ("降低一个职务或者职级层次任职", "demotion by one level"),
+            "source": "公务员考核规定",
+        },
+        "incompetent_twice_dismissal": {
+            "grade": "incompetent",
+            "years_running": 2,
+            "consequence": ("予以辞退", "dismissal from the service"),
+            "source": "公务员考核规定",
+        },
+        "excellent_three_years_merit": {
+            "grade": "excellent",
+            "years_running": 3,
+            "consequence": ("记三等功", "third-class merit"),
+            "source": "公务员奖励规定",
+        },
+    }
+}

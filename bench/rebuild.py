@@ -1,0 +1,168 @@
+"""Rebuild rate of the records service's projections, as a ratio to a raw scan of the same
+logs in the same run (timings on a shared machine are noisy; ratios much less so).
+
+    .venv/bin/python -m bench.rebuild [--events 100000]
+
+Starts a SecantusDB server of its own on a free port and writes a synthetic city into the
+four logs through their recorders (hash chain and positions as in production): units and
+cadres, findings, cases opened, decided and published, assessments, each command's events
+followed by its command record. Then it times, over the same logs: a raw scan (pymongo,
+every document in position order, nothing decoded), a read of the public events
+(``LogReader``: decode, published fields, causes), and ``Projector.rebuild`` of each
+projection (read, apply, write, with the tracking record in each batch's transaction).
+Nothing is asserted; it prints a table.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import click
+from eventsourcing.persistence import StoredEvent
+
+from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
+from events.projections import Projector
+from events.published import RECORD_TOPIC, LogReader
+from events.transcoding import transcoder
+from schemas.events import LOGS
+from schemas.inspections.reference import SITUATIONS
+from services.records.projections import PersonnelFiles, PublicRecords
+from youwei.stack import SecantusServer, free_port
+
+CODER = transcoder()
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+class Log:
+    """Appends commands (events + their command record) to one service's log in batches."""
+
+    def __init__(self, datastore: MongoDBDatastore, source: str) -> None:
+        self.recorder = MongoDBApplicationRecorder(datastore, LOGS[source])
+        self.recorder.create_table()
+        self.pending: list[StoredEvent] = []
+        self.versions: dict[UUID, int] = {}
+        self.count = 0
+
+    def command(self, *events: tuple[UUID, str, dict]) -> None:
+        for originator, topic, state in events:
+            body = {"timestamp": NOW, "originator_topic": topic, **state}
+            version = self.versions[originator] = self.versions.get(originator, 0) + 1
+            self.pending.append(StoredEvent(originator, version, topic, CODER.encode(body)))
+        record = {"timestamp": NOW, "command_id": uuid4(), "events": len(events), "cause": None}
+        self.pending.append(StoredEvent(uuid4(), 1, RECORD_TOPIC, CODER.encode(record)))
+        if len(self.pending) >= 1000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.recorder.insert_events(self.pending)
+            self.count += len(self.pending)
+            self.pending = []
+
+
+def write_city(datastore: MongoDBDatastore, total: int, progress) -> int:
+    logs = {source: Log(datastore, source) for source in LOGS}
+    shuffle = random.Random(7)
+    units = [uuid4() for _ in range(50)]
+    for unit in units:
+        state = {"name": "单位", "parent_id": None}
+        logs["cadre_registry"].command(
+            (unit, "services.cadre_registry.domain:Unit.Registered", state)
+        )
+    cadres: list[UUID] = []
+    situations = sorted(SITUATIONS)
+
+    def written() -> int:
+        return sum(log.count + len(log.pending) for log in logs.values())
+
+    while written() < total:
+        before = written()
+        cadre, unit = uuid4(), shuffle.choice(units)
+        cadres.append(cadre)
+        logs["cadre_registry"].command((cadre, "services.cadre_registry.domain:Cadre.Registered", {
+            "name": "干部", "unit_id": unit, "post": "科长", "rank": "township_section",
+            "post_kind": "leadership", "effective_date": "2025-01-01"}))  # fmt: skip
+        logs["evaluations"].command((uuid4(), "services.evaluations.domain:Assessment.Concluded", {
+            "cadre_id": cadre, "year": 2025,
+            "outcome": {"grade": shuffle.choice(["excellent", "competent", "basically_competent"])},
+        }))  # fmt: skip
+        finding, case, decision = uuid4(), uuid4(), uuid4()
+        logs["inspections"].command((finding, "services.inspections.domain:Finding.Recorded", {
+            "inspection_id": uuid4(), "unit_id": unit, "cadre_id": cadre,
+            "situation": shuffle.choice(situations), "cadre_type": None, "typical": False,
+            "found_on": "2026-03-02"}))  # fmt: skip
+        logs["accountability"].command((case, "services.accountability.domain:Case.Opened", {
+            "cadre_id": cadre, "basis": [{"kind": "finding", "finding_id": finding}],
+            "occurred_on": "2026-03-02", "opened_on": "2026-03-05"}))  # fmt: skip
+        logs["accountability"].command((case, "services.accountability.domain:Case.Decided", {
+            "cadre_id": cadre, "decision_id": decision, "decision_type": "measure",
+            "kind": "admonishment", "form": None, "target": None,
+            "decided_on": "2026-03-20"}))  # fmt: skip
+        logs["accountability"].command((case, "services.accountability.domain:Case.Published", {
+            "publication_id": uuid4(), "decision_ids": [decision], "summary": "诫勉",
+            "published_on": "2026-03-25"}))  # fmt: skip
+        progress(written() - before)
+    for log in logs.values():
+        log.flush()
+    return sum(log.count for log in logs.values())
+
+
+@click.command()
+@click.option("--events", "total", default=100_000, show_default=True)
+def main(total: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        server = SecantusServer(
+            port=free_port(), storage_path=Path(folder) / "data",
+            pid_file=Path(folder) / "pid", log_file=Path(folder) / "log",
+        )  # fmt: skip
+        server.start()
+        datastore = MongoDBDatastore(server.uri, "bench")
+        try:
+            run(datastore, total)
+        finally:
+            datastore.close()
+            server.stop()
+
+
+def run(datastore: MongoDBDatastore, total: int) -> None:
+    with click.progressbar(length=total, label=f"writing {total} events") as bar:
+        written = write_city(datastore, total, bar.update)
+
+    started = time.monotonic()
+    scanned = sum(
+        1
+        for log in LOGS.values()
+        for _ in datastore.collection(log).find({}, {"_id": 0}).sort("position", 1)
+    )
+    raw = scanned / (time.monotonic() - started)
+
+    started = time.monotonic()
+    public = 0
+    for source in LOGS:
+        reader = LogReader(datastore, source)
+        public += sum(1 for _ in reader.public_events(0, reader.head()))
+    read = written / (time.monotonic() - started)
+
+    rates = {}
+    for projection in (PersonnelFiles(), PublicRecords()):
+        projector = Projector(datastore, projection)
+        started = time.monotonic()
+        projector.rebuild()
+        rates[projection.name] = written / (time.monotonic() - started)
+
+    click.echo(f"\n{written} log positions ({public} public events, the rest command records)")
+    click.echo(f"  {'raw scan (pymongo, sorted by position)':<44} {raw:>9.0f} positions/s  1.00")
+    click.echo(
+        f"  {'public events read (LogReader)':<44} {read:>9.0f} positions/s  {read / raw:.3f}"
+    )
+    for name, rate in rates.items():
+        click.echo(f"  {'rebuild ' + name:<44} {rate:>9.0f} positions/s  {rate / raw:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""Projections: read models built from the published events of several services' logs.
+
+A ``Projection`` says which logs it reads and how one public event (``schemas.events``,
+read with ``events.published.LogReader``) changes its collections. A ``Projector`` feeds
+it: for each log, a batch of events and the tracking record of the last position applied
+are written in one transaction, so each event is applied exactly once and a projection
+resumes where it stopped. Logs are read independently, so a projection that joins across
+logs must give the same documents whatever order the logs arrive in (``apply`` updates both
+sides of a join).
+
+Generations make a rebuild safe: a projection's collections are named
+``<projection>_g<N>_<collection>`` and the document ``projections/<projection>`` names the
+live generation. A rebuild replays every log into generation N+1 while N stays live, then
+switches the pointer in one write. Every batch applied to the live generation also writes
+the pointer document, conditioned on its generation, so a batch racing the switch either
+commits before it or is refused (a write conflict) and never lands in a dropped generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from nameko.extensions import DependencyProvider
+from pymongo import ASCENDING
+from pymongo.client_session import ClientSession
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from events.mongodb import MongoDBDatastore, MongoDBTrackingRecorder, _create_collection
+from events.published import LogReader
+from schemas.events import LOGS
+
+log = logging.getLogger(__name__)
+POINTERS = "projections"
+BATCH = 500
+
+
+class GenerationSwitched(Exception):
+    """The live generation changed while a batch was being applied to the old one."""
+
+
+class Projection:
+    """Subclasses set ``name``, ``collections`` (name → indexes, each a tuple of keys) and
+    ``sources`` (the services whose logs it reads), and write ``apply``."""
+
+    name = ""
+    collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
+    sources: tuple[str, ...] = tuple(LOGS)
+
+    def apply(self, event: dict[str, Any], db: dict[str, Collection], session: ClientSession):
+        raise NotImplementedError
+
+
+class Generation:
+    """One generation of a projection's collections and its tracking records."""
+
+    def __init__(self, datastore: MongoDBDatastore, projection: Projection, number: int):
+        self.number = number
+        prefix = f"{projection.name}_g{number}"
+        self.prefix = prefix
+        self.db = {
+            name: datastore.collection(f"{prefix}_{name}") for name in projection.collections
+        }
+        self.tracking = MongoDBTrackingRecorder(datastore, f"{prefix}_tracking")
+
+    def create(self, projection: Projection) -> None:
+        self.tracking.create_table()
+        for name, indexes in projection.collections.items():
+            _create_collection(self.db[name])
+            for keys in indexes:
+                self.db[name].create_index([(key, ASCENDING) for key in keys])
+
+    def position(self, log: str) -> int:
+        return self.tracking.max_tracking_id(log) or 0
+
+    def drop(self) -> None:
+        for collection in (*self.db.values(), self.tracking.tracking):
+            collection.drop()
+
+
+class Projector:
+    def __init__(self, datastore: MongoDBDatastore, projection: Projection) -> None:
+        self.datastore = datastore
+        self.projection = projection
+        self.readers = {source: LogReader(datastore, source) for source in projection.sources}
+        self.pointers = datastore.collection(POINTERS)
+
+    # -- generations --------------------------------------------------------------------
+    def live(self) -> Generation:
+        """The live generation (the first one is made on first use)."""
+        pointer = self.pointers.find_one({"_id": self.projection.name})
+        if pointer is None:
+            first = Generation(self.datastore, self.projection, 1)
+            first.create(self.projection)
+            with contextlib.suppress(DuplicateKeyError):
+                self.pointers.insert_one(
+                    {"_id": self.projection.name, "generation": 1, "last_generation": 1}
+                )
+            pointer = self.pointers.find_one({"_id": self.projection.name})
+        return Generation(self.datastore, self.projection, pointer["generation"])
+
+    def new_generation(self) -> Generation:
+        self.live()
+        pointer = self.pointers.find_one_and_update(
+            {"_id": self.projection.name}, {"$inc": {"last_generation": 1}}, return_document=True
+        )
+        generation = Generation(self.datastore, self.projection, pointer["last_generation"])
+        generation.drop()  # what a rebuild that died half-way left
+        generation.create(self.projection)
+        return generation
+
+    def switch(self, old: Generation, new: Generation) -> None:
+        """Make ``new`` live in one write, then drop ``old``."""
+
+        def write(session: ClientSession) -> None:
+            switched = self.pointers.update_one(
+                {"_id": self.projection.name, "generation": old.number},
+                {"$set": {"generation": new.number}},
+                session=session,
+            )
+            if switched.matched_count == 0:
+                raise GenerationSwitched(f"{self.projection.name} is no longer at {old.number}")
+
+        self.datastore.transaction(write)
+        old.drop()
+
+    # -- applying events ----------------------------------------------------------------
+    def heads(self) -> dict[str, int]:
+        return {source: reader.head() for source, reader in self.readers.items()}
+
+    def positions(self, generation: Generation) -> dict[str, int]:
+        return {source: generation.position(LOGS[source]) for source in self.readers}
+
+    def catch_up(
+        self,
+        generation: Generation | None = None,
+        heads: dict[str, int] | None = None,
+        progress: Callable[[int], Any] | None = None,
+    ) -> dict[str, int]:
+        """Apply every log up to its head (or ``heads``) to ``generation`` (the live one by
+        default); return the positions reached. ``progress(n)`` hears of each batch."""
+        heads = heads or self.heads()
+        while True:
+            guarded = generation is None
+            target = self.live() if guarded else generation
+            try:
+                for source, reader in self.readers.items():
+                    self._catch_up_log(target, reader, heads[source], guarded, progress)
+                return self.positions(target)
+            except GenerationSwitched:
+                continue  # a rebuild went live: follow the new generation
+
+    def _catch_up_log(self, generation, reader, head, guarded, progress) -> None:
+        reached = generation.position(reader.log)
+        while reached < head:
+            upto = min(head, reached + BATCH)
+            events = list(reader.public_events(reached, upto))
+            applied = self._apply_batch(generation, reader.log, reached, upto, events, guarded)
+            if applied and progress is not None:
+                progress(upto - reached)
+            reached = generation.position(reader.log)
+
+    def _apply_batch(self, generation, log, after, upto, events, guarded) -> bool:
+        """Apply ``events`` (positions ``after`` + 1 to ``upto``) with their tracking record
+        in one transaction; False if another worker got there first."""
+
+        def write(session: ClientSession) -> bool:
+            if guarded:
+                still_live = self.pointers.update_one(
+                    {"_id": self.projection.name, "generation": generation.number},
+                    {"$inc": {"batches": 1}},
+                    session=session,
+                )
+                if still_live.matched_count == 0:
+                    raise GenerationSwitched(self.projection.name)
+            tracked = generation.tracking.tracking.find_one({"_id": log}, session=session)
+            if (tracked or {}).get("notification_id", 0) != after:
+                return False  # read again inside the transaction: someone else moved on
+            for event in events:
+                self.projection.apply(event, generation.db, session)
+            generation.tracking._record_tracking(session, Tracking(log, upto))
+            return True
+
+        try:
+            return self.datastore.transaction(write)
+        except IntegrityError:
+            return False
+
+    def rebuild(self, progress: Callable[[int], Any] | None = None) -> Generation:
+        """Replay every log into a fresh generation, then make it live."""
+        new = self.new_generation()
+        self.catch_up(new, progress=progress)
+        while True:
+            old = self.live()
+            self.catch_up(new)  # what was appended meanwhile
+            try:
+                self.switch(old, new)
+                return new
+            except GenerationSwitched:
+                continue
+
+
+class ProjectionsRunner(DependencyProvider):
+    """Keeps a service's projections caught up with the logs: a managed thread polls the
+    logs' heads every ``PROJECTIONS_POLL_SECONDS`` (default 1) and applies what is new. The
+    service gets a mapping of projection name → ``Projector``; a query calls ``catch_up``
+    first to read what every command acknowledged before it wrote."""
+
+    def __init__(self, *projection_classes: type[Projection]) -> None:
+        self.projection_classes = projection_classes
+
+    def setup(self) -> None:
+        config = self.container.config
+        settings = config.get("EVENTSOURCING") or {}
+        self.datastore = MongoDBDatastore(
+            settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
+            settings.get("MONGODB_DATABASE") or "youwei",
+        )
+        self.projectors = {
+            cls.name: Projector(self.datastore, cls()) for cls in self.projection_classes
+        }
+        self.poll_seconds = float(config.get("PROJECTIONS_POLL_SECONDS") or 1.0)
+        self.stopping = False
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(self._run)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopping:
+                for name, projector in self.projectors.items():
+                    try:
+                        projector.catch_up()
+                    except Exception:
+                        log.exception("projection %s failed to catch up; trying again", name)
+                time.sleep(self.poll_seconds)
+        finally:
+            self.datastore.close()
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def kill(self) -> None:
+        self.stopping = True
+
+    def get_dependency(self, worker_ctx: object) -> dict[str, Projector]:
+        return self.projectors

@@ -1,0 +1,112 @@
+"""The records service's queries over its projections: each first catches the projection
+up with the logs, so it answers with everything the other services acknowledged before."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from events.projections import Projector
+from events.views import paged
+from schemas.common import label
+from schemas.errors import NotFound
+from schemas.inspections.reference import CATEGORIES
+from schemas.records.reference import CURRENT_RESTRICTION_RULES
+from services.records import files
+
+
+class Records:
+    def __init__(self, projectors: dict[str, Projector]) -> None:
+        self.personnel = projectors["personnel"]
+        self.public = projectors["public"]
+
+    def _file(self, cadre_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+        self.personnel.catch_up()
+        db = self.personnel.live().db
+        document = db["files"].find_one({"_id": cadre_id})
+        if document is None or document.get("name") is None:
+            raise NotFound(f"no cadre {cadre_id} in the registry's log")
+        unit_ids = {e["data"].get("unit_id") for e in document["events"].get("cadre_registry", [])}
+        units = {
+            u["_id"]: u["name"]
+            for u in db["units"].find({"_id": {"$in": sorted(i for i in unit_ids if i)}})
+        }
+        return document, units
+
+    def personnel_file(self, query: dict[str, Any], today: date) -> dict[str, Any]:
+        document, units = self._file(str(query["cadre_id"]))
+        return files.personnel_file(
+            document, units, query["as_of"] or today, CURRENT_RESTRICTION_RULES
+        )
+
+    def eligible_for_promotion(self, query: dict[str, Any]) -> dict[str, Any]:
+        document, _ = self._file(str(query["cadre_id"]))
+        return files.eligibility(document, query["on"], CURRENT_RESTRICTION_RULES)
+
+    def public_records(self, query: dict[str, Any]) -> dict[str, Any]:
+        self.public.catch_up()
+        records = self.public.live().db["records"]
+        wanted = self._public_filter(query)
+        total = records.count_documents(wanted)
+        cursor = records.find(wanted).sort([("published_on", -1), ("_id", 1)])
+        page = cursor.skip((query["page"] - 1) * query["page_size"]).limit(query["page_size"])
+        return paged(query, total, "records", [files.public_record(d) for d in page])
+
+    def public_charts(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Counts of the records matching ``query`` (its page aside) by category, by measure
+        or handling, and by month; and every month with a record, for the page's filter."""
+        records = self.public.live().db["records"]
+        picked = {"category": 1, "decision": 1, "month": 1}
+        counts: dict[str, Counter] = {key: Counter() for key in picked}
+        for document in records.find(self._public_filter(query), picked):
+            for key in picked:
+                counts[key][document.get(key)] += 1
+        months = sorted({d["month"] for d in records.find({}, {"month": 1})})
+        return {
+            "by_category": [
+                {**label(CATEGORIES, code), "count": counts["category"][code]}
+                for code in CATEGORIES
+            ],
+            "by_decision": [
+                {**label(files.DECISIONS, code), "count": n}
+                for code, n in sorted(counts["decision"].items())
+                if code
+            ],
+            "by_month": [{"month": m, "count": n} for m, n in sorted(counts["month"].items())],
+            "months": months,
+        }
+
+    @staticmethod
+    def _public_filter(query: dict[str, Any]) -> dict[str, Any]:
+        wanted: dict[str, Any] = {
+            k: query[k] for k in ("category", "situation", "decision", "month") if query.get(k)
+        }
+        if query.get("q"):
+            text = {"$regex": re.escape(query["q"]), "$options": "i"}
+            wanted["$or"] = [{"cadre_name": text}, {"unit": text}, {"post": text}]
+        return wanted
+
+    def status(self) -> dict[str, Any]:
+        """Each projection's generation, and its position and lag behind each log."""
+        answer = {}
+        for projector in (self.personnel, self.public):
+            heads, generation = projector.heads(), projector.live()
+            positions = projector.positions(generation)
+            answer[projector.projection.name] = {
+                "generation": generation.number,
+                "logs": {
+                    source: {
+                        "position": positions[source],
+                        "head": heads[source],
+                        "lag": heads[source] - positions[source],
+                    }
+                    for source in heads
+                },
+            }
+        return answer
+
+    @staticmethod
+    def decision_options() -> list[dict[str, str]]:
+        return [label(files.DECISIONS, code) for code in files.DECISIONS]
