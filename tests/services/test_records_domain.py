@@ -1,11 +1,18 @@
-"""A cadre's restrictions from their events, on pure domain code (groundwork for the
-records service): each rule's period, the day it ends, and an appeal that lifts one."""
+"""A cadre's restrictions from their events, on pure domain code (the
+records service): each rule's period, the day it ends, an appeal that lifts or changes
+one, the consequences of runs of grades, and the posting registry events leave."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from services.records.domain import add_months, eligible_for_promotion, restrictions
+from services.records.domain import (
+    add_months,
+    consequences,
+    eligible_for_promotion,
+    posting,
+    restrictions,
+)
 
 
 def decided(kind: str, on: str, decision: str, decision_type: str = "handling", form=None):
@@ -69,3 +76,80 @@ def test_a_revoked_appeal_lifts_its_restriction_from_the_day_of_the_appeal() -> 
     assert lifted.lifted_on == date(2026, 4, 1) and lifted.lifted_by == ["e-appeal"]
     assert not eligible_for_promotion([lifted], date(2026, 3, 31))[0], "in force before"
     assert eligible_for_promotion([lifted], date(2026, 4, 1))[0]
+
+
+def appeal(outcome: str, on: str, decision: str, changed_to=None) -> dict:
+    return {"type": "case_appeal_decided", "event_id": f"p-{decision}",
+            "data": {"decision_id": decision, "outcome": outcome, "decided_on": on,
+                     "changed_to": changed_to}}  # fmt: skip
+
+
+def test_a_changed_appeal_restricts_as_the_new_kind_from_the_original_day() -> None:
+    found = restrictions(
+        [decided("dismissal", "2026-03-10", "d1"),
+         appeal("changed", "2026-04-01", "d1", {"kind": "post_adjustment", "form": None})],
+        "2026.1",
+    )  # fmt: skip
+    on = date(2026, 5, 1)
+    assert {r.rule for r in found if r.in_force(on)} == {"post_adjustment"}
+    [adjusted] = [r for r in found if r.rule == "post_adjustment"]
+    assert (adjusted.starts, adjusted.ends) == (date(2026, 3, 10), date(2027, 3, 10))
+    assert adjusted.caused_by == ["p-d1"]
+    lifted = [r for r in found if r.rule.startswith("dismissal")]
+    assert len(lifted) == 2 and all(r.lifted_on == date(2026, 4, 1) for r in lifted)
+    upheld = restrictions([decided("demotion", "2026-03-10", "d2"),
+                           appeal("upheld", "2026-04-01", "d2")], "2026.1")  # fmt: skip
+    assert [r.rule for r in upheld if r.in_force(on)] == ["demotion"]
+
+
+def test_runs_of_grades_lead_to_their_consequences_once_per_run() -> None:
+    def fired(grades: dict[int, str]) -> list[tuple[str, int]]:
+        return [(c.rule, c.year) for c in
+                consequences([graded(g, y) for y, g in grades.items()], "2026.1")]  # fmt: skip
+
+    assert fired({2024: "incompetent"}) == [("incompetent_demotion", 2024)]
+    assert fired({2024: "incompetent", 2025: "incompetent"}) == [
+        ("incompetent_demotion", 2024), ("incompetent_demotion", 2025),
+        ("incompetent_twice_dismissal", 2025)]  # fmt: skip
+    assert fired({2023: "incompetent", 2025: "incompetent"}) == [
+        ("incompetent_demotion", 2023),
+        ("incompetent_demotion", 2025),
+    ]  # not running
+    three = {2022: "excellent", 2023: "excellent", 2024: "excellent"}
+    assert fired(three) == [("excellent_three_years_merit", 2024)]
+    assert fired({**three, 2025: "excellent", 2026: "excellent"}) == [
+        ("excellent_three_years_merit", 2024)
+    ]  # the next run of three ends in 2027
+    assert fired({**three, 2025: "competent", 2026: "excellent"}) == [
+        ("excellent_three_years_merit", 2024)
+    ]
+    [merit] = consequences([graded("excellent", y) for y in (2022, 2023, 2024)], "2026.1")
+    assert merit.caused_by == ["a-2022", "a-2023", "a-2024"]
+
+
+def registry(kind: str, n: int, **data) -> dict:
+    return {"type": f"cadre_{kind}", "event_id": f"r{n}", "data": data}
+
+
+def test_the_posting_registry_events_leave() -> None:
+    events = [
+        registry("registered", 1, unit_id="u1", post="局长", rank="county_division",
+                 post_kind="leadership", effective_date="2025-01-01"),
+        registry("dismissed", 2, effective_date="2026-05-01", reason="免职"),
+    ]  # fmt: skip
+    held = posting(events)
+    assert (held["unit_id"], held["post"], held["status"]) == (None, None, "dismissed")
+    assert (held["rank"], held["since"], held["event_id"]) == (
+        "county_division",
+        "2026-05-01",
+        "r2",
+    )
+    events.append(registry("reinstated", 3, unit_id="u1", post="局长", rank="county_division",
+                           post_kind="leadership", status="in_post",
+                           effective_date="2026-06-01"))  # fmt: skip
+    assert posting(events)["status"] == "in_post" and posting(events)["post"] == "局长"
+    events.append(registry("changed_to_non_leadership", 4, post="一级调研员",
+                           effective_date="2026-07-01", reason="改非"))  # fmt: skip
+    changed = posting(events)
+    assert (changed["post_kind"], changed["status"], changed["unit_id"]) == (
+        "non_leadership", "in_post", "u1")  # fmt: skip
