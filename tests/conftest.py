@@ -16,6 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # eventlet announces its deprecation on import
     from eventlet import patcher
 
+from tests.browser import browser_page, chromium_browser  # noqa: F401  (fixtures)
 from youwei.stack import SecantusServer, free_port
 
 
@@ -32,10 +33,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """nameko services need eventlet's monkey patching: a plain session leaves their tests
     to the patched pass of the test command; tests that run services as processes
-    (``processes``) run once, in the plain pass (deselected, not skipped)."""
-    leave = "processes" if patcher.is_monkey_patched("socket") else "nameko"
-    kept = [item for item in items if item.get_closest_marker(leave) is None]
-    deselected = [item for item in items if item.get_closest_marker(leave) is not None]
+    (``processes``) and tests in a browser (``browser``: Playwright hangs under eventlet,
+    see tests/browser.py) run once, in the plain pass (deselected, not skipped). A test that
+    asks for ``browser_page`` is marked ``browser`` here, whether or not it says so."""
+    for item in items:
+        if "browser_page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("browser") and item.get_closest_marker("nameko"):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked both 'browser' (plain pass only) and 'nameko' "
+                "(eventlet pass only), so no pass would run it: run the service as a process "
+                "(tests/processes.py, marker 'processes') and browse that"
+            )
+    patched = patcher.is_monkey_patched("socket")
+    leave = ("processes", "browser") if patched else ("nameko",)
+    kept = [item for item in items if not any(item.get_closest_marker(m) for m in leave)]
+    deselected = [item for item in items if any(item.get_closest_marker(m) for m in leave)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept

@@ -1,0 +1,98 @@
+"""A real browser for tests: Debian's headless Chromium driven by Playwright.
+
+``browser_page`` gives a test a fresh page (its own context: no cookies or storage from
+another test; locale zh-CN; a 1280×900 viewport, which a test may change with
+``page.set_viewport_size``) in a Chromium that ``chromium_browser`` starts once per test
+module. tests/conftest.py imports both, so any test can ask for ``browser_page``, and marks
+such a test ``browser`` (say so in the test module too, ``pytestmark = pytest.mark.browser``).
+
+The browser is Debian's package ``chromium`` at ``/usr/bin/chromium``, launched with
+``executable_path``: Playwright's own browser download (``playwright install``) is never
+needed, and could not reach its host from here anyway. ``.ci/run`` installs the package
+when it is missing. Without it the fixture FAILS, naming the package: a browser test that
+quietly skipped would let CI pass without ever opening the page.
+
+Not under eventlet: browser tests run in the plain pass only. tests/conftest.py marks any
+test that asks for ``browser_page`` as ``browser`` and deselects those in the ``nameko test``
+pass, and this fixture fails if it is started under eventlet's monkey patching all the same.
+Why: Playwright's sync API runs its asyncio loop on a greenlet of its own (the dispatcher
+fiber) and runs each event listener on a greenlet whose parent is that fiber; eventlet's hub,
+whenever a greenlet blocks on a green call, makes the hub that greenlet's parent
+(``cur.parent = hub`` in ``eventlet.hubs.hub.BaseHub.switch``). A listener that blocked then
+returns to the hub instead of to Playwright, and the dispatcher fiber is never resumed (a
+dump of the greenlets of a hung run shows just that: a dead listener greenlet whose parent
+is the hub, the dispatcher fiber suspended in its switch to it, the hub idle).
+Seen here (playwright 1.65.2, eventlet 0.41.3, Chromium 156): ``page.goto`` works, but a
+click that navigates hangs forever; Playwright's own timeouts never fire (its loop is
+stuck) and pytest-timeout's signal cannot end it either. So a test of a nameko service in a
+browser runs the service as a process (tests/processes.py, marker ``processes``, plain pass)
+rather than in a nameko container in the test process; conftest rejects a test marked both
+``browser`` and ``nameko``, since no pass would run it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from eventlet import patcher
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = "/usr/bin/chromium"
+APT_PACKAGE = "chromium"
+VIEWPORT = {"width": 1280, "height": 900}
+TIMEOUT_MS = 15_000
+
+
+def cannot_start() -> str | None:
+    """Why the browser cannot start here, or None."""
+    if patcher.is_monkey_patched("socket"):
+        return (
+            "browser tests cannot run under eventlet's monkey patching (Playwright hangs: "
+            "see tests/browser.py); mark the test 'browser' so that the nameko test pass "
+            "leaves it to the plain pass"
+        )
+    if not os.access(CHROMIUM, os.X_OK):
+        return (
+            f"{CHROMIUM} is missing: browser tests need Debian's package {APT_PACKAGE!r} "
+            f"(apt-get install -y {APT_PACKAGE}; .ci/run installs it)"
+        )
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium_browser() -> Iterator[Browser]:
+    """Headless Chromium, started once for the test module that asks for it."""
+    problem = cannot_start()
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            # As root (CI and the developers' machines) Chromium refuses its sandbox;
+            # /dev/shm may be small in a container.
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser: Browser) -> Iterator[Page]:
+    """A new page in a context of its own, closed after the test."""
+    context = chromium_browser.new_context(locale="zh-CN", viewport=VIEWPORT)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
