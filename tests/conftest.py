@@ -77,3 +77,35 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     else:
         os.environ["MONGODB_URI"] = previous
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def rabbit_config_module(request: pytest.FixtureRequest, vhost_pipeline) -> dict:
+    """nameko's ``rabbit_config`` for a whole module: a RabbitMQ vhost of the module's own."""
+    from urllib.parse import urlparse
+
+    uri = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
+    with vhost_pipeline.get() as vhost:
+        yield {"AMQP_URI": f"{uri.scheme}://{uri.netloc}/{vhost}", "username": uri.username,
+               "vhost": vhost}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def container_factory_module():
+    """nameko's ``container_factory`` for a whole module: its containers are killed at its end."""
+    from nameko.containers import get_container_cls
+
+    containers = []
+
+    def make(service_class, config):
+        containers.append(get_container_cls(config)(service_class, config))
+        return containers[-1]
+
+    yield make
+    for container in containers:
+        container.kill()
+
+
+@pytest.fixture(scope="module")
+def web_port() -> int:
+    return free_port()

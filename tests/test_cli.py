@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from uuid import uuid4
 
@@ -13,6 +14,8 @@ import pymongo
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
+from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
+from events.transcoding import transcoder
 from tests.events.support import fresh_database_name, new_factory
 from youwei.cli import main
 from youwei.stack import free_port
@@ -56,10 +59,11 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
 def test_up_status_down_keep_the_data(tmp_path: Path, rabbit_config) -> None:
     """The whole stack, with its database on a port and folder of this test's and its
     services on a RabbitMQ vhost of this test's."""
-    port = free_port()
+    port, web = free_port(), free_port()
     env = {
         **os.environ,
         "YOUWEI_MONGODB_PORT": str(port),
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{web}",
         "YOUWEI_STATE_DIR": str(tmp_path),
         "AMQP_URI": rabbit_config["AMQP_URI"],
     }
@@ -76,8 +80,11 @@ def test_up_status_down_keep_the_data(tmp_path: Path, rabbit_config) -> None:
         assert youwei("up", "--no-sync-on-commit").returncode == 0, "up is idempotent"
         status = youwei("status")
         assert status.returncode == 0, status.stdout
-        services = "cadre_registry, evaluations, inspections, accountability"
+        services = "cadre_registry, evaluations, inspections, accountability, records"
         assert f"services    {services} up" in status.stdout
+        assert f"public page http://127.0.0.1:{web}/" in up.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/records.json", timeout=30) as page:
+            assert json.load(page)["total"] == 0
 
         uri = f"mongodb://127.0.0.1:{port}"
         call = subprocess.run(
@@ -106,3 +113,37 @@ def test_up_status_down_keep_the_data(tmp_path: Path, rabbit_config) -> None:
             }
     finally:
         youwei("down")
+
+
+def test_projections_status_and_rebuild(mongodb_uri) -> None:
+    database = fresh_database_name()
+    datastore = MongoDBDatastore(mongodb_uri, database)
+    state = transcoder().encode({"name": "玉溪市", "parent_id": None})
+    registry = datastore.collection("cadreregistry_events")
+    recorder = MongoDBApplicationRecorder(datastore, registry.name)
+    recorder.create_table()
+    unit = uuid4()
+    recorder.insert_events([StoredEvent(unit, 1, "services.cadre_registry.domain:Unit.Registered",
+                                        state)])  # fmt: skip
+    runner = CliRunner()
+    where = ["--uri", mongodb_uri, "--database", database]
+    try:
+        before = runner.invoke(main, ["projections", "status", *where])
+        assert before.exit_code == 0, before.output
+        assert "personnel (generation 1)" in before.output
+        assert "cadre_registry  position         0  head         1  lag 1" in before.output
+        rebuilt = runner.invoke(main, ["projections", "rebuild", "personnel", *where])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        assert "personnel: generation 2 live at cadre_registry 1, evaluations 0" in rebuilt.output
+        units = datastore.collection("personnel_g2_units").find_one({"_id": str(unit)})
+        assert units == {"_id": str(unit), "name": "玉溪市"}
+        after = runner.invoke(main, ["projections", "status", *where])
+        assert (
+            "personnel (generation 2)" in after.output and "public (generation 1)" in after.output
+        )
+        assert "cadre_registry  position         1  head         1  lag 0" in after.output
+        wrong = runner.invoke(main, ["projections", "rebuild", "personal", *where])
+        assert wrong.exit_code == 2 and "personal: not one of personnel, public" in wrong.output
+    finally:
+        datastore.client.drop_database(database)
+        datastore.close()

@@ -11,6 +11,8 @@ from types import SimpleNamespace
 from nameko.testing.services import worker_factory
 
 from events.clock import CityClock
+from events.mongodb import MongoDBDatastore
+from events.projections import Projector
 from services.accountability.application import Accountability
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry
@@ -19,6 +21,8 @@ from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from services.inspections.application import Inspections
 from services.inspections.service import InspectionsService
+from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.service import RecordsService
 from tests.events.support import fresh_database_name, new_factory
 from tests.services.support import RATER_KEY
 
@@ -47,9 +51,15 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         AccountabilityService, accountability=applications[3], cadre_registry=registry,
         inspections=inspections, evaluations=evaluations,
     )  # fmt: skip
+    datastore = MongoDBDatastore(mongodb_uri, database)
+    projectors = {p.name: Projector(datastore, p) for p in (PersonnelFiles(), PublicRecords())}
+    records = worker_factory(
+        RecordsService, projections=projectors, clock=CityClock("Asia/Shanghai")
+    )
     actor = {"agency": "组织部", "person": "张三"}
     rpc = SimpleNamespace(cadre_registry=registry, evaluations=evaluations,
-                          inspections=inspections, accountability=accountability)  # fmt: skip
+                          inspections=inspections, accountability=accountability,
+                          records=records)  # fmt: skip
     namespace = {
         "uuid": uuid,
         "actor": actor,
@@ -58,9 +68,8 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
     }
     examples = re.findall(r"```python\n(.*?)```", RPC_DOC.read_text(), flags=re.DOTALL)
     try:
-        registry_example, evaluations_example, inspections_example, accountability_example = (
-            examples
-        )
+        (registry_example, evaluations_example, inspections_example, accountability_example,
+         records_example) = examples  # fmt: skip
         exec(compile(registry_example, str(RPC_DOC), "exec"), namespace)
         last = registry.get_cadre({"cadre_id": namespace["cadre"]})["history"][-1]
         assert last["change"]["code"] == "dismissed"  # as the example's comment says
@@ -78,7 +87,18 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         assert case["publications"][0]["withdrawn_on"] == "2026-06-01"
         closed = accountability.list_cases({"cadre_id": namespace["liaison"], "status": "closed"})
         assert closed["total"] == 1
+        exec(compile(records_example, str(RPC_DOC), "exec"), namespace)
+        during = records.personnel_file({"cadre_id": namespace["liaison"], "as_of": "2026-05-25"})
+        restriction = during["restrictions"][0]
+        assert (restriction["rule"], restriction["ends"]) == ("admonishment", "2026-11-20")
+        assert not during["eligible_for_promotion"]["eligible"]
+        after = records.eligible_for_promotion(
+            {"cadre_id": namespace["liaison"], "on": "2026-06-02"}
+        )
+        assert after["eligible"]
+        assert records.public_records({"q": "陈刚"})["total"] == 0
     finally:
+        datastore.close()
         for application in applications:
             application.close()
         factory = new_factory(database)

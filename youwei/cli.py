@@ -40,6 +40,7 @@ def up(sync_on_commit: bool) -> None:
     click.echo(f"RabbitMQ    {stack.rabbitmq_status()}")
     click.echo(f"SecantusDB  {database.uri} up (data in {database.storage_path})")
     click.echo(f"services    {', '.join(stack.SERVICE_NAMES)} up (log in {services.log_file})")
+    click.echo(f"public page http://{stack.web_address()}/")
 
 
 @main.command()

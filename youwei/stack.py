@@ -232,8 +232,9 @@ SERVICE_MODULES = [
     "services.evaluations.service",
     "services.inspections.service",
     "services.accountability.service",
+    "services.records.service",
 ]
-SERVICE_NAMES = ["cadre_registry", "evaluations", "inspections", "accountability"]
+SERVICE_NAMES = ["cadre_registry", "evaluations", "inspections", "accountability", "records"]
 
 
 @dataclass(kw_only=True)
@@ -257,6 +258,11 @@ class Services(BackgroundProcess):
             "PYTHONPATH": str(PROJECT_ROOT),
         }
         self.launch(command, lambda: rpc_consumers_ready(SERVICE_NAMES), timeout, env=env)
+
+
+def web_address() -> str:
+    """Where the records service serves the public page (``WEB_SERVER_ADDRESS``)."""
+    return os.environ.get("WEB_SERVER_ADDRESS") or "127.0.0.1:8000"
 
 
 def amqp_uri() -> str:

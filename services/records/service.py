@@ -1,0 +1,111 @@
+"""The ``records`` nameko service: personnel decisions and public accountability records,
+projected from the four services' logs (``services.records.projections``).
+
+RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``,
+``projections_status`` (docs/rpc.md). HTTP (nameko's ``@http``, on ``WEB_SERVER_ADDRESS``):
+the public page at ``/`` and the same records as JSON at ``/records.json``; both take the
+filters of ``public_records`` as query parameters and show only public fields.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nameko.rpc import rpc
+from nameko.web.handlers import http
+from werkzeug.wrappers import Request, Response
+
+from events.clock import CityClock, Clock
+from events.projections import ProjectionsRunner
+from schemas import records as contract
+from schemas.common import load
+from schemas.errors import EXPECTED, InvalidCommand
+from services.records.application import Records
+from services.records.page import render_page
+from services.records.projections import PersonnelFiles, PublicRecords
+
+FILTERS = ("q", "category", "situation", "decision", "month")
+
+
+class RecordsService:
+    name = "records"
+    projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
+    clock: CityClock = Clock()
+
+    @property
+    def records(self) -> Records:
+        return Records(self.projections)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def personnel_file(self, query: Any) -> dict[str, Any]:
+        return self.records.personnel_file(load(contract.PersonnelFile, query), self.clock.today())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def eligible_for_promotion(self, query: Any) -> dict[str, Any]:
+        return self.records.eligible_for_promotion(load(contract.EligibleForPromotion, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def public_records(self, query: Any) -> dict[str, Any]:
+        return self.records.public_records(load(contract.PublicRecords, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def projections_status(self, query: Any) -> dict[str, Any]:
+        load(contract.ProjectionsStatus, query)
+        return self.records.status()
+
+    @http("GET", "/")
+    def page(self, request: Request) -> Response:
+        try:
+            query = self._query(request)
+        except InvalidCommand as error:
+            return Response(
+                json.dumps({"error": "InvalidCommand", "fields": error.errors}, ensure_ascii=False),
+                400,
+                mimetype="application/json",
+            )
+        records = self.records
+        answer = records.public_records(query)
+        charts = records.public_charts(query)
+        options = {
+            "categories": [{k: c[k] for k in ("code", "zh", "en")} for c in charts["by_category"]],
+            "decisions": records.decision_options(),
+            "months": charts.pop("months"),
+        }
+        filters = {key: query.get(key) for key in (*FILTERS, "page", "page_size")}
+        html = render_page(answer, charts, filters, options)
+        return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
+
+    @http("GET", "/records.json")
+    def records_json(self, request: Request) -> Response:
+        try:
+            query = self._query(request)
+        except InvalidCommand as error:
+            body, status = {"error": "InvalidCommand", "fields": error.errors}, 400
+        else:
+            records = self.records
+            body, status = records.public_records(query), 200
+            body["charts"] = records.public_charts(query)
+            body["charts"].pop("months")
+        return Response(
+            json.dumps(body, ensure_ascii=False),
+            status,
+            content_type="application/json; charset=utf-8",
+        )
+
+    @staticmethod
+    def _query(request: Request) -> dict[str, Any]:
+        """The page's query parameters as ``public_records`` takes them (an empty field is
+        no filter; page numbers are integers)."""
+        query: dict[str, Any] = {}
+        for key, value in request.args.items():
+            if value == "":
+                continue
+            if key in ("page", "page_size"):
+                try:
+                    query[key] = int(value)
+                except ValueError:
+                    raise InvalidCommand({key: ["must be an integer"]}) from None
+            else:
+                query[key] = value
+        return load(contract.PublicRecords, query)

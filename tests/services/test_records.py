@@ -1,0 +1,373 @@
+"""The records service over the real stack: a scripted year sent to the four services over
+RPC, then personnel files on several days, eligibility, public records, and a rebuild of
+the projections from the logs that gives the same documents."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date
+
+import pytest
+
+from events.mongodb import MongoDBDatastore
+from events.projections import Generation, Projector
+from services.accountability.service import AccountabilityService
+from services.cadre_registry.service import CadreRegistryService
+from services.evaluations.service import EvaluationsService
+from services.inspections.service import InspectionsService
+from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.service import RecordsService
+from tests.services.support import FixedClock, command, invalid_fields, running_services
+from tests.services.test_inspections_rpc import TEAM, wait_for
+from tests.services.test_policies import rate_year
+
+pytestmark = pytest.mark.nameko
+SERVICES = [
+    CadreRegistryService,
+    EvaluationsService,
+    InspectionsService,
+    AccountabilityService,
+    RecordsService,
+]
+#: What must never appear on the public side: private fields of the four services.
+PRIVATE = (
+    "birth_date",
+    "gender",
+    "1979-03-03",
+    "description",
+    "上班时间窗口无人",
+    "reason",
+    "dismissed for a test",
+    "rater",
+    "statement",
+    "evidence",
+    "李纪检",
+    "cadre_id",
+    "case_id",
+    "finding_id",
+)
+
+
+@pytest.fixture(scope="module")
+def year(request, container_factory_module, rabbit_config_module, mongodb_uri, web_port):
+    """The scripted year, sent once for the module's tests (they only read)."""
+    clock = FixedClock(date(2026, 3, 10))
+    with running_services(
+        SERVICES,
+        container_factory_module,
+        rabbit_config_module,
+        mongodb_uri,
+        clock=clock,
+        EVENT_RETRY_DELAYS=[0.2, 0.5],
+        PROJECTIONS_POLL_SECONDS=0.2,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}",
+    ) as (rpc, database):
+        yield rpc, database, script(rpc)
+
+
+def register(rpc, name: str, unit: str, post: str) -> str:
+    return rpc.cadre_registry.register_cadre(
+        command(
+            name=name,
+            gender="male",
+            birth_date="1979-03-03",
+            unit_id=unit,
+            post=post,
+            rank="county_division",
+            post_kind="leadership",
+            effective_date="2025-01-01",
+        )
+    )["cadre_id"]
+
+
+def case_on_finding(rpc, inspection: str, unit: str, cadre: str, situation: str, day: str) -> str:
+    finding = rpc.inspections.record_finding(
+        command(
+            inspection_id=inspection,
+            unit_id=unit,
+            cadre_id=cadre,
+            situation=situation,
+            description="上班时间窗口无人",
+            found_on=day,
+        )
+    )["finding_id"]
+    cases = wait_for(lambda: rpc.accountability.list_cases({"cadre_id": cadre})["cases"])
+    assert cases[0]["basis"][0]["finding_id"] == finding
+    return cases[0]["case_id"]
+
+
+def script(rpc) -> dict[str, str]:
+    """Li Ming is admonished (published); Wang Fang's post is adjusted (published, then
+    withdrawn); Zhao Qiang is dismissed and the dismissal revoked on appeal; Sun Li has a
+    basically competent year."""
+    transport = rpc.cadre_registry.register_unit(command(name="市交通运输局"))["unit_id"]
+    hall = rpc.cadre_registry.register_unit(command(name="市政务服务中心"))["unit_id"]
+    li = register(rpc, "李明", transport, "副局长")
+    wang = register(rpc, "王芳", hall, "副主任")
+    zhao = register(rpc, "赵强", hall, "主任")
+    sun = register(rpc, "孙丽", transport, "局长")
+    visit = rpc.inspections.open_inspection(
+        command(kind="undercover_visit", title="窗口暗访", started_on="2026-03-02", team=TEAM)
+    )["inspection_id"]
+
+    li_case = case_on_finding(rpc, visit, transport, li, "absent_from_post", "2026-03-02")
+    rpc.accountability.impose_measure(
+        command(
+            case_id=li_case, measure="admonishment", reason="上班时间离岗", decided_on="2026-03-15"
+        )
+    )
+    rpc.accountability.publish_result(
+        command(case_id=li_case, summary="诫勉谈话", published_on="2026-03-20")
+    )
+
+    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
+    rpc.accountability.decide_handling(
+        command(
+            case_id=wang_case,
+            handling="post_adjustment",
+            post="一级主任科员",
+            reason="不作为",
+            decided_on="2026-04-01",
+        )
+    )
+    rpc.accountability.publish_result(
+        command(case_id=wang_case, summary="调整职务", published_on="2026-04-05")
+    )
+    rpc.accountability.withdraw_publication(
+        command(case_id=wang_case, reason="公布有误", withdrawn_on="2026-04-10")
+    )
+
+    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
+    dismissal = rpc.accountability.decide_handling(
+        command(
+            case_id=zhao_case,
+            handling="dismissal",
+            reason="dismissed for a test",
+            decided_on="2026-05-01",
+        )
+    )["decision_id"]
+    rpc.accountability.publish_result(
+        command(case_id=zhao_case, summary="免职", published_on="2026-05-02")
+    )
+    rpc.accountability.file_appeal(
+        command(case_id=zhao_case, decision_id=dismissal, grounds="事实不清", filed_on="2026-05-10")
+    )
+    rpc.accountability.decide_appeal(
+        command(
+            case_id=zhao_case,
+            decision_id=dismissal,
+            outcome="revoked",
+            reason="事实不清",
+            decided_on="2026-06-01",
+        )
+    )
+
+    rate_year(rpc, sun, 2026, "basically_competent", "basically_satisfied")
+    graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=sun, year=2026))
+    assert graded["grade"]["code"] == "basically_competent"
+    return {"li": li, "wang": wang, "zhao": zhao, "sun": sun, "transport": transport}
+
+
+def restrictions_in_force(file: dict) -> list[str]:
+    return [r["rule"] for r in file["restrictions"] if r["in_force"]]
+
+
+def test_an_admonishment_restricts_for_six_months_and_cites_its_rule(year) -> None:
+    rpc, _, cadres = year
+    before = rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-03-14"})
+    assert before["name"] == "李明" and before["posting"]["post"] == "副局长"
+    assert before["posting"]["unit"] == "市交通运输局"
+    assert restrictions_in_force(before) == [] and before["eligible_for_promotion"]["eligible"]
+    assert [f["situation"]["code"] for f in before["findings"]] == ["absent_from_post"]
+
+    during = rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-04-01"})
+    [restriction] = during["restrictions"]
+    assert restriction["rule"] == "admonishment" and restriction["rules_version"] == "2026.1"
+    assert (restriction["starts"], restriction["ends"]) == ("2026-03-15", "2026-09-15")
+    assert restriction["in_force"] and restriction["restricts"]["zh"] == "不得提拔或者重用"
+    [decision] = during["decisions"]
+    assert restriction["caused_by"] == [decision["event_id"]]
+    assert not during["eligible_for_promotion"]["eligible"]
+    assert "admonishment" in during["eligible_for_promotion"]["reasons"][0]
+
+    after = rpc.records.eligible_for_promotion({"cadre_id": cadres["li"], "on": "2026-09-15"})
+    assert after["eligible"] and after["reasons"] == [] and after["restrictions_in_force"] == []
+    assert not rpc.records.eligible_for_promotion({"cadre_id": cadres["li"], "on": "2026-09-14"})[
+        "eligible"
+    ]
+
+
+def test_a_revoked_dismissal_lifts_its_restrictions_from_the_appeal(year) -> None:
+    rpc, _, cadres = year
+
+    def file(day: str) -> dict:
+        return rpc.records.personnel_file({"cadre_id": cadres["zhao"], "as_of": day})
+
+    dismissed = wait_for(
+        lambda: (
+            (f := file("2026-05-15"))["posting"]["status"]
+            and f["posting"]["status"]["code"] == "dismissed"
+            and f
+        )
+    )
+    assert restrictions_in_force(dismissed) == [
+        "dismissal_no_leading_post",
+        "dismissal_not_above_former_level",
+    ]
+    assert dismissed["posting"]["post"] is None
+    assert not dismissed["eligible_for_promotion"]["eligible"]
+    assert dismissed["appeals"] == []
+
+    reinstated = wait_for(
+        lambda: (f := file("2026-06-15"))["posting"]["status"]["code"] == "in_post" and f
+    )
+    assert reinstated["posting"]["post"] == "主任"
+    assert restrictions_in_force(reinstated) == []
+    assert {r["lifted_on"] for r in reinstated["restrictions"]} == {"2026-06-01"}
+    [appeal] = reinstated["appeals"]
+    assert appeal["outcome"]["code"] == "revoked"
+    assert all(r["lifted_by"] == [appeal["event_id"]] for r in reinstated["restrictions"])
+    assert reinstated["decisions"][0]["status"] == "revoked"
+    assert reinstated["eligible_for_promotion"]["eligible"]
+
+
+def test_post_adjustment_and_a_basically_competent_year(year) -> None:
+    rpc, _, cadres = year
+    wang = rpc.records.eligible_for_promotion({"cadre_id": cadres["wang"], "on": "2026-12-01"})
+    assert [r["rule"] for r in wang["restrictions_in_force"]] == ["post_adjustment"]
+    assert wang["restrictions_in_force"][0]["ends"] == "2027-04-01"
+
+    def sun(day: str) -> dict:
+        return rpc.records.eligible_for_promotion({"cadre_id": cadres["sun"], "on": day})
+
+    assert sun("2026-12-30")["eligible"]  # the assessment counts from the end of its year
+    barred = wait_for(lambda: not (answer := sun("2027-02-01"))["eligible"] and answer)
+    assert [r["rule"] for r in barred["restrictions_in_force"]] == ["basically_competent"]
+    assert sun("2028-01-01")["eligible"]
+    graded = rpc.records.personnel_file({"cadre_id": cadres["sun"], "as_of": "2027-01-05"})
+    assert [(g["year"], g["grade"]["code"]) for g in graded["grades"]] == [
+        (2026, "basically_competent")
+    ]
+
+
+def test_queries_name_what_is_wrong_or_missing(year) -> None:
+    rpc, _, cadres = year
+    from nameko.exceptions import RemoteError
+
+    with pytest.raises(RemoteError) as refused:
+        rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-3-1"})
+    assert "as_of" in invalid_fields(refused.value)
+    with pytest.raises(RemoteError) as refused:
+        rpc.records.eligible_for_promotion({"cadre_id": cadres["li"]})
+    assert invalid_fields(refused.value) == {"on": ["Missing data for required field."]}
+    with pytest.raises(RemoteError) as missing:
+        rpc.records.personnel_file({"cadre_id": cadres["transport"]})
+    assert missing.value.exc_type == "NotFound"
+    with pytest.raises(RemoteError) as refused:
+        rpc.records.public_records({"category": "sloth"})
+    assert "category" in invalid_fields(refused.value)
+
+
+def public(rpc, **query) -> dict:
+    return rpc.records.public_records(query)
+
+
+def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year) -> None:
+    rpc, _, _ = year
+    answer = wait_for(lambda: (a := public(rpc))["total"] == 1 and a)
+    [record] = answer["records"]
+    assert record["cadre_name"] == "李明" and record["unit"] == "市交通运输局"
+    assert record["post"] == "副局长" and record["published_on"] == "2026-03-20"
+    assert record["category"]["code"] == "muddling" and record["decision"]["code"] == "admonishment"
+    assert record["situation"]["code"] == "absent_from_post"
+    assert set(record) == {
+        "record_id",
+        "published_on",
+        "cadre_name",
+        "unit",
+        "post",
+        "category",
+        "situation",
+        "decision_type",
+        "decision",
+        "form",
+        "decided_on",
+    }
+    text = json.dumps(answer, ensure_ascii=False)
+    assert not [word for word in PRIVATE if word in text]
+    assert public(rpc, category="muddling")["total"] == 1
+    assert public(rpc, category="mediocrity")["total"] == 0  # withdrawn
+    assert public(rpc, q="交通")["total"] == 1 and public(rpc, q="王芳")["total"] == 0
+    assert public(rpc, q="赵强")["total"] == 0  # its decision was revoked on appeal
+    assert public(rpc, month="2026-03")["total"] == 1 and public(rpc, month="2026-05")["total"] == 0
+
+
+def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> None:
+    rpc, database, cadres = year
+    wait_for(lambda: public(rpc)["total"] == 1)
+    status = rpc.records.projections_status({})
+    assert set(status) == {"personnel", "public"}
+    datastore = MongoDBDatastore(mongodb_uri, database.name)
+    try:
+        for projection in (PersonnelFiles(), PublicRecords()):
+            projector = Projector(datastore, projection)
+            projector.catch_up()
+            old = projector.live()
+            live = {name: sorted(c.find(), key=lambda d: d["_id"]) for name, c in old.db.items()}
+            assert live[next(iter(live))], f"{projection.name} is empty"
+            new = projector.rebuild()
+            assert new.number == old.number + 1 and projector.live().number == new.number
+            rebuilt = {name: sorted(c.find(), key=lambda d: d["_id"]) for name, c in new.db.items()}
+            assert rebuilt == live, projection.name
+            assert old.prefix + "_files" not in database.list_collection_names()
+            assert projector.positions(new) == projector.heads()
+    finally:
+        datastore.close()
+    after = rpc.records.projections_status({})
+    assert after["personnel"]["generation"] == status["personnel"]["generation"] + 1
+    assert all(log["lag"] == 0 for log in after["public"]["logs"].values())
+    assert (
+        rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-04-01"})[
+            "restrictions"
+        ][0]["rule"]
+        == "admonishment"
+    )
+
+
+def test_any_interleaving_of_the_logs_gives_the_same_documents(year, mongodb_uri) -> None:
+    """The logs are read independently, so a projection must not depend on which log's
+    events come first: the year's events, interleaved at random (each log in its order),
+    give the documents of the live projection."""
+    rpc, database, _ = year
+    wait_for(lambda: public(rpc)["total"] == 1)
+    datastore = MongoDBDatastore(mongodb_uri, database.name)
+    try:
+        for projection in (PersonnelFiles(), PublicRecords()):
+            projector = Projector(datastore, projection)
+            projector.catch_up()
+            live = projector.live()
+            expected = {n: sorted(c.find(), key=lambda d: d["_id"]) for n, c in live.db.items()}
+            logs = {s: list(r.public_events(0, projector.positions(live)[s]))
+                    for s, r in projector.readers.items()}  # fmt: skip
+            for seed in range(3):
+                generation = Generation(datastore, projection, 900 + seed)
+                generation.drop()
+                generation.create(projection)
+                pending = {source: list(events) for source, events in logs.items()}
+                shuffle = random.Random(seed)
+                while any(pending.values()):
+                    source = shuffle.choice([s for s, events in pending.items() if events])
+                    event = pending[source].pop(0)
+                    datastore.transaction(
+                        lambda session, e=event, g=generation, p=projection: p.apply(
+                            e, g.db, session
+                        )
+                    )
+                got = {
+                    n: sorted(c.find(), key=lambda d: d["_id"]) for n, c in generation.db.items()
+                }
+                generation.drop()
+                assert got == expected, (projection.name, seed)
+    finally:
+        datastore.close()

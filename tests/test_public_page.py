@@ -1,0 +1,116 @@
+"""The public page in a real browser, served by the records service over the real stack:
+the five services as ``nameko run`` processes (a browser cannot run beside nameko
+containers under eventlet: tests/browser.py), fed the scripted year of tests/services/
+test_records.py over RPC."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import date
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from tests.events.support import fresh_database_name
+from tests.processes import ServiceProcess
+from tests.services.test_inspections_rpc import wait_for
+from tests.services.test_records import PRIVATE, script
+from youwei.stack import free_port
+
+pytestmark = [pytest.mark.processes, pytest.mark.browser]
+SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability", "records")
+
+
+@pytest.fixture(scope="module")
+def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
+    """The page's address, once the year is in the logs and published."""
+    port = free_port()
+    env = {
+        "AMQP_URI": rabbit_config_module["AMQP_URI"],
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": fresh_database_name(),
+        "YOUWEI_TODAY": date(2026, 3, 10).isoformat(),
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "PROJECTIONS_POLL_SECONDS": "0.2",
+        "EVENT_RETRY_DELAYS": "[0.2, 0.5]",
+    }
+    folder = tmp_path_factory.mktemp("services")
+    processes = [
+        ServiceProcess(name=name, module=f"services.{name}.service", env=env,
+                       pid_file=folder / f"{name}.pid", log_file=folder / f"{name}.log")
+        for name in SERVICES
+    ]  # fmt: skip
+    try:
+        for process in processes:
+            process.start()
+        with ClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
+            script(rpc)
+            wait_for(lambda: rpc.records.public_records({})["total"] == 1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        for process in processes:
+            process.kill()
+
+
+def fetch(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_page_shows_what_is_published_and_filters_by_category(site, browser_page) -> None:
+    page = browser_page
+    page.goto(site)
+    rows = page.locator("#records tbody tr[data-record-id]")
+    assert rows.count() == 1
+    assert "李明" in rows.first.inner_text() and "市交通运输局" in rows.first.inner_text()
+    assert "混 muddling" in rows.first.inner_text().replace("\n", " ")
+    text = page.locator("body").inner_text()
+    assert "王芳" not in text  # published, then withdrawn
+    assert "赵强" not in text  # published, then revoked on appeal
+
+    page.select_option("select[name=category]", "mediocrity")
+    with page.expect_navigation():
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+    assert "category=mediocrity" in page.url
+    assert page.locator("#records tbody tr[data-record-id]").count() == 0
+    assert page.locator("#total").inner_text().strip().startswith("0")
+
+    page.select_option("select[name=category]", "muddling")
+    with page.expect_navigation():
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+    assert page.locator("#records tbody tr[data-record-id]").count() == 1
+
+
+def test_the_charts_render(site, browser_page) -> None:
+    page = browser_page
+    page.goto(site)
+    for chart in ("by_category", "by_decision", "by_month"):
+        svg = page.locator(f"svg[data-chart={chart}]")
+        assert svg.count() == 1, chart
+        counted = {bar.get_attribute("data-count") for bar in svg.locator("rect[data-count]").all()}
+        assert "1" in counted, (chart, counted)
+        for bar in svg.locator("rect[data-count]").all():
+            if bar.get_attribute("data-count") != "0":
+                box = bar.bounding_box()
+                assert box is not None and box["width"] > 0 and box["height"] > 0, chart
+    muddling = page.locator("svg[data-chart=by_category] rect[data-code=muddling]")
+    assert muddling.get_attribute("data-count") == "1"
+
+
+def test_no_private_field_appears_in_the_html_or_the_json(site) -> None:
+    status, html = fetch(site)
+    assert status == 200 and "李明" in html
+    status, body = fetch(site + "records.json")
+    answer = json.loads(body)
+    assert status == 200 and answer["total"] == 1
+    for text in (html, body):
+        assert [word for word in PRIVATE if word in text] == []
+    status, body = fetch(site + "records.json?category=sloth")
+    assert status == 400 and list(json.loads(body)["fields"]) == ["category"]
+    status, body = fetch(site + "?page=x")
+    assert status == 400 and json.loads(body)["fields"] == {"page": ["must be an integer"]}
