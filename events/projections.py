@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -59,9 +60,11 @@ class Projection:
 class Generation:
     """One generation of a projection's collections and its tracking records."""
 
-    def __init__(self, datastore: MongoDBDatastore, projection: Projection, number: int):
+    def __init__(
+        self, datastore: MongoDBDatastore, projection: Projection, number: int, prefix: str = ""
+    ):
         self.number = number
-        prefix = f"{projection.name}_g{number}"
+        prefix = prefix or f"{projection.name}_g{number}"
         self.prefix = prefix
         self.db = {
             name: datastore.collection(f"{prefix}_{name}") for name in projection.collections
@@ -84,10 +87,20 @@ class Generation:
 
 
 class Projector:
-    def __init__(self, datastore: MongoDBDatastore, projection: Projection) -> None:
+    """Feeds ``projection`` from the logs in ``logs_from`` (default: ``datastore``, where its
+    collections are)."""
+
+    def __init__(
+        self,
+        datastore: MongoDBDatastore,
+        projection: Projection,
+        logs_from: MongoDBDatastore | None = None,
+    ) -> None:
         self.datastore = datastore
         self.projection = projection
-        self.readers = {source: LogReader(datastore, source) for source in projection.sources}
+        self.readers = {
+            source: LogReader(logs_from or datastore, source) for source in projection.sources
+        }
         self.pointers = datastore.collection(POINTERS)
 
     # -- generations --------------------------------------------------------------------
@@ -203,6 +216,77 @@ class Projector:
                 return new
             except GenerationSwitched:
                 continue
+
+
+def positions_on(datastore: MongoDBDatastore, until: datetime) -> dict[str, int]:
+    """Each log's last position recorded before ``until``."""
+    positions = {}
+    for source, log_name in LOGS.items():
+        last = datastore.collection(log_name).find_one(
+            {"recorded_at": {"$lt": until}}, {"position": 1}, sort=[("position", -1)]
+        )
+        positions[source] = last["position"] if last else 0
+    return positions
+
+
+def documents(generation: Generation) -> dict[str, list[dict[str, Any]]]:
+    return {name: sorted(c.find(), key=lambda d: d["_id"]) for name, c in generation.db.items()}
+
+
+def replay(
+    logs: MongoDBDatastore,
+    scratch: MongoDBDatastore,
+    projection: Projection,
+    until: datetime,
+    progress: Callable[[int], Any] | None = None,
+) -> tuple[Generation, dict[str, int]]:
+    """Build ``projection`` as it stood at ``until`` (from the events recorded before it)
+    into the scratch database, live there; return it and the positions it reached."""
+    heads = positions_on(logs, until)
+    projector = Projector(scratch, projection, logs_from=logs)
+    old, new = projector.live(), projector.new_generation()
+    projector.catch_up(new, heads=heads, progress=progress)
+    projector.switch(old, new)
+    return new, heads
+
+
+def differences(
+    replayed: Generation, logs: MongoDBDatastore, projection: Projection, heads: dict[str, int]
+) -> tuple[str, list[str]]:
+    """Compare a replayed generation with the live projection in ``logs``'s database if it
+    stands at the same positions, or else with the live logs rebuilt to those positions (in
+    a generation beside the replayed one, dropped after). Return what was compared with and
+    a line per document that differs."""
+    live = Projector(logs, projection)
+    generation = live.live()
+    if live.positions(generation) == heads:
+        against, compared_with = generation, f"the live projection (generation {generation.number})"
+    else:
+        against = Generation(replayed.tracking.datastore, projection, 0,
+                             prefix=f"{projection.name}_compare")  # fmt: skip
+        against.drop()
+        against.create(projection)
+        Projector(replayed.tracking.datastore, projection, logs_from=logs).catch_up(
+            against, heads=heads
+        )
+        compared_with = "the live logs rebuilt to the same positions"
+    ours, theirs = documents(replayed), documents(against)
+    lines = []
+    for name in projection.collections:
+        mine = {d["_id"]: d for d in ours[name]}
+        other = {d["_id"]: d for d in theirs[name]}
+        for key in sorted(set(mine) | set(other), key=str):
+            if key not in other:
+                lines.append(f"{name} {key}: only in the replay")
+            elif key not in mine:
+                lines.append(f"{name} {key}: only in {compared_with}")
+            elif mine[key] != other[key]:
+                fields = sorted(k for k in set(mine[key]) | set(other[key])
+                                if mine[key].get(k) != other[key].get(k))  # fmt: skip
+                lines.append(f"{name} {key}: differs in {', '.join(fields)}")
+    if against is not generation:
+        against.drop()
+    return compared_with, lines
 
 
 class ProjectionsRunner(DependencyProvider):

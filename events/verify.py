@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pymongo.database import Database
 
+from events.checkpoints import CheckpointCheck, Keys, checkpoints_of, key_problems
 from events.logformat import EVENT_FIELDS, GENESIS_HASH, event_hash
 from events.mongodb import HEADS_COLLECTION
 
@@ -43,6 +44,7 @@ class Verdict:
     head_position: int | None
     head_hash: str | None
     first_break: Break | None
+    checkpoints_checked: int = 0
 
     @property
     def ok(self) -> bool:
@@ -54,13 +56,15 @@ def check_chain(
     documents: Iterable[dict],
     head: dict,
     progress: Callable[[int], None] | None = None,
+    checkpoints: CheckpointCheck | None = None,
 ) -> Verdict:
-    """Verify ``documents`` (in position order) against each other and the log's head (one
-    that ``_head_problem`` accepts)."""
+    """Verify ``documents`` (in position order) against each other, the log's head (one
+    that ``_head_problem`` accepts) and its signed ``checkpoints``."""
     expected_position, prev_hash, checked = 1, GENESIS_HASH, 0
 
     def verdict(first_break: Break | None) -> Verdict:
-        return Verdict(log, checked, head["position"], head["hash"], first_break)
+        signed = checkpoints.checked if checkpoints is not None else 0
+        return Verdict(log, checked, head["position"], head["hash"], first_break, signed)
 
     for document in documents:
         problem = _document_problem(document)
@@ -80,6 +84,8 @@ def check_chain(
                     f"stored hash {document['hash']} differs from {recomputed}, "
                     "the hash of the stored fields: a field was changed"
                 )
+        if problem is None and checkpoints is not None:
+            problem = checkpoints.at(expected_position, document["hash"])
         if problem is not None:
             return verdict(Break(expected_position, problem))
         prev_hash = document["hash"]
@@ -89,6 +95,9 @@ def check_chain(
             progress(1)
 
     last_position = expected_position - 1
+    removed = checkpoints.beyond(last_position) if checkpoints is not None else None
+    if removed is not None:
+        return verdict(Break(*removed))
     head_position = head["position"]
     if (last_position, prev_hash) != (head_position, head["hash"]):
         if last_position < head_position:
@@ -171,13 +180,19 @@ def _outside_the_chain(database: Database, log: str) -> Break | None:
 def verify_log(
     database: Database, log: str, progress: Callable[[int], None] | None = None
 ) -> Verdict:
-    """Verify positions 1 to the head as read now, then look for documents outside them."""
+    """Verify positions 1 to the head as read now and the log's signed checkpoints, then
+    look for documents outside the chain."""
     head = database[HEADS_COLLECTION].find_one({"_id": log})
     head_problem = _head_problem(head)
     if head_problem is not None:
         return Verdict(log, 0, None, None, Break(0, head_problem))
+    keys = Keys(database).all()
+    problems = key_problems(keys)
+    if problems:
+        return Verdict(log, 0, None, None, Break(0, "; ".join(problems)))
+    checks = CheckpointCheck(checkpoints_of(database, log), {k["_id"]: k for k in keys})
     documents = stored_documents(database, log, head["position"])
-    verdict = check_chain(log, documents, head, progress)
+    verdict = check_chain(log, documents, head, progress, checks)
     if verdict.ok:
         outside = _outside_the_chain(database, log)
         if outside is not None:

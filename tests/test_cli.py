@@ -43,7 +43,7 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
         args = ["audit", "verify", "--uri", mongodb_uri, "--database", database]
         clean = runner.invoke(main, args)
         assert clean.exit_code == 0, clean.output
-        assert "registry_events: ok, 3 events, head 3" in clean.output
+        assert "registry_events: ok, 3 events, 0 signed checkpoints, head 3" in clean.output
 
         factory.datastore.database["registry_events"].update_one(
             {"position": 2}, {"$set": {"topic": "tests:Forged"}}

@@ -7,9 +7,9 @@ import os
 import sys
 
 import click
-import pymongo
 
 from youwei import stack
+from youwei.audit import audit
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017"
 
@@ -183,44 +183,26 @@ def projections_rebuild(names: tuple[str, ...], uri: str, database: str) -> None
     datastore.close()
 
 
-@main.group()
-def audit() -> None:
-    """Verify and read the event logs."""
+main.add_command(audit)
 
 
-@audit.command()
-@click.option("--log", "log_names", multiple=True, help="A log (events collection); default: all.")
+@main.command()
+@click.option("--seed", type=int, default=2026, show_default=True, help="Which synthetic year.")
 @click.option(
-    "--uri", default=lambda: os.environ.get("MONGODB_URI", DEFAULT_URI), show_default=DEFAULT_URI
+    "--scale",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Size: 1.0 is 46 city-level leaders and 628 county-level cadres, and their year.",
 )
 @click.option(
-    "--database",
-    default=lambda: os.environ.get("MONGODB_DATABASE", "youwei"),
-    show_default="youwei",
+    "--amqp-uri",
+    default=lambda: os.environ.get("AMQP_URI") or "pyamqp://guest:guest@127.0.0.1:5672/",
+    show_default="AMQP_URI, else pyamqp://guest:guest@127.0.0.1:5672/",
 )
-def verify(log_names: tuple[str, ...], uri: str, database: str) -> None:
-    """Check each log's hash chain; print the first broken position, exit 1 on any break."""
-    from events import verify as verifier
+def demo(seed: int, scale: float, amqp_uri: str) -> None:
+    """Load a synthetic year (2026) of a fictional city through the services' RPC API; a
+    re-run with the same seed and scale adds nothing."""
+    from youwei import demo as year
 
-    client = pymongo.MongoClient(uri, uuidRepresentation="standard", tz_aware=True)
-    db = client[database]
-    names = list(log_names) or verifier.logs(db)
-    if not names:
-        click.echo(f"no logs in database {database!r}")
-    broken = False
-    for name in names:
-        total = db[name].estimated_document_count()
-        with click.progressbar(length=total, label=f"verifying {name}", file=sys.stderr) as bar:
-            verdict = verifier.verify_log(db, name, progress=bar.update)
-        if verdict.ok:
-            click.echo(
-                f"{name}: ok, {verdict.events_checked} events, "
-                f"head {verdict.head_position} {verdict.head_hash}"
-            )
-        else:
-            broken = True
-            first_break = verdict.first_break
-            click.echo(f"{name}: BROKEN at position {first_break.position}: {first_break.reason}")
-    client.close()
-    if broken:
-        sys.exit(1)
+    year.main(seed, scale, amqp_uri)

@@ -252,12 +252,26 @@ class Services(BackgroundProcess):
             "--config", str(PROJECT_ROOT / "services" / "config.yaml"),
         ]  # fmt: skip
         env = {
+            "AUDIT_SIGNING_KEY_FILE": str(signing_key()),
             **os.environ,
             "AMQP_URI": amqp_uri(),
             "MONGODB_URI": mongodb_uri,
             "PYTHONPATH": str(PROJECT_ROOT),
         }
         self.launch(command, lambda: rpc_consumers_ready(SERVICE_NAMES), timeout, env=env)
+
+
+def signing_key() -> Path:
+    """The local stack's checkpoint signing key (made on first use, kept in the state
+    folder); a deployment gives its own in ``AUDIT_SIGNING_KEY_FILE`` (docs/audit.md)."""
+    from events.checkpoints import new_private_key_pem
+
+    path = state_dir() / "audit-signing-key.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_bytes(new_private_key_pem())
+    return path
 
 
 def web_address() -> str:

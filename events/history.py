@@ -1,0 +1,102 @@
+"""A cadre's history across every log, for an auditor: each event with when it was
+recorded, which agency and person sent the command that appended it, the command, and
+its cause (correlation and causation), so a case can be followed from the finding that
+opened it to what the registry did about its decision.
+
+Reads the stored events themselves (not only the published ones), streaming each log in
+position order; only the cadre's events are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pymongo.database import Database
+
+from events.mongodb import HEADS_COLLECTION
+from events.published import RECORD_TOPIC, event_id, event_type, plain
+from events.transcoding import transcoder
+from events.verify import stored_documents
+from schemas.events import LOGS
+
+HIDDEN = ("timestamp", "originator_topic", "originator_id", "originator_version")
+
+
+def _mentions(value: Any, wanted: set[str]) -> bool:
+    if isinstance(value, dict):
+        return any(_mentions(v, wanted) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions(v, wanted) for v in value)
+    return str(value) in wanted
+
+
+def history(
+    database: Database, cadre_id: str, progress: Callable[[int], None] | None = None
+) -> list[dict[str, Any]]:
+    """The cadre's events from every log, by time recorded. An event is the cadre's if it
+    is about them (its originator), names them anywhere in its data, or belongs to one of
+    their cases."""
+    coder = transcoder()
+    wanted = {cadre_id}
+    found: list[dict[str, Any]] = []
+    for source, log in LOGS.items():
+        head = database[HEADS_COLLECTION].find_one({"_id": log}) or {"position": 0}
+        append: list[tuple[dict[str, Any], bool]] = []  # since the last command record
+        for document in stored_documents(database, log, head["position"]):
+            if progress is not None:
+                progress(1)
+            state = coder.decode(document["state"])
+            if document["topic"] != RECORD_TOPIC:
+                kind = event_type(document["topic"])
+                originator = str(document["originator_id"])
+                data = {k: plain(v) for k, v in state.items() if k not in HIDDEN}
+                ours = originator in wanted or _mentions(data, wanted)
+                if ours and kind == "case_opened":
+                    wanted.add(originator)  # the case's later events are the cadre's too
+                event = {
+                    "recorded_at": plain(document["recorded_at"]),
+                    "log": log,
+                    "source": source,
+                    "position": document["position"],
+                    "event_id": str(event_id(log, document["position"])),
+                    "type": kind,
+                    "originator_id": originator,
+                    "data": data,
+                }
+                append.append((event, ours))
+                continue
+            for event, _ in append[len(append) - state.get("events", 0) :]:
+                cause = state.get("cause") or {}
+                event.update(
+                    command=state.get("command"),
+                    command_id=str(state["command_id"]),
+                    agency=(state.get("actor") or {}).get("agency"),
+                    person=(state.get("actor") or {}).get("person"),
+                    correlation_id=str(cause.get("correlation_id") or state["command_id"]),
+                    causation_id=str(state["command_id"]),
+                    caused_by_event=str(cause["causation_id"]) if cause else None,
+                )
+            found += [event for event, ours in append if ours]
+            append = []
+        found += [event for event, ours in append if ours]
+    found.sort(key=lambda e: (e["recorded_at"], e["source"], e["position"]))
+    return found
+
+
+def describe(events: list[dict[str, Any]]) -> list[str]:
+    """The history as lines for a terminal: an event caused by another of the cadre's
+    events names it (its log and position)."""
+    by_id = {event["event_id"]: event for event in events}
+    lines = []
+    for event in events:
+        who = f"{event.get('agency') or '?'} / {event.get('person') or '?'}"
+        line = (f"{event['recorded_at'][:19]}  {event['source']}:{event['position']:<6} "
+                f"{event['type']:<34} {who}  [{event.get('command') or '-'}]")  # fmt: skip
+        upstream = by_id.get(event.get("caused_by_event") or "")
+        if upstream is not None:
+            line += f"  ← {upstream['type']} ({upstream['source']}:{upstream['position']})"
+        elif event.get("caused_by_event"):
+            line += f"  ← event {event['caused_by_event']}"
+        lines.append(line)
+    return lines

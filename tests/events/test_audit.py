@@ -1,0 +1,222 @@
+"""Signed checkpoints, key rotation, and exports verified offline (issue 7): a history
+rewritten with every hash recomputed is caught by a checkpoint, and a change to any byte of
+an export is caught."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from uuid import uuid4
+
+import pymongo
+import pytest
+from click.testing import CliRunner
+from eventsourcing.persistence import StoredEvent
+
+from events.checkpoints import (
+    CHECKPOINTS,
+    KEYS,
+    Keys,
+    SigningKeyError,
+    load_private_key,
+    new_private_key_pem,
+    sign_head,
+)
+from events.export import export, verify_export
+from events.logformat import GENESIS_HASH, event_hash
+from events.mongodb import HEADS_COLLECTION
+from events.verify import verify_log
+from tests.events.support import fresh_database_name, new_factory
+from youwei.cli import main
+
+LOG = "audited_events"
+
+
+@pytest.fixture
+def database(mongodb_uri):
+    """A fresh database with one log of 12 events written by the recorder."""
+    name = fresh_database_name()
+    factory = new_factory(name, name="Audited")
+    recorder = factory.application_recorder()
+    for n in range(4):
+        originator = uuid4()
+        states = [b'{"n":%d}' % (n * 10 + v) for v in (1, 2, 3)]
+        recorder.insert_events(
+            [StoredEvent(originator, v, "tests:Happened", states[v - 1]) for v in (1, 2, 3)]
+        )
+    client = pymongo.MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
+    yield client[name]
+    client.drop_database(name)
+    client.close()
+    factory.close()
+
+
+def append(database, n: int) -> None:
+    factory = new_factory(database.name, name="Audited")
+    factory.application_recorder().insert_events(
+        [StoredEvent(uuid4(), 1, "tests:Happened", b'{"later":%d}' % i) for i in range(n)]
+    )
+    factory.close()
+
+
+@pytest.fixture
+def key_file(tmp_path) -> Path:
+    path = tmp_path / "signing.pem"
+    path.write_bytes(new_private_key_pem())
+    return path
+
+
+def rewrite_from(database, position: int, state: bytes) -> None:
+    """Change one event and recompute every hash after it, and the head: the chain alone
+    accepts the forgery."""
+    log = database[LOG]
+    log.update_one({"position": position}, {"$set": {"state": state}})
+    documents = list(log.find({"position": {"$gte": position}}).sort("position", 1))
+    before = log.find_one({"position": position - 1})
+    prev_hash = before["hash"] if before else GENESIS_HASH
+    for document in documents:
+        document["prev_hash"] = prev_hash
+        document["hash"] = prev_hash = event_hash(LOG, document, prev_hash)
+        chained = {"prev_hash": document["prev_hash"], "hash": document["hash"]}
+        log.update_one({"_id": document["_id"]}, {"$set": chained})
+    database[HEADS_COLLECTION].update_one({"_id": LOG}, {"$set": {"hash": prev_hash}})
+
+
+def test_a_rewrite_with_recomputed_hashes_is_caught_by_a_checkpoint(database, key_file) -> None:
+    private = load_private_key(key_file)
+    signed = sign_head(database, private, LOG)
+    assert signed["position"] == 12 and sign_head(database, private, LOG) is None  # once
+    append(database, 3)
+    sign_head(database, private, LOG)
+    clean = verify_log(database, LOG)
+    assert clean.ok and clean.checkpoints_checked == 2
+
+    rewrite_from(database, 5, b'{"n":999}')
+    verdict = verify_log(database, LOG)
+    assert not verdict.ok and verdict.first_break.position == 12
+    assert "history was rewritten after it was signed" in verdict.first_break.reason
+
+    database[CHECKPOINTS].delete_many({})  # without them, the chain alone is fooled
+    assert verify_log(database, LOG).ok
+
+
+def test_events_removed_from_the_end_are_caught_by_a_checkpoint(database, key_file) -> None:
+    sign_head(database, load_private_key(key_file), LOG)
+    database[LOG].delete_many({"position": {"$gt": 9}})
+    last = database[LOG].find_one({"position": 9})
+    shortened = {"position": 9, "hash": last["hash"]}
+    database[HEADS_COLLECTION].update_one({"_id": LOG}, {"$set": shortened})
+    verdict = verify_log(database, LOG)
+    assert not verdict.ok and verdict.first_break.position == 12
+    assert "events were removed" in verdict.first_break.reason
+
+
+def test_a_forged_or_misattributed_checkpoint_is_caught(database, key_file) -> None:
+    signed = sign_head(database, load_private_key(key_file), LOG)
+    database[CHECKPOINTS].update_one({}, {"$set": {"hash": "ab" * 32}})
+    assert "signature" in verify_log(database, LOG).first_break.reason
+    database[CHECKPOINTS].update_one({}, {"$set": {"hash": signed["hash"],
+                                                   "key_id": "0123456789abcdef"}})  # fmt: skip
+    assert "unknown key" in verify_log(database, LOG).first_break.reason
+
+
+def test_keys_rotate_with_both_signatures_and_a_retired_key_signs_nothing(
+    database, key_file, tmp_path
+) -> None:
+    old = load_private_key(key_file)
+    sign_head(database, old, LOG)
+    new_file = tmp_path / "new.pem"
+    new_file.write_bytes(new_private_key_pem())
+    new = load_private_key(new_file)
+    with pytest.raises(SigningKeyError, match="rotate"):
+        sign_head(database, new, LOG)  # an unregistered key is refused
+    rotation = Keys(database).rotate(old, new)
+    assert rotation["previous"] != rotation["next"]
+    append(database, 2)
+    sign_head(database, new, LOG)
+    assert verify_log(database, LOG).checkpoints_checked == 2
+    with pytest.raises(SigningKeyError, match="retired"):
+        sign_head(database, old, LOG)
+
+    database[KEYS].update_one({"_id": rotation["next"]},
+                              {"$set": {"rotation.signature_previous": "00" * 64}})  # fmt: skip
+    verdict = verify_log(database, LOG)
+    assert not verdict.ok and "retiring key's signature" in verdict.first_break.reason
+
+
+def flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] = data[offset] ^ 0x01 if chr(data[offset] ^ 0x01).isprintable() else ord("x")
+    path.write_bytes(bytes(data))
+
+
+def failures(directory: Path) -> list[str]:
+    from events.export import ExportProblem
+
+    try:
+        problems, verdicts = verify_export(directory)
+    except ExportProblem as error:
+        return [str(error)]
+    return problems + [v.first_break.reason for v in verdicts if not v.ok]
+
+
+def test_an_export_verifies_offline_and_any_changed_byte_fails_it(
+    database, key_file, tmp_path
+) -> None:
+    private = load_private_key(key_file)
+    sign_head(database, private, LOG)
+    exported = tmp_path / "export"
+    manifest = export(database, exported, private)
+    assert manifest["logs"][LOG]["count"] == 12 and manifest["checkpoints"]["count"] == 1
+    assert failures(exported) == []
+    files = [p for p in exported.rglob("*") if p.is_file()]
+    assert {p.name for p in files} == {f"{LOG}.jsonl", "checkpoints.jsonl", "keys.json",
+                                       "manifest.json"}  # fmt: skip
+    for path in files:
+        size = path.stat().st_size
+        for offset in sorted({0, size // 3, size // 2, size - 2}):
+            copy = tmp_path / f"copy-{path.name}-{offset}"
+            shutil.copytree(exported, copy)
+            flip(copy / path.relative_to(exported), offset)
+            assert failures(copy), f"a changed byte at {offset} of {path.name} went unnoticed"
+
+
+def test_an_export_is_caught_where_its_log_was_changed(database, key_file, tmp_path) -> None:
+    private = load_private_key(key_file)
+    exported = tmp_path / "export"
+    export(database, exported, private)
+    log_file = exported / "logs" / f"{LOG}.jsonl"
+    lines = log_file.read_text().splitlines()
+    event = json.loads(lines[6])
+    event["topic"] = "tests:Forged"
+    lines[6] = json.dumps(event, separators=(",", ":"))
+    log_file.write_text("\n".join(lines) + "\n")
+    problems, [verdict] = verify_export(exported)
+    assert problems == [] and verdict.first_break.position == 7
+    assert "a field was changed" in verdict.first_break.reason
+
+
+def test_the_audit_commands(database, key_file, tmp_path, mongodb_uri) -> None:
+    runner = CliRunner()
+    where = ["--uri", mongodb_uri, "--database", database.name]
+    key = ["--key-file", str(key_file)]
+    signed = runner.invoke(main, ["audit", "checkpoint", *key, *where])
+    assert signed.exit_code == 0 and f"{LOG}: signed position 12" in signed.output
+    verified = runner.invoke(main, ["audit", "verify", *where])
+    assert verified.exit_code == 0 and "12 events, 1 signed checkpoints" in verified.output
+    exported = runner.invoke(main, ["audit", "export", str(tmp_path / "out"), *key, *where])
+    assert exported.exit_code == 0, exported.output
+    offline = runner.invoke(main, ["audit", "verify", "--from", str(tmp_path / "out")])
+    assert offline.exit_code == 0 and f"{LOG}: ok, 12 events" in offline.output
+    flip(tmp_path / "out" / "logs" / f"{LOG}.jsonl", 40)
+    broken = runner.invoke(main, ["audit", "verify", "--from", str(tmp_path / "out")])
+    assert broken.exit_code == 1 and "BROKEN" in broken.output
+    made = runner.invoke(main, ["audit", "keygen", str(tmp_path / "k.pem")])
+    assert made.exit_code == 0 and (tmp_path / "k.pem").stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(main, ["audit", "keygen", str(tmp_path / "k.pem")])
+    assert again.exit_code == 1 and "never overwritten" in again.output
+    rotated = runner.invoke(main, ["audit", "rotate-key", "--from", str(key_file),
+                                   "--to", str(tmp_path / "k.pem"), *where])  # fmt: skip
+    assert rotated.exit_code == 0 and "retired" in rotated.output
+    assert runner.invoke(main, ["audit", "verify", *where]).exit_code == 0
