@@ -13,6 +13,7 @@ from nameko.rpc import RpcProxy, rpc
 from events.clock import CityClock, Clock
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
 from schemas import accountability as contract
@@ -23,6 +24,7 @@ from services.accountability.application import Accountability
 
 class AccountabilityService:
     name = "accountability"
+    observability = Observability()
     accountability: Accountability = ApplicationDependency(Accountability)
     cadre_registry = RpcProxy("cadre_registry")
     inspections = RpcProxy("inspections")

@@ -12,6 +12,7 @@ from nameko.rpc import rpc
 
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.observability import Observability
 from events.relay import RelayExtension
 from schemas import cadre_registry as contract
 from schemas.common import load
@@ -21,6 +22,7 @@ from services.cadre_registry.application import CadreRegistry
 
 class CadreRegistryService:
     name = "cadre_registry"
+    observability = Observability()
     registry: CadreRegistry = ApplicationDependency(CadreRegistry)
     relay = RelayExtension()
 

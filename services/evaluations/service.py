@@ -10,6 +10,7 @@ from nameko.rpc import RpcProxy, rpc
 
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
 from schemas import evaluations as contract
@@ -20,6 +21,7 @@ from services.evaluations.application import Evaluations
 
 class EvaluationsService:
     name = "evaluations"
+    observability = Observability()
     evaluations: Evaluations = ApplicationDependency(Evaluations)
     cadre_registry = RpcProxy("cadre_registry")
     relay = RelayExtension()

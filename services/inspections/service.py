@@ -14,6 +14,7 @@ from nameko.rpc import RpcProxy, rpc
 
 from events.clock import CityClock, Clock, every
 from events.dependency import ApplicationDependency
+from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
 from schemas import inspections as contract
@@ -24,6 +25,7 @@ from services.inspections.application import Inspections
 
 class InspectionsService:
     name = "inspections"
+    observability = Observability()
     inspections: Inspections = ApplicationDependency(Inspections)
     cadre_registry = RpcProxy("cadre_registry")
     clock: CityClock = Clock()

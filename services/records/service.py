@@ -17,6 +17,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
 from events.clock import CityClock, Clock
+from events.observability import Observability
 from events.projections import ProjectionsRunner
 from schemas import records as contract
 from schemas.common import load
@@ -30,6 +31,7 @@ FILTERS = ("q", "category", "situation", "decision", "month")
 
 class RecordsService:
     name = "records"
+    observability = Observability()
     projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
     clock: CityClock = Clock()
 
