@@ -206,3 +206,19 @@ def demo(seed: int, scale: float, amqp_uri: str) -> None:
     from youwei import demo as year
 
     year.main(seed, scale, amqp_uri)
+
+
+@main.group()
+def db() -> None:
+    """The database's collections and indexes."""
+
+
+@db.command("init")
+@_database_options
+def db_init(uri: str, database: str) -> None:
+    """Create every collection and index the services use (idempotent; the services also
+    create them when they start): run before a first start and before an upgrade."""
+    from youwei import dbinit
+
+    names = dbinit.initialise(uri, database)
+    click.echo(f"database {database!r}: {len(names)} collections ready")
