@@ -10,6 +10,7 @@ from uuid import UUID
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
+from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
@@ -31,6 +32,7 @@ class AccountabilityService:
     evaluations = RpcProxy("evaluations")
     clock: CityClock = Clock()
     relay = RelayExtension()
+    checkpoints = CheckpointSigner()
 
     # --- policies: the other services' events, relayed from their logs -------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from nameko.rpc import rpc
 
+from events.checkpoints import CheckpointSigner
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
 from events.observability import Observability
@@ -25,6 +26,7 @@ class CadreRegistryService:
     observability = Observability()
     registry: CadreRegistry = ApplicationDependency(CadreRegistry)
     relay = RelayExtension()
+    checkpoints = CheckpointSigner()
 
     @log_event_handler("accountability", "case_decided")
     def handling_decided(self, event: dict[str, Any]) -> int:

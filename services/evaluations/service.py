@@ -8,6 +8,7 @@ from uuid import UUID
 
 from nameko.rpc import RpcProxy, rpc
 
+from events.checkpoints import CheckpointSigner
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
 from events.observability import Observability
@@ -25,6 +26,7 @@ class EvaluationsService:
     evaluations: Evaluations = ApplicationDependency(Evaluations)
     cadre_registry = RpcProxy("cadre_registry")
     relay = RelayExtension()
+    checkpoints = CheckpointSigner()
 
     @log_event_handler("accountability", "case_decided")
     def measure_decided(self, event: dict[str, Any]) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
 
+from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock, every
 from events.dependency import ApplicationDependency
 from events.observability import Observability
@@ -30,6 +31,7 @@ class InspectionsService:
     cadre_registry = RpcProxy("cadre_registry")
     clock: CityClock = Clock()
     relay = RelayExtension()
+    checkpoints = CheckpointSigner()
 
     @rpc(expected_exceptions=EXPECTED)
     def open_inspection(self, command: Any) -> dict[str, Any]:

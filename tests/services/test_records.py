@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from events.checkpoints import new_private_key_pem
+from events.history import describe, history
 from events.mongodb import MongoDBDatastore
-from events.projections import Generation, Projector
+from events.projections import Generation, Projector, differences, replay
+from events.verify import verify_log
+from schemas.events import LOGS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
@@ -50,19 +55,22 @@ PRIVATE = (
 
 
 @pytest.fixture(scope="module")
-def year(request, container_factory_module, rabbit_config_module, mongodb_uri, web_port):
+def signing_key(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("audit") / "signing.pem"
+    path.write_bytes(new_private_key_pem())
+    return path
+
+
+@pytest.fixture(scope="module")
+def year(container_factory_module, rabbit_config_module, mongodb_uri, web_port, signing_key):
     """The scripted year, sent once for the module's tests (they only read)."""
     clock = FixedClock(date(2026, 3, 10))
     with running_services(
-        SERVICES,
-        container_factory_module,
-        rabbit_config_module,
-        mongodb_uri,
-        clock=clock,
-        EVENT_RETRY_DELAYS=[0.2, 0.5],
-        PROJECTIONS_POLL_SECONDS=0.2,
-        WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}",
-    ) as (rpc, database):
+        SERVICES, container_factory_module, rabbit_config_module, mongodb_uri, clock=clock,
+        EVENT_RETRY_DELAYS=[0.2, 0.5], PROJECTIONS_POLL_SECONDS=0.2,
+        WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", AUDIT_SIGNING_KEY_FILE=str(signing_key),
+        AUDIT_CHECKPOINT_SECONDS=0.3,
+    ) as (rpc, database):  # fmt: skip
         yield rpc, database, script(rpc)
 
 
@@ -371,3 +379,71 @@ def test_any_interleaving_of_the_logs_gives_the_same_documents(year, mongodb_uri
                 assert got == expected, (projection.name, seed)
     finally:
         datastore.close()
+
+
+def test_every_service_signs_its_logs_head(year) -> None:
+    _, database, _ = year
+    for log in LOGS.values():
+        verdict = wait_for(lambda log=log: (v := verify_log(database, log)).checkpoints_checked
+                           and v)  # fmt: skip
+        assert verdict.ok, verdict.first_break
+
+
+def test_a_cadres_history_shows_the_causal_chain_of_a_case(year) -> None:
+    """Zhao Qiang: the finding (inspections) opens a case (accountability's policy); the
+    dismissal decided is applied by the registry's policy; revoked on appeal, reinstated."""
+    rpc, database, cadres = year
+    wait_for(lambda: rpc.cadre_registry.get_cadre({"cadre_id": cadres["zhao"]})["status"]["code"]
+             == "in_post")  # fmt: skip
+    events = history(database, cadres["zhao"])
+    kinds = [e["type"] for e in events]
+    for kind in ("cadre_registered", "finding_recorded", "case_opened", "case_decided",
+                 "cadre_dismissed", "case_appeal_decided", "cadre_reinstated"):  # fmt: skip
+        assert kind in kinds, kind
+    by_id = {e["event_id"]: e for e in events}
+    [opened] = [e for e in events if e["type"] == "case_opened"]
+    finding = by_id[opened["caused_by_event"]]
+    assert (
+        finding["type"] == "finding_recorded"
+        and finding["agency"] == "组织部 organization department"
+    )
+    assert opened["agency"] == "youwei Accountability" and opened["command"] == "case_for_finding"
+    assert opened["correlation_id"] == finding["correlation_id"]
+    [dismissed] = [e for e in events if e["type"] == "cadre_dismissed"]
+    decided = by_id[dismissed["caused_by_event"]]
+    assert decided["type"] == "case_decided" and decided["command"] == "decide_handling"
+    [reinstated] = [e for e in events if e["type"] == "cadre_reinstated"]
+    assert by_id[reinstated["caused_by_event"]]["type"] == "case_appeal_decided"
+    lines = describe(events)
+    assert any("cadre_dismissed" in line and "← case_decided (accountability:" in line
+               for line in lines)  # fmt: skip
+    assert not [e for e in history(database, cadres["li"]) if e["originator_id"] == cadres["zhao"]]
+
+
+def test_a_replay_until_a_day_compares_with_the_live_projection(year, mongodb_uri) -> None:
+    rpc, database, _ = year
+    wait_for(lambda: public(rpc)["total"] == 1)
+    logs = MongoDBDatastore(mongodb_uri, database.name)
+    scratch = MongoDBDatastore(mongodb_uri, database.name + "_replay")
+    try:
+        projection = PublicRecords()
+        Projector(logs, projection).catch_up()
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        replayed, heads = replay(logs, scratch, projection, tomorrow)
+        assert heads == Projector(logs, projection).heads()
+        against, lines = differences(replayed, logs, projection, heads)
+        assert against.startswith("the live projection") and lines == []
+
+        live = Projector(logs, projection).live()
+        live.db["records"].update_one({}, {"$set": {"cadre_name": "篡改"}})
+        against, lines = differences(replayed, logs, projection, heads)
+        assert len(lines) == 1 and "differs in cadre_name" in lines[0]
+
+        earlier, heads = replay(logs, scratch, projection, datetime(2000, 1, 1, tzinfo=UTC))
+        assert heads == dict.fromkeys(LOGS, 0) and earlier.db["records"].count_documents({}) == 0
+        against, lines = differences(earlier, logs, projection, heads)
+        assert against == "the live logs rebuilt to the same positions" and lines == []
+    finally:
+        logs.client.drop_database(database.name + "_replay")
+        logs.close()
+        scratch.close()
