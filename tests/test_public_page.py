@@ -13,6 +13,8 @@ from datetime import date
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from events.checkpoints import new_private_key_pem
+from schemas.events import LOGS
 from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
 from tests.services.test_inspections_rpc import wait_for
@@ -37,6 +39,8 @@ def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
         "EVENT_RETRY_DELAYS": "[0.2, 0.5]",
     }
     folder = tmp_path_factory.mktemp("services")
+    (folder / "signing.pem").write_bytes(new_private_key_pem())
+    env.update(AUDIT_SIGNING_KEY_FILE=str(folder / "signing.pem"), AUDIT_CHECKPOINT_SECONDS="0.5")
     processes = [
         ServiceProcess(name=name, module=f"services.{name}.service", env=env,
                        pid_file=folder / f"{name}.pid", log_file=folder / f"{name}.log")
@@ -114,3 +118,17 @@ def test_no_private_field_appears_in_the_html_or_the_json(site) -> None:
     assert status == 400 and list(json.loads(body)["fields"]) == ["category"]
     status, body = fetch(site + "?page=x")
     assert status == 400 and json.loads(body)["fields"] == {"page": ["must be an integer"]}
+
+
+def test_the_page_shows_each_logs_latest_signed_checkpoint(site, browser_page) -> None:
+    def signed() -> dict | None:
+        integrity = json.loads(fetch(site + "records.json")[1])["integrity"]
+        return integrity if len(integrity["checkpoints"]) == len(LOGS) else None
+
+    integrity = wait_for(signed)
+    [key] = integrity["keys"]
+    assert {c["log"] for c in integrity["checkpoints"]} == set(LOGS.values())
+    assert all(c["key_id"] == key["id"] and len(c["hash"]) == 64 for c in integrity["checkpoints"])
+    browser_page.goto(site)
+    assert browser_page.locator("#checkpoints tbody tr").count() == len(LOGS)
+    assert browser_page.locator(f"#signing-keys li[data-key-id='{key['id']}']").count() == 1

@@ -8,10 +8,12 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
+from events.checkpoints import CHECKPOINTS, Keys
 from events.projections import Projector
 from events.views import paged
 from schemas.common import label
 from schemas.errors import NotFound
+from schemas.events import LOGS
 from schemas.inspections.reference import CATEGORIES
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
 from services.records import files
@@ -106,6 +108,20 @@ class Records:
                 },
             }
         return answer
+
+    def integrity(self) -> dict[str, Any]:
+        """The latest signed checkpoint of each log and the signing keys (public)."""
+        database = self.public.datastore.database
+        latest = []
+        for log in LOGS.values():
+            found = database[CHECKPOINTS].find_one(
+                {"log": log}, {"_id": 0}, sort=[("position", -1), ("signed_at", -1)]
+            )
+            if found is not None:
+                latest.append(found)
+        keys = [{"id": k["_id"], "public_key": k["public_key"], "since": k["since"],
+                 "retired_at": k.get("retired_at")} for k in Keys(database).all()]  # fmt: skip
+        return {"checkpoints": latest, "keys": keys}
 
     @staticmethod
     def decision_options() -> list[dict[str, str]]:

@@ -98,10 +98,13 @@ def label_html(label: dict | None, short: bool = False) -> str:
     )
 
 
-def render_page(answer: dict, charts: dict, filters: dict, options: dict) -> str:
+def render_page(
+    answer: dict, charts: dict, filters: dict, options: dict, integrity: dict | None = None
+) -> str:
     """The whole page for one query: ``answer`` (a page of records and their total),
     ``charts`` (counts over all records that match), ``filters`` (the query) and
-    ``options`` (the choices of the search form)."""
+    ``options`` (the choices of the search form); and ``integrity``: the latest signed
+    checkpoint of each log and the signing keys, for anyone to check an export against."""
     records = answer.get("records") or []
     total = int(answer.get("total") or 0)
     json_href = "records.json" + query_string(filters)
@@ -136,6 +139,7 @@ def render_page(answer: dict, charts: dict, filters: dict, options: dict) -> str
             ' <span class="en" lang="en">Counts cover every record that matches the query,'
             " not only this page.</span></p>",
             "</section>",
+            _integrity(integrity) if integrity else "",
             "</main>",
         ]
     )
@@ -388,6 +392,7 @@ body { margin: 0; background: var(--bg); color: var(--ink); line-height: 1.5;
 .top .en { color: #fde7e4; font-weight: 400; font-size: .7em; display: inline-block; }
 .top .lead { margin: .3rem auto 0; max-width: 72rem; color: #fff3f1; font-size: .92rem; }
 .top .lead .en { color: #fde7e4; font-size: .9em; }
+section.integrity .hash { word-break: break-all; font-size: .8em; }
 main { max-width: 72rem; margin: 0 auto; padding: 1rem; }
 .search { display: grid; gap: .75rem; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr));
   align-items: end; background: var(--card); border: 1px solid var(--line); border-radius: 8px;
@@ -465,3 +470,32 @@ td.date { white-space: nowrap; }
   td.name, td.date { white-space: normal; }
 }
 """
+
+
+def _integrity(integrity: dict) -> str:
+    rows = "".join(
+        f'<tr data-log="{e(c["log"])}"><td>{e(c["log"])}</td><td>{int(c["position"])}</td>'
+        f'<td class="hash"><code>{e(c["hash"])}</code></td><td>{e(c["signed_at"])}</td>'
+        f"<td><code>{e(c['key_id'])}</code></td></tr>"
+        for c in integrity.get("checkpoints") or []
+    )
+    keys = "".join(
+        f'<li data-key-id="{e(k["id"])}"><code>{e(k["id"])}</code> Ed25519 '
+        f'<code class="hash">{e(k["public_key"])}</code> <span lang="zh-CN">启用</span> '
+        f"{e(k['since'])}"
+        + (f' <span lang="zh-CN">停用</span> {e(k["retired_at"])}' if k.get("retired_at") else "")
+        + "</li>"
+        for k in integrity.get("keys") or []
+    )
+    return (
+        '<section class="integrity" aria-labelledby="integrity-title">'
+        '<h2 id="integrity-title"><span lang="zh-CN">日志签名</span>'
+        ' <span class="en" lang="en">Signed log checkpoints</span></h2>'
+        '<p class="note"><span lang="zh-CN">每条事件日志的最新签名检查点，可用于核验导出的日志'
+        "（youwei audit verify --from）。</span>"
+        ' <span class="en" lang="en">The latest signed checkpoint of each event log: check an'
+        " export of the logs against them (youwei audit verify --from).</span></p>"
+        '<table id="checkpoints"><thead><tr><th>log</th><th>position</th><th>hash</th>'
+        f"<th>signed</th><th>key</th></tr></thead><tbody>{rows}</tbody></table>"
+        f'<ul id="signing-keys">{keys}</ul></section>'
+    )

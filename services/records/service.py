@@ -75,7 +75,7 @@ class RecordsService:
             "months": charts.pop("months"),
         }
         filters = {key: query.get(key) for key in (*FILTERS, "page", "page_size")}
-        html = render_page(answer, charts, filters, options)
+        html = render_page(answer, charts, filters, options, records.integrity())
         return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
 
     @http("GET", "/records.json")
@@ -89,6 +89,7 @@ class RecordsService:
             body, status = records.public_records(query), 200
             body["charts"] = records.public_charts(query)
             body["charts"].pop("months")
+            body["integrity"] = records.integrity()
         return Response(
             json.dumps(body, ensure_ascii=False),
             status,
