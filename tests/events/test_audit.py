@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from uuid import uuid4
 
@@ -31,6 +33,7 @@ from tests.events.support import fresh_database_name, new_factory
 from youwei.cli import main
 
 LOG = "audited_events"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -220,3 +223,36 @@ def test_the_audit_commands(database, key_file, tmp_path, mongodb_uri) -> None:
                                    "--to", str(tmp_path / "k.pem"), *where])  # fmt: skip
     assert rotated.exit_code == 0 and "retired" in rotated.output
     assert runner.invoke(main, ["audit", "verify", *where]).exit_code == 0
+
+
+def standalone(folder: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "verify-export"), str(folder)],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+
+def test_the_standard_library_verifier_agrees(database, key_file, tmp_path) -> None:
+    """scripts/verify-export (docs/audit.md; hashlib, json, and RFC 8032's Ed25519) passes a
+    clean export and fails a changed byte, a rotation and a rewrite caught by a checkpoint."""
+    old = load_private_key(key_file)
+    sign_head(database, old, LOG)
+    new_file = tmp_path / "new.pem"
+    new_file.write_bytes(new_private_key_pem())
+    Keys(database).rotate(old, load_private_key(new_file))
+    append(database, 2)
+    sign_head(database, load_private_key(new_file), LOG)
+    clean = tmp_path / "clean"
+    export(database, clean, load_private_key(new_file))
+    result = standalone(clean)
+    assert result.returncode == 0 and "14 events read, 2 checkpoints" in result.stdout, result
+
+    changed = tmp_path / "changed"
+    shutil.copytree(clean, changed)
+    flip(changed / "checkpoints.jsonl", 30)
+    assert standalone(changed).returncode == 1
+
+    rewrite_from(database, 3, b'{"n":-1}')
+    rewritten = tmp_path / "rewritten"
+    export(database, rewritten, load_private_key(new_file))
+    result = standalone(rewritten)
+    assert result.returncode == 1
+    assert f"{LOG}: position 12: differs from a signed checkpoint" in result.stdout
