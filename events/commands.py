@@ -21,8 +21,15 @@ from uuid import UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    Tracking,
+)
 
+from events.personal import PersonalDataMapper, PersonalKeys, SealedAsDict, Sealer
 from events.published import LogReader
 from events.transcoding import DateAsISO
 from schemas.errors import Conflict, InvalidCommand, NotFound, RuleViolation
@@ -91,6 +98,16 @@ class CommandApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+        transcoder.register(SealedAsDict())
+
+    def construct_mapper(self) -> Mapper:
+        """eventsourcing's mapper, sealing personal fields with each person's own key
+        (events.personal: erasable personal data)."""
+        mapper = super().construct_mapper()
+        self.personal_keys = PersonalKeys(self.factory.datastore.database)
+        sealer = Sealer(self.personal_keys, mapper.transcoder)
+        return PersonalDataMapper(mapper.transcoder, sealer, compressor=mapper.compressor,
+                                  cipher=mapper.cipher)  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -15,6 +15,7 @@ from typing import Any
 from pymongo.database import Database
 
 from events.mongodb import HEADS_COLLECTION
+from events.personal import PersonalKeys, Sealer
 from events.published import RECORD_TOPIC, event_id, event_type, plain
 from events.transcoding import transcoder
 from events.verify import stored_documents
@@ -38,6 +39,7 @@ def history(
     is about them (its originator), names them anywhere in its data, or belongs to one of
     their cases."""
     coder = transcoder()
+    sealer = Sealer(PersonalKeys(database), coder)
     wanted = {cadre_id}
     found: list[dict[str, Any]] = []
     for source, log in LOGS.items():
@@ -46,7 +48,7 @@ def history(
         for document in stored_documents(database, log, head["position"]):
             if progress is not None:
                 progress(1)
-            state = coder.decode(document["state"])
+            state = sealer.open(coder.decode(document["state"]))
             if document["topic"] != RECORD_TOPIC:
                 kind = event_type(document["topic"])
                 originator = str(document["originator_id"])

@@ -22,6 +22,7 @@ from uuid import UUID, uuid5
 from eventsourcing.persistence import Notification
 
 from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
+from events.personal import PersonalKeys, Sealer
 from events.transcoding import transcoder
 from schemas.events import LOGS, PUBLISHED
 
@@ -68,6 +69,7 @@ class LogReader:
         self.published = PUBLISHED[source]
         self.recorder = MongoDBApplicationRecorder(datastore, self.log)
         self.transcoder = transcoder()
+        self.sealer = Sealer(PersonalKeys(datastore.database), self.transcoder)
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -115,7 +117,7 @@ class LogReader:
         fields = self.published.get(kind)
         if fields is None:
             return None
-        state = self.transcoder.decode(notification.state)
+        state = self.sealer.open(self.transcoder.decode(notification.state))
         return {
             "type": kind,
             "source": self.source,

@@ -28,6 +28,8 @@ class DateAsISO(Transcoding):
 def transcoder() -> JSONTranscoder:
     """A transcoder that reads any youwei log's stored states, without its service's code."""
     coder = JSONTranscoder()
-    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+    from events.personal import SealedAsDict  # personal fields, sealed (events.personal)
+
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), SealedAsDict()):
         coder.register(transcoding)
     return coder

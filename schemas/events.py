@@ -36,6 +36,7 @@ PUBLISHED: dict[str, dict[str, tuple[str, ...]]] = {
         "cadre_demoted": ("rank", "post", "effective_date", "reason"),
         "cadre_reinstated": ("unit_id", "post", "rank", "post_kind", "status", "effective_date",
                              "reason"),
+        "cadre_personal_data_erased": ("erased_on",),
         "responsibility_assigned": ("kind", "title", "owner_id", "effective_date"),
         "responsibility_reassigned": ("owner_id", "effective_date"),
     },

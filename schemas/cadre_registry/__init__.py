@@ -102,6 +102,23 @@ class AssignResponsibility(Command):
                 )
 
 
+class ErasePersonalData(Command):
+    """Erase the cadre's personal data (name, gender, birth date) from every log, export
+    and rebuild: their key is destroyed (docs/rpc.md). Their postings stay on record."""
+
+    cadre_id = fields.UUID(required=True)
+    reason = fields.String(required=True, validate=TEXT)
+    erased_on = Day(required=True)
+
+
+class SetPersonalDataRetention(Command):
+    """Keep the cadre's personal data until ``keep_until``; the registry erases it after."""
+
+    cadre_id = fields.UUID(required=True)
+    keep_until = Day(required=True)
+    basis = fields.String(required=True, validate=TEXT)
+
+
 class GetUnit(Strict):
     unit_id = fields.UUID(required=True)
 

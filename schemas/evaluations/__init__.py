@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.common import Command, Strict, codes, matches
+from schemas.common import TEXT, Command, Day, Strict, codes, matches
 from schemas.evaluations.reference import (
     ASSESSMENT_RULES,
     CHANNELS,
@@ -56,3 +56,12 @@ class ConcludeAnnualAssessment(Command):
 class GetAssessment(Strict):
     cadre_id = fields.UUID(required=True)
     year = fields.Integer(required=True, strict=True, validate=YEAR)
+
+
+class EraseRater(Command):
+    """Erase a rater: the keys of ``rater_ref``'s hashes on every channel are destroyed, so
+    their ratings still count but no log, export or rebuild says who gave them."""
+
+    rater_ref = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=TEXT)
+    erased_on = Day(required=True)

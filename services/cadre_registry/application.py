@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
+from pymongo.client_session import ClientSession
 
 from events.commands import CommandApplication, Decision
+from events.views import LogView
 from schemas.cadre_registry.reference import (
     GENDERS,
     POST_CHANGES,
@@ -20,6 +22,7 @@ from schemas.cadre_registry.reference import (
     TASK_KINDS,
 )
 from schemas.common import label
+from schemas.errors import Conflict, RuleViolation
 from services.cadre_registry.domain import AppliedHandling, Cadre, Responsibility, Unit
 
 A = TypeVar("A", bound=Aggregate)
@@ -27,9 +30,31 @@ NAMES = {Unit: "unit", Cadre: "cadre", Responsibility: "task"}
 HANDLING_EVENTS = ("case_decided", "case_appeal_decided")
 
 
+RETENTION_TIMER = UUID("5b0e9a63-93c1-4c0e-8d7e-2f4a1f6f0b52")
+
+
+class RetentionView(LogView):
+    """Cadres whose personal data is kept until a day, for the retention timer."""
+
+    name = "cadreregistry_retention_view"
+    indexes = (("erased", "keep_until"),)
+
+    def apply(self, event: DomainEvent, session: ClientSession) -> None:
+        key = {"_id": event.originator_id}
+        if isinstance(event, Cadre.RetentionSet):
+            update = {"keep_until": event.keep_until.isoformat(), "erased": False}
+            self.documents.update_one(key, {"$set": update}, upsert=True, session=session)
+        elif isinstance(event, Cadre.PersonalDataErased):
+            self.documents.update_one(key, {"$set": {"erased": True}}, session=session)
+
+
 class CadreRegistry(CommandApplication):
     name = "CadreRegistry"
     names = NAMES
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retention_view = RetentionView(self)
 
     # --- commands ------------------------------------------------------------------------
 
@@ -253,6 +278,54 @@ class CadreRegistry(CommandApplication):
             "cadres": [cadre_view(self.repository.get(c), history=False) for c in members],
         }
 
+    def erase_personal_data(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Destroy the cadre's key first (so a crash after it leaves the data erased, and a
+        retry records the event), then record the erasure."""
+        cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
+        if not cadre.personal_data_erased:
+            self.personal_keys.erase(str(cadre.id))
+
+        def decide() -> Decision:
+            cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
+            cadre.erase_personal_data(command["reason"], command["erased_on"])
+            return [cadre], {"cadre_id": str(cadre.id), "personal_data_erased": True}
+
+        return self.execute("erase_personal_data", command, decide)
+
+    def apply_retention(self, today: date) -> list[str]:
+        """The retention timer: erase the personal data of every cadre kept until before
+        ``today``, once (a command per cadre and retention day). Returns the cadres erased."""
+        self.retention_view.catch_up()
+        due = self.retention_view.documents.find(
+            {"erased": False, "keep_until": {"$lt": today.isoformat()}}, {"_id": True}
+        )
+        erased = []
+        for document in list(due):
+            cadre = self.repository.get(document["_id"])
+            keep_until = cadre.keep_personal_data_until
+            command = {
+                "command_id": uuid5(RETENTION_TIMER, f"{document['_id']}:{keep_until}"),
+                "actor": {"agency": "youwei CadreRegistry", "person": "retention timer"},
+                "cadre_id": document["_id"],
+                "reason": f"retention ended: personal data kept until {keep_until}",
+                "erased_on": today,
+            }
+            try:
+                self.erase_personal_data(command)
+                erased.append(str(document["_id"]))
+            except (Conflict, RuleViolation):
+                continue  # erased meanwhile, or changed: the next round looks again
+        return erased
+
+    def set_personal_data_retention(self, command: dict[str, Any]) -> dict[str, Any]:
+        def decide() -> Decision:
+            cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
+            cadre.set_retention(command["keep_until"], command["basis"])
+            return [cadre], {"cadre_id": str(cadre.id),
+                             "keep_until": command["keep_until"].isoformat()}  # fmt: skip
+
+        return self.execute("set_personal_data_retention", command, decide)
+
     def responsibilities_of(self, query: dict[str, Any]) -> dict[str, Any]:
         cadre = self._found(Cadre, query["cadre_id"])
         return {
@@ -270,8 +343,12 @@ def cadre_view(cadre: Cadre, history: bool = True) -> dict[str, Any]:
     view = {
         "cadre_id": str(cadre.id),
         "name": cadre.name,
-        "gender": label(GENDERS, cadre.gender),
-        "birth_date": cadre.birth_date.isoformat(),
+        "gender": label(GENDERS, cadre.gender) if cadre.gender else None,
+        "birth_date": cadre.birth_date.isoformat() if cadre.birth_date else None,
+        "personal_data_erased": cadre.personal_data_erased,
+        "keep_personal_data_until": cadre.keep_personal_data_until.isoformat()
+        if cadre.keep_personal_data_until
+        else None,
         "status": label(STATUSES, cadre.status),
         "unit_id": str(cadre.unit_id) if cadre.unit_id else None,
         "post": cadre.post,

@@ -68,6 +68,8 @@ class Cadre(Aggregate):
         self.post = self.rank = self.post_kind = ""
         self.history: list[dict[str, Any]] = []
         self.tasks: list[UUID] = []
+        self.personal_data_erased = False
+        self.keep_personal_data_until: date | None = None
         self._hold("registered", unit_id, post, rank, post_kind, "in_post", effective_date, "")
 
     def _hold(
@@ -161,6 +163,18 @@ class Cadre(Aggregate):
             )
         self._demoted(rank, post, effective_date, reason)
 
+    def erase_personal_data(self, reason: str, erased_on: date) -> None:
+        """Record that the cadre's personal data (name, gender, birth date) was erased; the
+        application destroys their key (events.personal), which erases it from the log."""
+        if self.personal_data_erased:
+            raise RuleViolation("registry.already_erased", "this cadre's personal data is erased")
+        self._personal_data_erased(reason, erased_on)
+
+    def set_retention(self, keep_until: date, basis: str) -> None:
+        if self.personal_data_erased:
+            raise RuleViolation("registry.already_erased", "this cadre's personal data is erased")
+        self._retention_set(keep_until, basis)
+
     def reinstate(self, posting: dict[str, Any], effective_date: date, reason: str) -> None:
         """Hold again ``posting`` (an entry of the history): a handling was revoked."""
         self._require_in_order(effective_date)
@@ -225,6 +239,15 @@ class Cadre(Aggregate):
         self._hold(
             "demoted", self.unit_id, post, rank, self.post_kind, self.status, effective_date, reason
         )
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, reason: str, erased_on: date) -> None:
+        self.name = self.gender = self.birth_date = None
+        self.personal_data_erased = True
+
+    @event("RetentionSet")
+    def _retention_set(self, keep_until: date, basis: str) -> None:
+        self.keep_personal_data_until = keep_until
 
     @event("Reinstated")
     def _reinstated(

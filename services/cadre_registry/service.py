@@ -11,6 +11,7 @@ from typing import Any
 from nameko.rpc import rpc
 
 from events.checkpoints import CheckpointSigner
+from events.clock import CityClock, Clock, every
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
 from events.observability import Observability
@@ -27,6 +28,7 @@ class CadreRegistryService:
     registry: CadreRegistry = ApplicationDependency(CadreRegistry)
     relay = RelayExtension()
     checkpoints = CheckpointSigner()
+    clock: CityClock = Clock()
 
     @log_event_handler("accountability", "case_decided")
     def handling_decided(self, event: dict[str, Any]) -> int:
@@ -65,6 +67,20 @@ class CadreRegistryService:
     @rpc(expected_exceptions=EXPECTED)
     def dismiss(self, command: Any) -> dict[str, Any]:
         return self.registry.dismiss(load(contract.Dismiss, command))
+
+    @every("REGISTRY_RETENTION_CHECK_SECONDS", 3600, eager=True)
+    def apply_retention(self) -> list[str]:
+        """The retention timer: personal data kept past its day is erased."""
+        return self.registry.apply_retention(self.clock.today())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def erase_personal_data(self, command: Any) -> dict[str, Any]:
+        return self.registry.erase_personal_data(load(contract.ErasePersonalData, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_personal_data_retention(self, command: Any) -> dict[str, Any]:
+        payload = load(contract.SetPersonalDataRetention, command)
+        return self.registry.set_personal_data_retention(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def order_resignation(self, command: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from services.evaluations.domain import (
     Assessment,
     CadreRatings,
     CadreSanctions,
+    RaterErasure,
     assess,
     summarize,
 )
@@ -44,6 +45,19 @@ class Evaluations(CommandApplication):
         return hmac.new(
             self._rater_key, f"{channel}:{rater_ref}".encode(), hashlib.sha256
         ).hexdigest()
+
+    def erase_rater(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Destroy the keys of a rater's references on every channel (so their ratings keep
+        counting but no longer say who gave them), then record that an erasure happened."""
+        rater_ref = command.pop("rater_ref")
+        for channel in CHANNELS:
+            self.personal_keys.erase(self.rater_hash(channel, rater_ref))
+
+        def decide() -> Decision:
+            erasure = RaterErasure(command["reason"], command["erased_on"])
+            return [erasure], {"erasure_id": str(erasure.id)}
+
+        return self.execute("erase_rater", command, decide)
 
     def submit_rating(self, command: dict[str, Any]) -> dict[str, Any]:
         # The raw reference goes no further than here: not into events, not into the digest.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -175,3 +176,13 @@ class CadreSanctions(Aggregate):
     @event("Changed")
     def _changed(self, decision_id: str, kind: str) -> None:
         self.measures[decision_id]["kind"] = kind
+
+
+class RaterErasure(Aggregate):
+    """That a rater's references were erased, when and why; never whose (their keys are
+    destroyed, so every rating they gave reads as by nobody: events.personal)."""
+
+    @event("Recorded")
+    def __init__(self, reason: str, erased_on: date) -> None:
+        self.reason = reason
+        self.erased_on = erased_on

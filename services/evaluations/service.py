@@ -37,6 +37,10 @@ class EvaluationsService:
         return self.evaluations.record_measures(event)
 
     @rpc(expected_exceptions=EXPECTED)
+    def erase_rater(self, command: Any) -> dict[str, Any]:
+        return self.evaluations.erase_rater(load(contract.EraseRater, command))
+
+    @rpc(expected_exceptions=EXPECTED)
     def submit_rating(self, command: Any) -> dict[str, Any]:
         payload = load(contract.SubmitRating, command)
         self._require_cadre(payload["cadre_id"])

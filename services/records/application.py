@@ -28,7 +28,7 @@ class Records:
         self.personnel.catch_up()
         db = self.personnel.live().db
         document = db["files"].find_one({"_id": cadre_id})
-        if document is None or document.get("name") is None:
+        if document is None or not document.get("registered"):
             raise NotFound(f"no cadre {cadre_id} in the registry's log")
         unit_ids = {e["data"].get("unit_id") for e in document["events"].get("cadre_registry", [])}
         units = {

@@ -64,6 +64,9 @@ def personnel_file(
     return {
         "cadre_id": document["_id"],
         "name": document.get("name"),
+        "personal_data_erased": any(
+            e["type"] == "cadre_personal_data_erased" for e in of["cadre_registry"]
+        ),
         "as_of": as_of.isoformat(),
         "posting": {
             "unit_id": held["unit_id"],

@@ -36,6 +36,7 @@ DATE_FIELDS = (
     "closed_on",
     "opened_on",
     "found_on",
+    "erased_on",
 )
 
 
@@ -65,8 +66,13 @@ def entry(event: dict[str, Any]) -> dict[str, Any]:
 Db = dict[str, Collection]
 
 
+#: The logs the projections read: the four services' (not records' own access record).
+SOURCES = ("cadre_registry", "evaluations", "inspections", "accountability")
+
+
 class PersonnelFiles(Projection):
     name = "personnel"
+    sources = SOURCES
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {
         "files": (),
         "cases": (),
@@ -84,16 +90,39 @@ class PersonnelFiles(Projection):
                 session=session,
             )
             return
+        if kind == "cadre_personal_data_erased":
+            self._erase(event["originator_id"], db, session)
         cadres = self._cadres_concerned(event, db, session)
         for cadre_id in cadres:
             update: dict[str, Any] = {"$push": {f"events.{event['source']}": entry(event)}}
             if kind == "cadre_registered":
-                update["$set"] = {"name": data["name"]}
+                update["$set"] = {"name": data["name"], "registered": True}
             db["files"].update_one({"_id": cadre_id}, update, upsert=True, session=session)
+
+    @staticmethod
+    def _erase(cadre_id: str, db: Db, session: ClientSession) -> None:
+        """Forget the cadre's name wherever the file keeps it (the log keeps it sealed)."""
+        file = db["files"].find_one({"_id": cadre_id}, session=session) or {}
+        registry = (file.get("events") or {}).get("cadre_registry") or []
+        for kept in registry:
+            if kept["type"] == "cadre_registered":
+                kept["data"]["name"] = None
+        db["files"].update_one(
+            {"_id": cadre_id},
+            {
+                "$set": {
+                    "name": None,
+                    "personal_data_erased": True,
+                    "events.cadre_registry": registry,
+                }
+            },
+            upsert=True,
+            session=session,
+        )
 
     def _cadres_concerned(self, event: dict[str, Any], db: Db, session) -> list[str]:
         kind, data = event["type"], event["data"]
-        if kind in POSTING_EVENTS:
+        if kind in POSTING_EVENTS or kind == "cadre_personal_data_erased":
             return [event["originator_id"]]
         if kind == "responsibility_assigned":
             db["tasks"].update_one(
@@ -130,6 +159,7 @@ class PersonnelFiles(Projection):
 
 class PublicRecords(Projection):
     name = "public"
+    sources = SOURCES
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {
         "records": (
             ("published_on",),
@@ -168,6 +198,10 @@ class PublicRecords(Projection):
             if kind == "cadre_registered":
                 update["$set"] = {"name": data["name"]}
             db["cadres"].update_one({"_id": originator}, update, upsert=True, session=session)
+            refresh = {"cadre_id": originator}
+        elif kind == "cadre_personal_data_erased":
+            db["cadres"].update_one({"_id": originator}, {"$set": {"name": None}}, upsert=True,
+                                    session=session)  # fmt: skip
             refresh = {"cadre_id": originator}
         elif kind == "finding_recorded":
             db["findings"].update_one(

@@ -1,0 +1,174 @@
+"""Personal data that can be erased from an append-only log (crypto-shredding).
+
+The personal fields of an event (a cadre's name, gender and birth date; a rater's keyed
+reference) are stored sealed: AES-256-GCM under a key of that person's own, kept outside the
+logs in ``personal_keys``. Destroying the key erases the person's data from every log,
+export and rebuild at once, while the stored bytes — and so the hash chain — stay as they
+were. Events name their personal fields in ``PERSONAL_FIELDS`` (topic → field → whose data
+it is); everything else about storage is unchanged.
+
+A sealed value is stored as ``{"_type_": "sealed", "_data_": {"subject", "nonce", "ct"}}``
+(``subject`` is a SHA-256 of whose data it is, never the person's id or reference); opened
+without its key, it reads as ``None``. An erased person keeps a tombstone, so nothing new of
+theirs is ever sealed again by mistake. Keys are read on every open (no cache), so an
+erasure holds at once in every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
+from eventsourcing.utils import get_topic
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+KEYS_COLLECTION = "personal_keys"
+
+#: Topic → personal field → how to name whose data it is, from the event's state:
+#: ``originator`` (the aggregate's id) or ``field:<name>`` (the field's own value).
+PERSONAL_FIELDS: dict[str, dict[str, str]] = {
+    "services.cadre_registry.domain:Cadre.Registered": {
+        "name": "originator", "gender": "originator", "birth_date": "originator",
+    },
+    "services.evaluations.domain:CadreRatings.Rated": {"rater_hash": "field:rater_hash"},
+}  # fmt: skip
+
+
+class Erased(Exception):
+    """The person's data was erased: nothing of theirs may be sealed again."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    subject: str
+    nonce: bytes
+    ct: bytes
+
+
+class SealedAsDict(Transcoding):
+    type = Sealed
+    name = "sealed"
+
+    def encode(self, obj: Sealed) -> dict[str, str]:
+        return {"subject": obj.subject, "nonce": obj.nonce.hex(), "ct": obj.ct.hex()}
+
+    def decode(self, data: dict[str, str]) -> Sealed:
+        return Sealed(data["subject"], bytes.fromhex(data["nonce"]), bytes.fromhex(data["ct"]))
+
+
+def subject_of(person: str) -> str:
+    return hashlib.sha256(f"youwei-person:{person}".encode()).hexdigest()
+
+
+class PersonalKeys:
+    """``personal_keys``: one document per person (``_id`` their subject), holding their key
+    until it is erased, then only when it was erased."""
+
+    def __init__(self, database: Database) -> None:
+        self.keys = database[KEYS_COLLECTION]
+
+    def key(self, subject: str) -> bytes | None:
+        found = self.keys.find_one({"_id": subject})
+        return None if found is None else found.get("key")
+
+    def key_to_seal(self, subject: str) -> bytes:
+        found = self.keys.find_one({"_id": subject})
+        if found is None:
+            with contextlib.suppress(DuplicateKeyError):
+                self.keys.insert_one({"_id": subject, "key": AESGCM.generate_key(256),
+                                      "created_at": datetime.now(UTC)})  # fmt: skip
+            found = self.keys.find_one({"_id": subject})
+        if found.get("key") is None:
+            raise Erased(f"the personal data of subject {subject} was erased")
+        return found["key"]
+
+    def erase(self, person: str) -> bool:
+        """Destroy the person's key (keeping a tombstone); True if there was one."""
+        subject = subject_of(person)
+        before = self.keys.find_one_and_update(
+            {"_id": subject},
+            {"$set": {"key": None, "erased_at": datetime.now(UTC)}},
+            upsert=True,
+        )
+        return bool(before and before.get("key"))
+
+
+class Sealer:
+    """Seals and opens the personal fields of event states."""
+
+    def __init__(self, keys: PersonalKeys, transcoder: JSONTranscoder) -> None:
+        self.keys = keys
+        self.transcoder = transcoder
+
+    def seal(self, topic: str, originator: Any, state: dict[str, Any]) -> dict[str, Any]:
+        fields = PERSONAL_FIELDS.get(topic)
+        if not fields:
+            return state
+        sealed = dict(state)
+        for field, whose in fields.items():
+            value = state.get(field)
+            if value is None or isinstance(value, Sealed):
+                continue
+            person = str(originator) if whose == "originator" else str(state[whose[6:]])
+            subject = subject_of(person)
+            nonce = os.urandom(12)
+            plain = self.transcoder.encode({"v": value})
+            ct = AESGCM(self.keys.key_to_seal(subject)).encrypt(nonce, plain, field.encode())
+            sealed[field] = Sealed(subject, nonce, ct)
+        return sealed
+
+    def open(self, state: dict[str, Any]) -> dict[str, Any]:
+        """``state`` with each sealed field opened, or ``None`` where its key is gone."""
+        if not any(isinstance(v, Sealed) for v in state.values()):
+            return state
+        opened = dict(state)
+        for field, value in state.items():
+            if isinstance(value, Sealed):
+                opened[field] = self.open_value(field, value)
+        return opened
+
+    def open_value(self, field: str, sealed: Sealed) -> Any:
+        key = self.keys.key(sealed.subject)
+        if key is None:
+            return None
+        plain = AESGCM(key).decrypt(sealed.nonce, sealed.ct, field.encode())
+        return self.transcoder.decode(plain)["v"]
+
+
+class PersonalDataMapper(Mapper):
+    """eventsourcing's mapper, sealing personal fields on the way to the log and opening
+    them on the way back."""
+
+    def __init__(self, transcoder: JSONTranscoder, sealer: Sealer, **kwargs: Any) -> None:
+        super().__init__(transcoder, **kwargs)
+        self.sealer = sealer
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        """As eventsourcing's, with the personal fields sealed before encoding."""
+        topic = get_topic(type(domain_event))
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        stored = self.transcoder.encode(self.sealer.seal(topic, originator_id, state))
+        if self.compressor:
+            stored = self.compressor.compress(stored)
+        if self.cipher:
+            stored = self.cipher.encrypt(stored)
+        return StoredEvent(originator_id, originator_version, topic, stored)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        if stored_event.topic in PERSONAL_FIELDS:
+            opened = self.sealer.open(vars(domain_event))
+            object.__setattr__(domain_event, "__dict__", opened)
+        return domain_event
