@@ -268,6 +268,10 @@ def test_the_operators_resources_say_what_production_needs() -> None:
         assert env["MONGODB_URI"]["value"].startswith("$(MONGODB_CONNECTION_STRING)&tlsCAFile=")
         secret = env["MONGODB_CONNECTION_STRING"]["valueFrom"]["secretKeyRef"]
         assert secret["name"] == user["connectionStringSecretName"]
+        volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+        assert volumes["audit-signing-key"]["secret"]["secretName"] == "youwei-audit-signing-key"
+    [config_map] = of_kind(docs, "ConfigMap").values()
+    assert config_map["data"]["AUDIT_SIGNING_KEY_FILE"] == "/etc/youwei/audit/key.pem"
 
 
 def test_the_config_map_sets_only_variables_the_services_read() -> None:
