@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
 from eventsourcing.utils import get_topic
@@ -32,7 +33,9 @@ from pymongo.errors import DuplicateKeyError
 KEYS_COLLECTION = "personal_keys"
 
 #: Topic → personal field → how to name whose data it is, from the event's state:
-#: ``originator`` (the aggregate's id) or ``field:<name>`` (the field's own value).
+#: ``originator`` (the aggregate's id: nothing more of an erased one is ever sealed) or
+#: ``field:<name>`` (the field's own value, a pseudonym: one who comes back after their
+#: erasure gets a new key, and the old data stays unreadable).
 PERSONAL_FIELDS: dict[str, dict[str, str]] = {
     "services.cadre_registry.domain:Cadre.Registered": {
         "name": "originator", "gender": "originator", "birth_date": "originator",
@@ -78,7 +81,13 @@ class PersonalKeys:
         found = self.keys.find_one({"_id": subject})
         return None if found is None else found.get("key")
 
-    def key_to_seal(self, subject: str) -> bytes:
+    def key_to_seal(self, subject: str, renew: bool = False) -> bytes:
+        """The subject's key, made on first use. An erased subject's is refused, unless
+        ``renew``: then what is sealed from now on has a new key (a rater who rates again)."""
+        if renew:
+            self.keys.update_one({"_id": subject, "key": None},
+                                 {"$set": {"key": AESGCM.generate_key(256)},
+                                  "$unset": {"erased_at": ""}})  # fmt: skip
         found = self.keys.find_one({"_id": subject})
         if found is None:
             with contextlib.suppress(DuplicateKeyError):
@@ -120,7 +129,8 @@ class Sealer:
             subject = subject_of(person)
             nonce = os.urandom(12)
             plain = self.transcoder.encode({"v": value})
-            ct = AESGCM(self.keys.key_to_seal(subject)).encrypt(nonce, plain, field.encode())
+            key = self.keys.key_to_seal(subject, renew=whose != "originator")
+            ct = AESGCM(key).encrypt(nonce, plain, field.encode())
             sealed[field] = Sealed(subject, nonce, ct)
         return sealed
 
@@ -138,7 +148,10 @@ class Sealer:
         key = self.keys.key(sealed.subject)
         if key is None:
             return None
-        plain = AESGCM(key).decrypt(sealed.nonce, sealed.ct, field.encode())
+        try:
+            plain = AESGCM(key).decrypt(sealed.nonce, sealed.ct, field.encode())
+        except InvalidTag:  # sealed under a key since erased and renewed
+            return None
         return self.transcoder.decode(plain)["v"]
 
 

@@ -195,6 +195,9 @@ def test_an_erased_rater_is_nobody_in_the_log_and_their_ratings_still_count(
                     value="satisfied", rater_ref=phone)
         )  # fmt: skip
         assert again["counted"]  # who rated before is forgotten
+        phone_hash = hmac.new(RATER_KEY.encode(), f"phone_spot_check:{phone}".encode(),
+                              hashlib.sha256).hexdigest()  # fmt: skip
+        assert raters() == {None, phone_hash}  # a new key; the old ratings stay unreadable
         for log in logs(database):
             assert verify_log(database, log).ok, log
     finally:
