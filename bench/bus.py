@@ -27,8 +27,8 @@ from uuid import UUID, uuid4
 
 import click
 import pymongo
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from events.identity import IdentifiedClusterRpcProxy
 from events.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
@@ -113,7 +113,7 @@ def throughput(env: dict, db, events: int) -> None:
 
 
 def latency(env: dict, db, calls: int, rate: float) -> None:
-    with ClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
+    with IdentifiedClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
         command = {"command_id": str(uuid4()), "actor": ACTOR}
         unit = rpc.cadre_registry.register_unit({**command, "name": "bench unit"})["unit_id"]
         cadre = rpc.cadre_registry.register_cadre(

@@ -29,6 +29,7 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
+from events.access import current_caller
 from events.personal import PersonalDataMapper, PersonalKeys, SealedAsDict, Sealer
 from events.published import LogReader
 from events.transcoding import DateAsISO
@@ -44,7 +45,10 @@ class CommandRecord(Aggregate):
     """What one command did: its name, a digest of its payload, its result, who sent it;
     how many events it appended just before this record (``events``), and, for a command
     a policy made from another service's event, its ``cause``: ``{"correlation_id",
-    "causation_id"}`` (the upstream event's correlation and its own id)."""
+    "causation_id"}`` (the upstream event's correlation and its own id). ``caller`` is who
+    sent it as the broker vouches for it: ``{"agency", "role", "policy_version"}``
+    (``events.identity``; ``actor`` is what the payload says, unverified); None for a
+    policy's command."""
 
     @staticmethod
     def create_id(scope: str, command_id: UUID) -> UUID:
@@ -61,6 +65,7 @@ class CommandRecord(Aggregate):
         actor: dict[str, str],
         events: int = 0,
         cause: dict[str, str] | None = None,
+        caller: dict[str, str] | None = None,
     ) -> None:
         self.scope = scope
         self.command_id = command_id
@@ -70,6 +75,7 @@ class CommandRecord(Aggregate):
         self.actor = actor
         self.events = events
         self.cause = cause
+        self.caller = caller
 
 
 def policy_command_id(policy: str, upstream_event_id: str) -> UUID:
@@ -123,9 +129,11 @@ class CommandApplication(Application[UUID]):
     ) -> dict[str, Any]:
         """Run ``decide`` (load aggregates, apply the command, return the changed aggregates
         and the result) and save its events with the command's record, once per
-        ``command_id``."""
+        ``command_id``. The caller the broker vouches for (``events.access.CALLER``) is
+        recorded with it; a ``command_id`` another agency used is refused."""
         record_id = CommandRecord.create_id(self.name, payload["command_id"])
         digest = payload_digest(command, payload)
+        caller = current_caller()
         for _ in range(MAX_ATTEMPTS):
             previous = self.find(record_id, CommandRecord)
             if previous is not None:
@@ -135,11 +143,16 @@ class CommandApplication(Application[UUID]):
                         f"{previous.command} with another payload"
                     )
                     raise Conflict(msg)
+                first = getattr(previous, "caller", None)
+                if first and caller and first.get("agency") != caller.get("agency"):
+                    msg = f"command_id {payload['command_id']} was already used by another agency"
+                    raise Conflict(msg)
                 return previous.result
             changed, result = decide()
             record = CommandRecord(
                 self.name, payload["command_id"], command, digest, result, payload["actor"],
                 events=sum(len(aggregate.pending_events) for aggregate in changed),
+                caller=caller,
             )  # fmt: skip
             try:
                 self.save(*changed, record)

@@ -4,7 +4,10 @@ its cause (correlation and causation), so a case can be followed from the findin
 opened it to what the registry did about its decision.
 
 Reads the stored events themselves (not only the published ones), streaming each log in
-position order; only the cadre's events are kept.
+position order; only the cadre's events are kept. The access record is among them (reads of
+the cadre's personnel file, refused calls naming the cadre: ``events.access``), and each
+event's ``caller`` is the agency the broker vouched for (``events.identity``), beside the
+``agency`` and ``person`` its command's payload claimed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from events.access import ACCESS_TYPES
 from events.mongodb import HEADS_COLLECTION
 from events.personal import PersonalKeys, Sealer
 from events.published import RECORD_TOPIC, event_id, event_type, plain
@@ -66,6 +70,10 @@ def history(
                     "originator_id": originator,
                     "data": data,
                 }
+                if kind in ACCESS_TYPES:  # the access record: no command, the broker's agency
+                    event.update(agency=data.get("agency"), command=data.get("method"),
+                                 person=(data.get("actor") or {}).get("person"),
+                                 caller={"agency": data.get("agency")})  # fmt: skip
                 append.append((event, ours))
                 continue
             for event, _ in append[len(append) - state.get("events", 0) :]:
@@ -78,6 +86,7 @@ def history(
                     correlation_id=str(cause.get("correlation_id") or state["command_id"]),
                     causation_id=str(state["command_id"]),
                     caused_by_event=str(cause["causation_id"]) if cause else None,
+                    caller=state.get("caller"),
                 )
             found += [event for event, ours in append if ours]
             append = []
@@ -93,6 +102,8 @@ def describe(events: list[dict[str, Any]]) -> list[str]:
     lines = []
     for event in events:
         who = f"{event.get('agency') or '?'} / {event.get('person') or '?'}"
+        if (event.get("caller") or {}).get("agency"):
+            who += f" (as {event['caller']['agency']})"
         line = (f"{event['recorded_at'][:19]}  {event['source']}:{event['position']:<6} "
                 f"{event['type']:<34} {who}  [{event.get('command') or '-'}]")  # fmt: skip
         upstream = by_id.get(event.get("caused_by_event") or "")

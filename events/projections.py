@@ -218,10 +218,13 @@ class Projector:
                 continue
 
 
-def positions_on(datastore: MongoDBDatastore, until: datetime) -> dict[str, int]:
-    """Each log's last position recorded before ``until``."""
+def positions_on(
+    datastore: MongoDBDatastore, until: datetime, sources: tuple[str, ...] = tuple(LOGS)
+) -> dict[str, int]:
+    """Each log's (of ``sources``) last position recorded before ``until``."""
     positions = {}
-    for source, log_name in LOGS.items():
+    for source in sources:
+        log_name = LOGS[source]
         last = datastore.collection(log_name).find_one(
             {"recorded_at": {"$lt": until}}, {"position": 1}, sort=[("position", -1)]
         )
@@ -242,7 +245,7 @@ def replay(
 ) -> tuple[Generation, dict[str, int]]:
     """Build ``projection`` as it stood at ``until`` (from the events recorded before it)
     into the scratch database, live there; return it and the positions it reached."""
-    heads = positions_on(logs, until)
+    heads = positions_on(logs, until, projection.sources)
     projector = Projector(scratch, projection, logs_from=logs)
     old, new = projector.live(), projector.new_generation()
     projector.catch_up(new, heads=heads, progress=progress)

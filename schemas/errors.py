@@ -37,7 +37,14 @@ class RuleViolation(CommandError):
 
 
 class Forbidden(CommandError):
-    """The actor may not do this."""
+    """The calling agency may not do this (``schemas.authorization``). The message is JSON:
+    ``reason`` (a sentence), ``agency`` (the validated RabbitMQ user, or null when the
+    request had no ``user_id``), ``method``, ``roles``, ``policy_version``, and
+    ``record_id``: the event that recorded the refusal in the called service's log."""
+
+    def __init__(self, details: dict | str) -> None:
+        self.details = details if isinstance(details, dict) else {"reason": details}
+        super().__init__(json.dumps(self.details, ensure_ascii=False, sort_keys=True))
 
 
 EXPECTED = (InvalidCommand, NotFound, Conflict, RuleViolation, Forbidden)

@@ -20,6 +20,8 @@ LOGS = {
     "evaluations": "evaluations_events",
     "inspections": "inspections_events",
     "accountability": "accountability_events",
+    # the records service's access record (reads of personnel files, refused calls)
+    "records": "records_events",
 }
 
 #: Service → event type → the fields of the event published.
@@ -71,6 +73,7 @@ PUBLISHED: dict[str, dict[str, tuple[str, ...]]] = {
         "reform_effort_registered": ("unit_id", "risk_level", "participants", "registered_on",
                                      "starts_on", "ends_on"),
     },
+    "records": {},  # its log is its access record: nothing published
 }  # fmt: skip
 
 HEADER_PREFIX = "youwei-"

@@ -24,8 +24,8 @@ YOUWEI = [sys.executable, "-m", "youwei"]
 RPC_CALL = """
 import eventlet; eventlet.monkey_patch()
 import json, sys, uuid
-from nameko.standalone.rpc import ClusterRpcProxy
-with ClusterRpcProxy({"AMQP_URI": sys.argv[1]}, timeout=60) as cluster:
+from events.identity import IdentifiedClusterRpcProxy
+with IdentifiedClusterRpcProxy({"AMQP_URI": sys.argv[1]}, timeout=60) as cluster:
     print(json.dumps(cluster.cadre_registry.register_unit({
         "command_id": str(uuid.uuid4()), "actor": {"agency": "test", "person": "test"},
         "name": "玉溪市"})))

@@ -11,9 +11,9 @@ import urllib.request
 from datetime import date
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from events.checkpoints import new_private_key_pem
+from events.identity import IdentifiedClusterRpcProxy
 from schemas.events import LOGS
 from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
@@ -49,8 +49,10 @@ def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
     try:
         for process in processes:
             process.start()
-        with ClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
-            script(rpc)
+        with IdentifiedClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
+            cadres = script(rpc)
+            # a personnel file read: the records service's access record has an event to sign
+            rpc.records.personnel_file({"cadre_id": cadres["li"]})
             wait_for(lambda: rpc.records.public_records({})["total"] == 1)
         yield f"http://127.0.0.1:{port}/"
     finally:

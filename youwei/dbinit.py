@@ -16,13 +16,14 @@ from services.accountability.application import Accountability
 from services.cadre_registry.application import CadreRegistry
 from services.evaluations.application import Evaluations
 from services.inspections.application import Inspections
+from services.records.application import RecordsLog
 from services.records.projections import PersonnelFiles, PublicRecords
 
-APPLICATIONS = (CadreRegistry, Evaluations, Inspections, Accountability)
+APPLICATIONS = (CadreRegistry, Evaluations, Inspections, Accountability, RecordsLog)
 
 
 def initialise(uri: str, database: str) -> list[str]:
-    """Create the logs (events, heads, tracking, read views) of the four services and the
+    """Create the logs (events, heads, tracking, read views) of the five services and the
     live generation of each records projection; return the collections the database has."""
     env = {
         "PERSISTENCE_MODULE": "events.mongodb",

@@ -8,12 +8,12 @@ from typing import Any
 from uuid import UUID
 
 from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy, rpc
 
 from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.identity import Access, AgencyRpcProxy, rpc
 from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
@@ -26,10 +26,11 @@ from services.accountability.application import Accountability
 class AccountabilityService:
     name = "accountability"
     observability = Observability()
+    access = Access()
     accountability: Accountability = ApplicationDependency(Accountability)
-    cadre_registry = RpcProxy("cadre_registry")
-    inspections = RpcProxy("inspections")
-    evaluations = RpcProxy("evaluations")
+    cadre_registry = AgencyRpcProxy("cadre_registry")
+    inspections = AgencyRpcProxy("inspections")
+    evaluations = AgencyRpcProxy("evaluations")
     clock: CityClock = Clock()
     relay = RelayExtension()
     checkpoints = CheckpointSigner()

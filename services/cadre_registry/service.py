@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import rpc
-
 from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock, every
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.identity import Access, rpc
 from events.observability import Observability
 from events.relay import RelayExtension
 from schemas import cadre_registry as contract
@@ -25,6 +24,7 @@ from services.cadre_registry.application import CadreRegistry
 class CadreRegistryService:
     name = "cadre_registry"
     observability = Observability()
+    access = Access()
     registry: CadreRegistry = ApplicationDependency(CadreRegistry)
     relay = RelayExtension()
     checkpoints = CheckpointSigner()

@@ -6,11 +6,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from nameko.rpc import RpcProxy, rpc
-
 from events.checkpoints import CheckpointSigner
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
+from events.identity import Access, AgencyRpcProxy, rpc
 from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
@@ -23,8 +22,9 @@ from services.evaluations.application import Evaluations
 class EvaluationsService:
     name = "evaluations"
     observability = Observability()
+    access = Access()
     evaluations: Evaluations = ApplicationDependency(Evaluations)
-    cadre_registry = RpcProxy("cadre_registry")
+    cadre_registry = AgencyRpcProxy("cadre_registry")
     relay = RelayExtension()
     checkpoints = CheckpointSigner()
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
-
 from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock, every
 from events.dependency import ApplicationDependency
+from events.identity import Access, AgencyRpcProxy, rpc
 from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
@@ -27,8 +26,9 @@ from services.inspections.application import Inspections
 class InspectionsService:
     name = "inspections"
     observability = Observability()
+    access = Access()
     inspections: Inspections = ApplicationDependency(Inspections)
-    cadre_registry = RpcProxy("cadre_registry")
+    cadre_registry = AgencyRpcProxy("cadre_registry")
     clock: CityClock = Clock()
     relay = RelayExtension()
     checkpoints = CheckpointSigner()

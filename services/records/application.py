@@ -9,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from events.checkpoints import CHECKPOINTS, Keys
+from events.commands import CommandApplication
 from events.projections import Projector
 from events.views import paged
 from schemas.common import label
@@ -17,6 +18,14 @@ from schemas.events import LOGS
 from schemas.inspections.reference import CATEGORIES
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
 from services.records import files
+
+
+class RecordsLog(CommandApplication):
+    """The records service's own log, ``records_events``: its access record only (reads of
+    personnel files and refused calls, ``events.access``). The projections read the four
+    other services' logs, never this one."""
+
+    name = "Records"
 
 
 class Records:

@@ -12,17 +12,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
+from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock
+from events.dependency import ApplicationDependency
+from events.identity import Access, rpc
 from events.observability import Observability
 from events.projections import ProjectionsRunner
 from schemas import records as contract
 from schemas.common import load
 from schemas.errors import EXPECTED, InvalidCommand
-from services.records.application import Records
+from services.records.application import Records, RecordsLog
 from services.records.page import render_page
 from services.records.projections import PersonnelFiles, PublicRecords
 
@@ -32,6 +34,9 @@ FILTERS = ("q", "category", "situation", "decision", "month")
 class RecordsService:
     name = "records"
     observability = Observability()
+    access = Access()
+    log: RecordsLog = ApplicationDependency(RecordsLog)  # the access record
+    checkpoints = CheckpointSigner()
     projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
     clock: CityClock = Clock()
 

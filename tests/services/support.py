@@ -11,9 +11,9 @@ from uuid import uuid4
 
 import pymongo
 from nameko.exceptions import RemoteError
-from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import replace_dependencies
 
+from events.identity import IdentifiedClusterRpcProxy
 from tests.events.support import fresh_database_name
 
 ACTOR = {"agency": "组织部 organization department", "person": "tester"}
@@ -41,7 +41,8 @@ def running_services(
     service_classes, container_factory, rabbit_config, mongodb_uri, clock=None, **config
 ) -> Iterator:
     """Yield (cluster rpc proxy, the services' database). Services with a ``clock`` get
-    ``clock``; ``config`` adds to the services' configuration."""
+    ``clock``; ``config`` adds to the services' configuration. The proxy calls as the
+    configuration's RabbitMQ user (``guest``: the local_development role)."""
     database = fresh_database_name()
     config = {
         **rabbit_config,
@@ -61,7 +62,7 @@ def running_services(
         containers.append(container)
     client = pymongo.MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
     try:
-        with ClusterRpcProxy(config, timeout=60) as cluster:
+        with IdentifiedClusterRpcProxy(config, timeout=60) as cluster:
             yield cluster, client[database]
     finally:
         for container in containers:  # no service may be mid-transaction on what is dropped
