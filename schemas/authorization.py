@@ -40,7 +40,8 @@ METHODS: dict[str, dict[str, str]] = {
         **dict.fromkeys(
             ("register_unit", "register_cadre", "appoint", "transfer",
              "change_to_non_leadership", "send_to_off_post_training", "dismiss",
-             "order_resignation", "demote", "assign_responsibility"),
+             "order_resignation", "demote", "assign_responsibility", "erase_personal_data",
+             "set_personal_data_retention"),
             COMMAND,
         ),
         **dict.fromkeys(
@@ -50,6 +51,7 @@ METHODS: dict[str, dict[str, str]] = {
     "evaluations": {
         "submit_rating": COMMAND,
         "conclude_annual_assessment": COMMAND,
+        "erase_rater": COMMAND,
         "ratings_summary": QUERY,
         "get_assessment": QUERY,
     },
@@ -122,11 +124,12 @@ class Role:
 ROLES: dict[str, Role] = {
     "organization_department": Role(
         "组织部", "organization department: the registry, appointments, annual assessment, "
-        "organizational handling, commendation and promotion",
+        "organizational handling, commendation and promotion; erasure of personal data",
         {
             **_commands("cadre_registry"),
             "evaluations.submit_rating": {"channel": ("democratic_appraisal",)},
             "evaluations.conclude_annual_assessment": None,
+            "evaluations.erase_rater": None,
             **_only("accountability.decide_handling", "accountability.commend",
                     "accountability.register_reform_effort"),
             **ALL_READS,
