@@ -24,7 +24,7 @@ pytestmark = [
 def test_the_compose_stack_runs_the_scenario_against_real_mongodb(
     docker_services, compose_ports
 ) -> None:
-    from nameko.standalone.rpc import ClusterRpcProxy
+    from events.identity import IdentifiedClusterRpcProxy
 
     page = f"http://127.0.0.1:{compose_ports['YOUWEI_PAGE_PORT']}/"
 
@@ -37,6 +37,6 @@ def test_the_compose_stack_runs_the_scenario_against_real_mongodb(
     docker_services.wait_until_responsive(check=page_answers, timeout=300, pause=2)
     amqp = f"pyamqp://youwei:local-evaluation-only@127.0.0.1:{compose_ports['YOUWEI_AMQP_PORT']}/"
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the services' own "today"
-    with ClusterRpcProxy({"AMQP_URI": amqp}, timeout=60) as rpc:
+    with IdentifiedClusterRpcProxy({"AMQP_URI": amqp}, timeout=60) as rpc:
         record = end_to_end(rpc, page, today)
     assert record["decision"]["code"] == "admonishment"
