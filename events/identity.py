@@ -251,6 +251,7 @@ class AgencyRpcProxy(RpcProxy):
     the service's own RabbitMQ user (from its ``AMQP_URI``)."""
 
     def setup(self) -> None:
+        super().setup()
         self.user_id = user_of(self.container.config[AMQP_URI_CONFIG_KEY])
 
     def get_dependency(self, worker_ctx: Any) -> IdentifiedServiceProxy:
