@@ -1,0 +1,285 @@
+"""``youwei demo``: the scripted year (pure, checked against the published contracts), and
+the loader against the four real services over RabbitMQ, twice."""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import pytest
+
+from schemas.accountability.reference import ACCOUNTABILITY_FORMS, HANDLINGS, MEASURES
+from schemas.common import load
+from schemas.evaluations.reference import ASSESSMENT_RULES, CHANNELS, CURRENT_RULES, score
+from schemas.inspections.reference import CATEGORIES, INSPECTION_KINDS, SITUATIONS, category_of
+from services.evaluations.domain import assess
+from youwei import demo
+
+
+@pytest.fixture(scope="module")
+def year() -> demo.Plan:
+    return demo.plan_year(seed=2026, scale=1.0)
+
+
+SMALL = 0.03  # the integration test's scale: every kind of event, fewest steps
+
+
+@pytest.fixture(scope="module")
+def small() -> demo.Plan:
+    return demo.plan_year(seed=11, scale=SMALL)
+
+
+def schema(step: demo.Step):
+    module = importlib.import_module(f"schemas.{step.service}")
+    return getattr(module, "".join(word.capitalize() for word in step.method.split("_")))
+
+
+def filled(value: Any) -> Any:
+    """A payload as the loader sends it, with stand-in ids and the planned days."""
+    if isinstance(value, demo.Ref):
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, value.key))
+    if isinstance(value, demo.CaseDay):
+        return value.day.isoformat()
+    return demo.resolve(value, {}, {}) if not isinstance(value, dict | list) else (
+        {k: filled(v) for k, v in value.items()} if isinstance(value, dict)
+        else [filled(v) for v in value]
+    )  # fmt: skip
+
+
+def test_the_city_at_full_scale(year: demo.Plan) -> None:
+    ranks = Counter(p["rank"] for p in year.commands("register_cadre"))
+    assert ranks["city_level"] == 46
+    assert ranks["county_division"] >= 620
+    tasks = year.commands("assign_responsibility")
+    key_work = {p["owner_id"].key for p in tasks if p.get("kind") == "key_work_share"}
+    liaison = {p["owner_id"].key for p in tasks if p.get("kind") == "liaison_task"}
+    cadres = {s.key: s.payload for s in year.steps if s.method == "register_cadre"}
+    assert key_work == {k for k, p in cadres.items() if p["rank"] == "city_level"}
+    assert {k for k, p in cadres.items() if p["rank"] == "county_division"} <= liaison
+    names = [p["name"] for p in cadres.values()]
+    assert len(set(names)) == len(names)
+    assert all("\u4e00" <= name[0] <= "\u9fff" for name in names)  # Chinese names
+    units = [p["name"] for p in year.commands("register_unit")]
+    assert "中共云岭市委员会" in units and "云岭市人民政府" in units
+    assert any(name.endswith("局") for name in units) and any(n.endswith("县") for n in units)
+    posts = {p["post"] for p in cadres.values()}
+    assert {"市委书记", "党组书记、局长", "副局长"} <= posts
+    assert any(post.endswith("科长") for post in posts)
+
+
+def test_every_kind_of_event_the_issue_lists(year: demo.Plan) -> None:
+    counts = year.counts()
+    for method in (
+        "cadre_registry.register_unit", "cadre_registry.register_cadre",
+        "cadre_registry.assign_responsibility", "cadre_registry.transfer",
+        "cadre_registry.appoint", "inspections.open_inspection", "inspections.record_finding",
+        "inspections.expose_finding", "inspections.issue_rectification_letter",
+        "inspections.report_rectification", "inspections.review_rectification",
+        "evaluations.submit_rating", "evaluations.conclude_annual_assessment",
+        "accountability.open_case", "accountability.find_case",
+        "accountability.record_statement", "accountability.impose_measure",
+        "accountability.decide_handling", "accountability.register_reform_effort",
+        "accountability.grant_exemption", "accountability.file_appeal",
+        "accountability.decide_appeal", "accountability.commend",
+        "accountability.publish_result", "accountability.withdraw_publication",
+        "accountability.close_case",
+    ):  # fmt: skip
+        assert counts[method] > 0, method
+    kinds = Counter(p["kind"] for p in year.commands("open_inspection"))
+    assert set(kinds) == set(INSPECTION_KINDS)
+    for visit in (p for p in year.commands("open_inspection") if p["kind"] == "undercover_visit"):
+        roles = {member["role"] for member in visit["team"]}
+        assert "commission" in roles and len(roles) > 1  # a mixed team
+    situations = {p["situation"] for p in year.commands("record_finding")}
+    assert situations == set(SITUATIONS)
+    assert {category_of(s) for s in situations} == set(CATEGORIES)
+    assert {p["channel"] for p in year.commands("submit_rating")} == set(CHANNELS)
+    measures = {(p["measure"], p.get("form")) for p in year.commands("impose_measure")}
+    assert {m for m, _ in measures} == set(MEASURES)
+    assert {f for m, f in measures if m == "accountability"} == set(ACCOUNTABILITY_FORMS)
+    assert {p["handling"] for p in year.commands("decide_handling")} == set(HANDLINGS)
+    assert {p["outcome"] for p in year.commands("decide_appeal")} == {
+        "upheld", "changed", "revoked"}  # fmt: skip
+    assert {p["outcome"] for p in year.commands("grant_exemption")} == {"exempted", "mitigated"}
+    assert {p["kind"] for p in year.commands("commend")} == {
+        "commendation", "promotion_recommendation"}  # fmt: skip
+    assert {p["exposure"] for p in year.commands("expose_finding")} == {
+        "internal_circular", "undercover_film", "media"}  # fmt: skip
+    reviews = {p["accepted"] for p in year.commands("review_rectification")}
+    assert reviews == {True, False}
+    grades = Counter(g for _, y, g in year.facts["grades"] if y == demo.YEAR)
+    assert set(grades) == {"excellent", "competent", "basically_competent", "incompetent"}
+    assert grades["competent"] > grades["excellent"] > 0
+    assert year.letters_overdue_on(date(2026, 12, 31)) > 0
+    # the cases the accountability service opens itself are found, never opened again
+    opened_for = [b["finding_id"].key for p in year.commands("open_case") for b in p["basis"]
+                  if b["kind"] == "finding"]  # fmt: skip
+    about_cadres = {s.key for s in year.steps
+                    if s.method == "record_finding" and "cadre_id" in s.payload}  # fmt: skip
+    assert not set(opened_for) & about_cadres
+    found = [s.payload["finding_id"].key for s in year.steps if s.find and "finding_id" in
+             s.payload]  # fmt: skip
+    assert sorted(found) == sorted(about_cadres)
+
+
+@pytest.mark.parametrize("scale", [1.0, SMALL, 0.01, 2.5])
+def test_every_command_keeps_the_contract(scale: float, year, small) -> None:
+    """Each payload is valid for its method's schema in schemas/ (ids stand in)."""
+    plan = {1.0: year, SMALL: small}.get(scale) or demo.plan_year(seed=3, scale=scale)
+    for step in plan.steps:
+        if not step.find:
+            load(schema(step), filled(step.payload))
+
+
+def test_a_small_year_still_shows_every_kind(small: demo.Plan) -> None:
+    counts = small.counts()
+    assert Counter(p["rank"] for p in small.commands("register_cadre"))["city_level"] == 3
+    assert {p["situation"] for p in small.commands("record_finding")} == set(SITUATIONS)
+    assert {p["handling"] for p in small.commands("decide_handling")} == set(HANDLINGS)
+    assert {p["outcome"] for p in small.commands("decide_appeal")} == {
+        "upheld", "changed", "revoked"}  # fmt: skip
+    assert counts["accountability.withdraw_publication"] > 0
+    assert counts["accountability.grant_exemption"] >= 2
+    assert small.facts["letters_left"] and small.facts["letters_accepted"]
+    assert len(small.steps) < 400 < len(demo.plan_year(seed=11, scale=0.2).steps)
+
+
+def test_the_same_seed_and_scale_make_the_same_year() -> None:
+    first, again = demo.plan_year(5, 0.1), demo.plan_year(5, 0.1)
+    assert [(s.key, s.payload, s.after) for s in first.steps] == [
+        (s.key, s.payload, s.after) for s in again.steps
+    ]
+    other = demo.plan_year(6, 0.1)
+    assert [s.payload for s in other.steps] != [s.payload for s in first.steps]
+    scaled = demo.plan_year(5, 0.2)
+    ids = {s.payload.get("command_id") for s in first.steps} - {None}
+    assert not ids & {s.payload.get("command_id") for s in scaled.steps}
+
+
+def test_the_planned_grades_are_the_services_grades(year: demo.Plan) -> None:
+    """The ratings planned for a grade get that grade by the evaluations service's rules."""
+    ratings: dict[tuple[str, str], list] = {}
+    for payload in year.commands("submit_rating"):
+        key = (payload["cadre_id"].key, payload["period"][:4])
+        ratings.setdefault(key, []).append(payload)
+    rules = ASSESSMENT_RULES[CURRENT_RULES]
+    capped = set(year.facts["capped"])
+    for cadre, year_, grade in year.facts["grades"]:
+        counted = [
+            {"channel": p["channel"], "value": p["value"], "counted": True,
+             "score": score(p["channel"], p["value"])}
+            for p in ratings[(cadre, str(year_))]
+        ]  # fmt: skip
+        measures = ["admonishment"] if cadre in capped else []
+        assert assess(counted, rules, CURRENT_RULES, measures)["grade"] == grade
+
+
+def test_steps_come_after_what_they_need(year: demo.Plan) -> None:
+    seen: set[str] = set()
+    for step in year.steps:
+        assert set(step.after) <= seen, step.key
+        needed = {p.key if isinstance(p, demo.Ref) else p.case
+                  for p in demo.placeholders(step.payload)}  # fmt: skip
+        assert needed <= set(step.after), step.key
+        seen.add(step.key)
+
+
+def test_a_case_opened_late_moves_its_steps_later() -> None:
+    day = demo.CaseDay("case/x", date(2026, 5, 20), planned_open=date(2026, 5, 6))
+    assert demo.resolve(day, {}, {"case/x": date(2026, 5, 6)}) == "2026-05-20"
+    assert demo.resolve(day, {}, {"case/x": date(2026, 11, 28)}) == "2026-12-12"
+
+
+# --- against the services ----------------------------------------------------------------
+
+
+def settled(database, seconds: float = 1.5, limit: float = 60) -> dict[str, int]:
+    """The logs' lengths once nothing was appended for ``seconds`` (the policies done)."""
+    deadline = time.monotonic() + limit
+    last: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        logs = [name for name in database.list_collection_names() if name.endswith("_events")]
+        now = {name: database[name].count_documents({}) for name in logs}
+        if now == last:
+            return now
+        last = now
+        time.sleep(seconds)
+    raise AssertionError("the logs kept growing")
+
+
+@pytest.mark.nameko
+def test_the_year_loads_over_rpc_and_again_adds_nothing(
+    container_factory, rabbit_config, mongodb_uri
+) -> None:
+    from services.accountability.service import AccountabilityService
+    from services.cadre_registry.service import CadreRegistryService
+    from services.evaluations.service import EvaluationsService
+    from services.inspections.service import InspectionsService
+    from tests.services.support import FixedClock, running_services
+    from tests.services.test_inspections_rpc import wait_for
+
+    clock = FixedClock(date(2026, 1, 1))
+    services = [CadreRegistryService, EvaluationsService, InspectionsService,
+                AccountabilityService]  # fmt: skip
+    plan = demo.plan_year(seed=11, scale=SMALL)
+    with running_services(
+        services, container_factory, rabbit_config, mongodb_uri, clock=clock,
+        INSPECTIONS_DEADLINE_CHECK_SECONDS=0.2, EVENT_RETRY_DELAYS=[0.2, 0.5],
+    ) as (rpc, database):  # fmt: skip
+        loader = demo.Loader(rabbit_config["AMQP_URI"], workers=4, patience=60)
+        loader.check()
+        done = []
+        results = loader.load(plan, progress=done.append)
+        assert sum(done) == len(plan.steps) == len(results)
+
+        cases = rpc.accountability.list_cases({"page_size": 500})
+        assert cases["total"] == len(plan.facts["cases_by_policy"]) + len(
+            plan.facts["cases_opened_here"]
+        )
+        findings = rpc.inspections.list_findings({"page_size": 500})
+        assert findings["total"] == plan.counts()["inspections.record_finding"]
+        assert {f["situation"]["code"] for f in findings["findings"]} == set(SITUATIONS)
+        # a case the service opened from a finding, with its decision, as planned
+        finding_case = plan.facts["cases_by_policy"][0]
+        case = rpc.accountability.get_case({"case_id": results[finding_case]["case_id"]})
+        assert case["basis"][0]["kind"]["code"] == "finding"
+        assert case["opened_on"] == case["occurred_on"]  # today was before it was found
+        # an appeal revoked: the decision and its publication withdrawn
+        revoked = next(c for c in plan.facts["appeal_revoked"] if c in plan.facts["withdrawn"])
+        case = rpc.accountability.get_case({"case_id": results[revoked]["case_id"]})
+        decision = case["decisions"][-1]
+        assert decision["status"]["code"] == "revoked"
+        assert decision["appeal"]["outcome"]["code"] == "revoked"
+        assert case["publications"][0]["withdrawn_on"] is not None
+        # a grade as planned, and the dismissal applied by the registry
+        cadre, year_, grade = plan.facts["grades"][0]
+        assessment = rpc.evaluations.get_assessment(
+            {"cadre_id": results[cadre]["cadre_id"], "year": year_}
+        )
+        assert assessment["grade"]["code"] == grade
+        appealed = set(plan.facts["appeal_revoked"]) | set(plan.facts["appeal_changed"])
+        dismissed = next(results[cadre]["cadre_id"] for case, cadre, handling
+                         in plan.facts["handled"] if handling == "dismissal"
+                         and case not in appealed)  # fmt: skip
+        wait_for(lambda: rpc.cadre_registry.get_cadre({"cadre_id": dismissed})["status"]["code"]
+                 == "dismissed")  # fmt: skip
+        letters = rpc.inspections.list_rectification_letters({"status": "accepted"})
+        assert letters["total"] == sum(1 for _, accepted in plan.facts["letters"] if accepted)
+
+        before = settled(database)
+        again = loader.load(plan)
+        assert again == results  # every command answered with its first result
+        assert settled(database) == before  # and nothing recorded
+        assert rpc.accountability.list_cases({})["total"] == cases["total"]
+
+        # letters left without an accepted report become overdue by the service's today,
+        # and those naming a task open a case against its owner
+        clock.date = date(2026, 12, 31)
+        overdue = plan.letters_overdue_on(clock.date)
+        wait_for(lambda: rpc.inspections.list_rectification_letters({"overdue": True})["total"]
+                 == overdue)  # fmt: skip
+        wait_for(lambda: rpc.accountability.list_cases({"basis": "overdue_letter"})["total"] > 0)
