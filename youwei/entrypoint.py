@@ -20,8 +20,7 @@ import sys
 
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability", "records")
 USAGE = (
-    "usage: SERVICE... | all | youwei ARGS... | nameko ARGS...\n"
-    f"  SERVICE: {', '.join(SERVICES)}"
+    f"usage: SERVICE... | all | youwei ARGS... | nameko ARGS...\n  SERVICE: {', '.join(SERVICES)}"
 )
 
 
