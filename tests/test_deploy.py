@@ -26,10 +26,12 @@ from youwei.stack import PROJECT_ROOT
 
 TOOLS = PROJECT_ROOT / ".local" / "deploy-tools" / "bin"
 OVERLAYS = ("dev", "prod", "prod-external-mongodb")
-#: Custom resources of the operators: kubernetes-validate has no schema for them (it bundles
-#: Kubernetes' own), and their CRDs are not vendored here; they are checked field by field
-#: in test_the_operators_resources_say_what_production_needs instead.
-OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity"}
+#: Custom resources of the operators (RabbitMQ Cluster Operator, its Messaging Topology
+#: Operator, MongoDB Community Operator): kubernetes-validate has no schema for them (it
+#: bundles Kubernetes' own) and their CRDs are not vendored here; they are checked field by
+#: field in test_the_operators_resources_say_what_production_needs instead.
+OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity", "User", "Permission"}
+OPERATOR_GROUPS = {"rabbitmq.com", "mongodbcommunity.mongodb.com"}
 KUBERNETES_VERSIONS = ("1.30", "1.37")  # the oldest still common, and the newest bundled
 SERVICES = {"cadre-registry", "evaluations", "inspections", "accountability", "records"}
 
@@ -124,7 +126,8 @@ def test_the_compose_stack_is_configured_by_environment_variables_only() -> None
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_manifest_of_each_overlay_is_valid_kubernetes(overlay, tmp_path) -> None:
     docs = documents(overlay)
-    ours = [doc for doc in docs if doc["kind"] not in OPERATOR_KINDS]
+    operators = [doc for doc in docs if doc["apiVersion"].split("/")[0] in OPERATOR_GROUPS]
+    ours = [doc for doc in docs if doc not in operators]
     manifests = tmp_path / f"{overlay}.yaml"
     manifests.write_text(yaml.safe_dump_all(ours))
     for version in KUBERNETES_VERSIONS:
@@ -133,8 +136,9 @@ def test_every_manifest_of_each_overlay_is_valid_kubernetes(overlay, tmp_path) -
         assert result.returncode == 0, output
         assert "Couldn't find schema" not in output and "ERROR" not in output, output
         assert output.count(" passed for resource ") == len(ours), output
-    expected = {"dev": set(), "prod": OPERATOR_KINDS, "prod-external-mongodb": {"RabbitmqCluster"}}
-    assert {doc["kind"] for doc in docs} & OPERATOR_KINDS == expected[overlay]
+    expected = {"dev": set(), "prod": OPERATOR_KINDS,
+                "prod-external-mongodb": OPERATOR_KINDS - {"MongoDBCommunity"}}  # fmt: skip
+    assert {doc["kind"] for doc in operators} == expected[overlay]
 
 
 def test_kubernetes_validate_rejects_an_invalid_manifest(tmp_path) -> None:
@@ -272,6 +276,26 @@ def test_the_operators_resources_say_what_production_needs() -> None:
         assert volumes["audit-signing-key"]["secret"]["secretName"] == "youwei-audit-signing-key"
     [config_map] = of_kind(docs, "ConfigMap").values()
     assert config_map["data"]["AUDIT_SIGNING_KEY_FILE"] == "/etc/youwei/audit/key.pem"
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-external-mongodb"])
+def test_in_production_each_service_is_a_rabbitmq_user_of_its_own(overlay) -> None:
+    """The services' authorization knows a caller by its broker-vouched user (docs/rpc.md):
+    youwei-<service>, made by the Messaging Topology Operator; the policy is production's."""
+    docs = documents(overlay)
+    users = of_kind(docs, "User")
+    permissions = of_kind(docs, "Permission")
+    assert set(users) == set(permissions) == {f"youwei-{s}" for s in SERVICES}
+    for name, deployment in of_kind(docs, "Deployment").items():
+        secret = users[name]["spec"]["importCredentialsSecret"]["name"]
+        assert secret == f"youwei-amqp-{name.removeprefix('youwei-')}"
+        assert permissions[name]["spec"]["userReference"] == {"name": name}
+        env = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
+        for variable in ("RABBITMQ_USERNAME", "RABBITMQ_PASSWORD"):
+            assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == secret, (name, variable)
+    [config_map] = of_kind(docs, "ConfigMap").values()
+    assert config_map["data"]["YOUWEI_AUTH_POLICY"] == "production"
+    assert "YOUWEI_AGENCIES" not in config_map["data"]
 
 
 def test_the_config_map_sets_only_variables_the_services_read() -> None:
