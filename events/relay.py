@@ -106,6 +106,7 @@ class Relay:
         self.lease = Lease(datastore, self.reader.log, self.owner, lease_seconds)
         self.batch = batch
         self.idle_seconds = idle_seconds
+        self.confirmed = 0
         self.exchange = Exchange(f"{source}.events", type="topic", durable=True)
         self.publisher = Publisher(
             amqp_uri,
@@ -121,6 +122,7 @@ class Relay:
         confirmed = self.lease.acquire()
         if confirmed is None:
             return None
+        self.confirmed = confirmed
         upto = min(self.reader.head(), confirmed + self.batch)
         if upto <= confirmed:
             return False
@@ -168,10 +170,20 @@ class Relay:
             return None
 
     def _wait(self, doorbell) -> None:
-        if doorbell is None:
-            time.sleep(self.idle_seconds)
-        else:
-            doorbell.try_next()
+        """Wait until the log grows past what was confirmed, or until it is time to renew
+        the lease (a third of it). The change stream rings at an insert; the head (one read
+        by key) is looked at every ``idle_seconds`` in case it did not, so an idle relay
+        costs the database a few reads a second and a lease renewal every few seconds."""
+        deadline = time.monotonic() + min(self.lease.seconds / 3, 5.0)
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            if doorbell is not None and doorbell.try_next() is not None:
+                return
+            if self.reader.head() > self.confirmed:
+                return
+            rest = self.idle_seconds - (time.monotonic() - started)
+            if rest > 0:
+                time.sleep(rest)
 
     def close(self) -> None:
         self.lease.release()

@@ -151,7 +151,9 @@ def test_retention_erases_when_its_day_has_passed(cluster) -> None:
     assert gone["name"] is None and gone["keep_personal_data_until"] == "2026-03-31"
     kept = rpc.cadre_registry.get_cadre({"cadre_id": staying})  # today is 2026-04-01
     assert kept["name"] == "诸葛亮" and not kept["personal_data_erased"]
-    wait_for(lambda: mentions(database, "司马光") == [])  # the projections catch up too
+    assert rpc.records.personnel_file({"cadre_id": staying})["name"] == "诸葛亮"  # caught up
+    assert rpc.records.personnel_file({"cadre_id": leaving})["name"] is None
+    wait_for(lambda: mentions(database, "司马光") == [])  # the public projection too
     assert mentions(database, "诸葛亮")
 
 
