@@ -37,7 +37,7 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from events.mongodb import HEADS_COLLECTION, MongoDBDatastore
+from events.mongodb import HEADS_COLLECTION, datastore_from_config
 from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
@@ -307,9 +307,7 @@ class CheckpointSigner(DependencyProvider):
             "AUDIT_SIGNING_KEY_FILE"
         )
         self.seconds = float(config.get("AUDIT_CHECKPOINT_SECONDS") or 300)
-        settings = config.get("EVENTSOURCING") or {}
-        self.uri = settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017"
-        self.database_name = settings.get("MONGODB_DATABASE") or "youwei"
+        self.config = config
         self.stopping = False
 
     def start(self) -> None:
@@ -320,7 +318,7 @@ class CheckpointSigner(DependencyProvider):
 
     def _run(self) -> None:
         private = load_private_key(self.key_file)
-        datastore = MongoDBDatastore(self.uri, self.database_name)
+        datastore = datastore_from_config(self.config)
         try:
             while not self.stopping:
                 try:

@@ -113,6 +113,16 @@ class MongoDBDatastore:
         self.client.close()
 
 
+def datastore_from_config(config: dict[str, Any]) -> MongoDBDatastore:
+    """The database a service's nameko config names (``EVENTSOURCING``: ``MONGODB_URI``,
+    ``MONGODB_DATABASE``), for what runs beside the service's application."""
+    settings = config.get("EVENTSOURCING") or {}
+    return MongoDBDatastore(
+        settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
+        settings.get("MONGODB_DATABASE") or "youwei",
+    )
+
+
 class MongoDBAggregateRecorder(AggregateRecorder):
     """Aggregate sequences without a log: what eventsourcing uses for snapshots."""
 

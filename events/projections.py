@@ -32,7 +32,12 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from events.mongodb import MongoDBDatastore, MongoDBTrackingRecorder, _create_collection
+from events.mongodb import (
+    MongoDBDatastore,
+    MongoDBTrackingRecorder,
+    _create_collection,
+    datastore_from_config,
+)
 from events.published import LogReader
 from schemas.events import LOGS
 
@@ -303,11 +308,7 @@ class ProjectionsRunner(DependencyProvider):
 
     def setup(self) -> None:
         config = self.container.config
-        settings = config.get("EVENTSOURCING") or {}
-        self.datastore = MongoDBDatastore(
-            settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
-            settings.get("MONGODB_DATABASE") or "youwei",
-        )
+        self.datastore = datastore_from_config(config)
         self.projectors = {
             cls.name: Projector(self.datastore, cls()) for cls in self.projection_classes
         }

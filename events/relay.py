@@ -30,7 +30,7 @@ from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from events.mongodb import MongoDBDatastore
+from events.mongodb import MongoDBDatastore, datastore_from_config
 from events.published import LogReader
 from schemas.events import HEADER_PREFIX
 
@@ -196,11 +196,7 @@ class RelayExtension(DependencyProvider):
 
     def setup(self) -> None:
         config = self.container.config
-        settings = config.get("EVENTSOURCING") or {}
-        self.datastore = MongoDBDatastore(
-            settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
-            settings.get("MONGODB_DATABASE") or "youwei",
-        )
+        self.datastore = datastore_from_config(config)
         self.relay = Relay(
             self.datastore,
             self.container.service_name,

@@ -9,7 +9,7 @@ import sys
 import click
 
 from youwei import stack
-from youwei.audit import audit
+from youwei.audit import audit, database_options
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017"
 
@@ -119,19 +119,6 @@ def dlq_replay(queue: str, count: int | None) -> None:
     click.echo(f"replayed {moved} message(s) to {queue.removesuffix(parked.SUFFIX)}")
 
 
-def _database_options(command):
-    command = click.option(
-        "--database",
-        default=lambda: os.environ.get("MONGODB_DATABASE", "youwei"),
-        show_default="youwei",
-    )(command)
-    return click.option(
-        "--uri",
-        default=lambda: os.environ.get("MONGODB_URI", DEFAULT_URI),
-        show_default=DEFAULT_URI,
-    )(command)
-
-
 def _projectors(uri: str, database: str, names: tuple[str, ...]):
     from events.mongodb import MongoDBDatastore
     from events.projections import Projector
@@ -151,7 +138,7 @@ def projections() -> None:
 
 
 @projections.command("status")
-@_database_options
+@database_options
 def projections_status(uri: str, database: str) -> None:
     """Each projection's live generation, and its position and lag behind each log."""
     datastore, projectors = _projectors(uri, database, ())
@@ -167,7 +154,7 @@ def projections_status(uri: str, database: str) -> None:
 
 @projections.command("rebuild")
 @click.argument("names", nargs=-1)
-@_database_options
+@database_options
 def projections_rebuild(names: tuple[str, ...], uri: str, database: str) -> None:
     """Replay the logs into fresh collections of NAMES (default: every projection), then
     switch each over in one write; the live one serves until then."""
@@ -214,7 +201,7 @@ def db() -> None:
 
 
 @db.command("init")
-@_database_options
+@database_options
 def db_init(uri: str, database: str) -> None:
     """Create every collection and index the services use (idempotent; the services also
     create them when they start): run before a first start and before an upgrade."""

@@ -10,6 +10,22 @@ from schemas.common import NAME, Day, Page, Strict, codes
 from schemas.evaluations import MONTH
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
 
+#: A public record's fields, all of them: what the public page and ``public_records`` show.
+#: Nothing private (no rater, complainant, evidence, reason or internal id) is ever among them.
+PUBLIC_RECORD_FIELDS = (
+    "record_id",
+    "published_on",
+    "cadre_name",
+    "unit",
+    "post",
+    "category",
+    "situation",
+    "decision_type",
+    "decision",
+    "form",
+    "decided_on",
+)
+
 
 class PersonnelFile(Strict):
     """``as_of``: the file as it stood at the end of that day (default: today)."""

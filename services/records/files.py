@@ -232,24 +232,10 @@ def _restriction(restriction: Any, on: date) -> dict[str, Any]:
     }
 
 
-PUBLIC_FIELDS = (
-    "record_id",
-    "published_on",
-    "cadre_name",
-    "unit",
-    "post",
-    "category",
-    "situation",
-    "decision_type",
-    "decision",
-    "form",
-    "decided_on",
-)
-
-
 def public_record(document: dict[str, Any]) -> dict[str, Any]:
-    """A record with the public fields only (never an id of a cadre, case or finding)."""
-    return {
+    """A record with the public fields only (``PUBLIC_RECORD_FIELDS``, in that order: never
+    an id of a cadre, case or finding)."""
+    record = {
         "record_id": document["_id"],
         "published_on": document["published_on"],
         "cadre_name": document.get("cadre_name"),
@@ -262,3 +248,4 @@ def public_record(document: dict[str, Any]) -> dict[str, Any]:
         "form": _maybe(ACCOUNTABILITY_FORMS, document.get("form")),
         "decided_on": document.get("decided_on"),
     }
+    return record

@@ -22,23 +22,13 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from schemas.records import PUBLIC_RECORD_FIELDS
+
 TITLE_ZH = "有为 · 问责结果公开"
 TITLE_EN = "Public accountability records"
 
 #: The fields of a record that the page shows; nothing else of a record is read.
-PUBLISHED = (
-    "record_id",
-    "published_on",
-    "cadre_name",
-    "unit",
-    "post",
-    "category",
-    "situation",
-    "decision_type",
-    "decision",
-    "form",
-    "decided_on",
-)
+PUBLISHED = PUBLIC_RECORD_FIELDS
 
 #: The query parameters of the page (and of ``records.json``), in link order.
 QUERY_KEYS = ("q", "category", "decision", "month", "page", "page_size")

@@ -17,6 +17,7 @@ from events.mongodb import MongoDBDatastore
 from events.projections import Generation, Projector, differences, replay
 from events.verify import verify_log
 from schemas.events import LOGS
+from schemas.records import PUBLIC_RECORD_FIELDS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
@@ -289,19 +290,10 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert record["post"] == "副局长" and record["published_on"] == "2026-03-20"
     assert record["category"]["code"] == "muddling" and record["decision"]["code"] == "admonishment"
     assert record["situation"]["code"] == "absent_from_post"
-    assert set(record) == {
-        "record_id",
-        "published_on",
-        "cadre_name",
-        "unit",
-        "post",
-        "category",
-        "situation",
-        "decision_type",
-        "decision",
-        "form",
-        "decided_on",
-    }
+    assert tuple(record) == PUBLIC_RECORD_FIELDS == (
+        "record_id", "published_on", "cadre_name", "unit", "post", "category", "situation",
+        "decision_type", "decision", "form", "decided_on",
+    )  # fmt: skip
     text = json.dumps(answer, ensure_ascii=False)
     assert not [word for word in PRIVATE if word in text]
     assert public(rpc, category="muddling")["total"] == 1
