@@ -270,11 +270,11 @@ def test_a_command_that_times_out_is_sent_again_and_done_once(
 
     stack.containers.pop("cadre_registry").kill()
     command_id = str(uuid.uuid4())
-    with agency(stack, "org", timeout=1.0, attempts=5) as org:
+    with agency(stack, "org", timeout=1.0, attempts=15) as org:
         sent = eventlet.spawn(
             org.cadre_registry.register_unit, {"command_id": command_id, "name": "重发"}
         )
-        eventlet.sleep(2.5)  # two attempts time out meanwhile
+        eventlet.sleep(2.5)  # two attempts time out meanwhile; the rest wait for the restart
         start(stack, container_factory_module, CadreRegistryService)
         unit = sent.wait()
     records = stored(stack.database, REGISTRY_LOG, "CommandRecord.Recorded")
