@@ -12,7 +12,6 @@ allocated (flat means it does not grow with the log). Nothing is asserted.
 
 from __future__ import annotations
 
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -21,11 +20,11 @@ from uuid import uuid4
 import click
 from eventsourcing.persistence import StoredEvent
 
+from bench.scratch import scratch_datastore
 from events.checkpoints import load_private_key, new_private_key_pem, sign_head
 from events.export import export, verify_export
 from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
 from events.verify import verify_log
-from youwei.stack import SecantusServer, free_port
 
 STATE = b'{"cadre_id":"00000000-0000-0000-0000-000000000000","grade":"competent","n":%d}'
 
@@ -98,20 +97,11 @@ def measure(datastore: MongoDBDatastore, folder: Path, size: int, private) -> di
 @click.command()
 @click.option("--sizes", default="10000,50000,200000", show_default=True)
 def main(sizes: str) -> None:
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        server = SecantusServer(port=free_port(), storage_path=folder / "data",
-                                pid_file=folder / "pid", log_file=folder / "log")  # fmt: skip
-        server.start()
+    with scratch_datastore() as (datastore, folder):
         key = folder / "key.pem"
         key.write_bytes(new_private_key_pem())
         private = load_private_key(key)
-        datastore = MongoDBDatastore(server.uri, "bench")
-        try:
-            rows = [measure(datastore, folder, int(s), private) for s in sizes.split(",")]
-        finally:
-            datastore.close()
-            server.stop()
+        rows = [measure(datastore, folder, int(s), private) for s in sizes.split(",")]
     click.echo(
         "\n  events   raw scan/s   verify/s (ratio)   verify --from/s (ratio)"
         "   peak KiB: verify  export  verify --from"

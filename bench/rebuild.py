@@ -16,15 +16,14 @@ Nothing is asserted; it prints a table.
 from __future__ import annotations
 
 import random
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import click
 from eventsourcing.persistence import StoredEvent
 
+from bench.scratch import scratch_datastore
 from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
 from events.projections import Projector
 from events.published import RECORD_TOPIC, LogReader
@@ -32,7 +31,6 @@ from events.transcoding import transcoder
 from schemas.events import LOGS
 from schemas.inspections.reference import SITUATIONS
 from services.records.projections import PersonnelFiles, PublicRecords
-from youwei.stack import SecantusServer, free_port
 
 CODER = transcoder()
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -115,18 +113,8 @@ def write_city(datastore: MongoDBDatastore, total: int, progress) -> int:
 @click.command()
 @click.option("--events", "total", default=100_000, show_default=True)
 def main(total: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        server = SecantusServer(
-            port=free_port(), storage_path=Path(folder) / "data",
-            pid_file=Path(folder) / "pid", log_file=Path(folder) / "log",
-        )  # fmt: skip
-        server.start()
-        datastore = MongoDBDatastore(server.uri, "bench")
-        try:
-            run(datastore, total)
-        finally:
-            datastore.close()
-            server.stop()
+    with scratch_datastore() as (datastore, _):
+        run(datastore, total)
 
 
 def run(datastore: MongoDBDatastore, total: int) -> None:

@@ -13,20 +13,17 @@ is asserted; ``docs/scaling.md`` sizes MongoDB from these figures.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import bson
 import click
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 
 from bench.rebuild import write_city
+from bench.scratch import scratch_datastore
 from events.mongodb import MongoDBDatastore
 from events.projections import Projector
 from schemas.events import LOGS
 from services.records.projections import PersonnelFiles, PublicRecords
-from youwei.stack import SecantusServer, free_port
 
 CODEC = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
 
@@ -45,22 +42,12 @@ def sizes(datastore: MongoDBDatastore, names: list[str]) -> list[tuple[str, int,
 @click.command()
 @click.option("--events", "total", default=20_000, show_default=True)
 def main(total: int) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        server = SecantusServer(
-            port=free_port(), storage_path=Path(folder) / "data",
-            pid_file=Path(folder) / "pid", log_file=Path(folder) / "log",
-        )  # fmt: skip
-        server.start()
-        datastore = MongoDBDatastore(server.uri, "bench")
-        try:
-            written = write_city(datastore, total, lambda n: None)
-            for projection in (PersonnelFiles(), PublicRecords()):
-                Projector(datastore, projection).rebuild()
-            names = sorted(datastore.database.list_collection_names())
-            rows = sizes(datastore, [*LOGS.values()] + [n for n in names if "_g" in n])
-        finally:
-            datastore.close()
-            server.stop()
+    with scratch_datastore() as (datastore, _):
+        written = write_city(datastore, total, lambda n: None)
+        for projection in (PersonnelFiles(), PublicRecords()):
+            Projector(datastore, projection).rebuild()
+        names = sorted(datastore.database.list_collection_names())
+        rows = sizes(datastore, [*LOGS.values()] + [n for n in names if "_g" in n])
     log_documents = sum(count for name, count, _ in rows if name in LOGS.values())
     log_bytes = sum(count * mean for name, count, mean in rows if name in LOGS.values())
     click.echo(f"{written} log positions written")

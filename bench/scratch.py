@@ -1,0 +1,28 @@
+"""A SecantusDB server of a benchmark's own, on a free port, with its data in a temporary
+folder, and the datastore of its database ``bench``: both gone when the benchmark ends."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from events.mongodb import MongoDBDatastore
+from youwei.stack import SecantusServer, free_port
+
+
+@contextlib.contextmanager
+def scratch_datastore() -> Iterator[tuple[MongoDBDatastore, Path]]:
+    """Yield the datastore and the temporary folder (for a benchmark's other files)."""
+    with tempfile.TemporaryDirectory(prefix="youwei-bench-") as name:
+        folder = Path(name)
+        server = SecantusServer(port=free_port(), storage_path=folder / "data",
+                                pid_file=folder / "pid", log_file=folder / "log")  # fmt: skip
+        server.start()
+        datastore = MongoDBDatastore(server.uri, "bench")
+        try:
+            yield datastore, folder
+        finally:
+            datastore.close()
+            server.stop()
