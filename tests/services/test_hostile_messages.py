@@ -18,10 +18,10 @@ from events.commands import CommandRecord
 from events.identity import rpc
 from events.inbox import MAX_BODY_BYTES, REJECTED
 from events.verify import verify_log
+from schemas.events import LOGS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry
 from services.cadre_registry.service import CadreRegistryService
-from schemas.events import LOGS
 from tests.services.agencies import agency_stack
 
 pytestmark = pytest.mark.nameko
@@ -134,6 +134,8 @@ def queue_is_empty(stack, rabbit_manager, name: str, timeout: float = 15) -> boo
     return False
 
 
+DEEP = b"[" * 100_000 + b"]" * 100_000
+PICKLE = "application/x-python-serialize"
 MALFORMED_BODIES = {
     "not JSON": (b"{not json", {}),
     "invalid UTF-8": (b'{"args": [{"task_id": "\xff\xfe"}], "kwargs": {}}', {}),
@@ -150,12 +152,12 @@ MALFORMED_BODIES = {
     "duplicate keys": (b'{"args": [{"task_id": "a", "task_id": "b"}], "kwargs": {}}', {}),
     "NaN": (b'{"args": [{"task_id": NaN}], "kwargs": {}}', {}),
     "a number out of range": (b'{"args": [{"task_id": 1e999}], "kwargs": {}}', {}),
-    "an integer of 5000 digits": (b'{"args": [{"n": ' + b"9" * 5000 + b"}], " + b'"kwargs": {}}', {}),
-    "nested 100,000 deep": (b'{"args": [' + b"[" * 100_000 + b"]" * 100_000 + b'], "kwargs": {}}', {}),
+    "an integer of 5000 digits": (b'{"args": [{"n": ' + b"9" * 5000 + b'}], "kwargs": {}}', {}),
+    "nested 100,000 deep": (b'{"args": [' + DEEP + b'], "kwargs": {}}', {}),
     "nested 40 deep": (b'{"args": [{"a": ' + b"[" * 40 + b"]" * 40 + b'}], "kwargs": {}}', {}),
     "over the size limit": (request({"task_id": "x" * MAX_BODY_BYTES}), {}),
     "text/plain": (a_query(), {"content_type": "text/plain"}),
-    "pickle": (pickle.dumps({"args": [{}], "kwargs": {}}), {"content_type": "application/x-python-serialize"}),
+    "pickle": (pickle.dumps({"args": [{}], "kwargs": {}}), {"content_type": PICKLE}),
     "no content type": (a_query(), {"content_type": None}),
     "UTF-16": ('{"args": [{}], "kwargs": {}}'.encode("utf-16"), {"content_encoding": "utf-16"}),
     "a compression header": (a_query(), {"headers": {"compression": "application/x-gzip"}}),
@@ -257,13 +259,13 @@ def test_every_log_still_verifies(stack, org) -> None:
 
 EVENT_BODIES = {
     "not JSON": (b"\x00\x01garbage", "application/json"),
-    "pickle": (pickle.dumps({"type": "case_decided"}), "application/x-python-serialize"),
+    "pickle": (pickle.dumps({"type": "case_decided"}), PICKLE),
     "a list": (b"[]", "application/json"),
     "an event of another type": (
         json.dumps({"type": "case_opened", "source": "accountability"}).encode(),
         "application/json",
     ),
-    "nested deep": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
+    "nested deep": (DEEP, "application/json"),
 }
 
 
@@ -281,9 +283,11 @@ def test_a_message_that_is_not_an_event_is_parked_and_the_consumer_goes_on(
         producer = Producer(connection.channel())
         exchange = Exchange("accountability.events", type="topic", durable=True, passive=True)
         for body, content_type in EVENT_BODIES.values():
-            producer.publish(body, exchange=exchange, routing_key="case_decided",
-                             content_type=content_type, content_encoding="utf-8",
-                             headers={"nameko.call_id_stack": [1, 2], "youwei-attempt": "x"})  # fmt: skip
+            producer.publish(
+                body, exchange=exchange, routing_key="case_decided", content_type=content_type,
+                content_encoding="utf-8", headers={"nameko.call_id_stack": [1, 2],
+                                                   "youwei-attempt": "x"},
+            )  # fmt: skip
     parked = f"{handler_queue}.parked"
     deadline = time.monotonic() + 30
     while parked_count(rabbit_manager, stack.vhost, parked) < len(EVENT_BODIES):
