@@ -95,8 +95,10 @@ def test_the_table_shows_the_records_newest_first(page) -> None:
     assert "laziness" in row.locator("td.category").inner_text()
     assert "约谈" in row.locator("td.decision").inner_text()
     assert "2026-01-12" in row.locator("td.date").inner_text()
+    assert row.locator("td.summary").inner_text() == RECORDS[0]["summary"]
     withheld = page.locator('tr[data-record-id="r-007"] td.name').inner_text()
     assert "不公开" in withheld
+    assert "不公开" in page.locator('tr[data-record-id="r-007"] td.summary').inner_text()
 
 
 def test_the_chinese_text_is_drawn_in_a_cjk_font(page) -> None:
