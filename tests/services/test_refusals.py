@@ -84,12 +84,13 @@ def differences(before: dict, after: dict) -> list[str]:
 
 def settled(database) -> dict:
     """The state once the services are done with what came before (relays, policies and
-    projections follow the logs a moment later): the same in two reads a second apart."""
+    projections follow the logs a moment later): the same in two reads half a second apart
+    (the services poll every 0.2 s at most)."""
     import time
 
     previous = snapshot(database)
-    for _ in range(60):
-        time.sleep(1.0)
+    for _ in range(120):
+        time.sleep(0.5)
         current = snapshot(database)
         if current == previous:
             return current
