@@ -345,7 +345,11 @@ def test_the_config_map_sets_only_variables_the_services_read() -> None:
 #: Fields an update cannot change (the API server refuses the apply), by kind.
 IMMUTABLE = {
     "Deployment": [("spec", "selector")],
-    "StatefulSet": [("spec", "selector"), ("spec", "serviceName"), ("spec", "volumeClaimTemplates")],
+    "StatefulSet": [
+        ("spec", "selector"),
+        ("spec", "serviceName"),
+        ("spec", "volumeClaimTemplates"),
+    ],
     "Job": [("spec", "template"), ("spec", "selector"), ("spec", "completions")],
     "Service": [("spec", "clusterIP")],
     "PersistentVolumeClaim": [("spec", "accessModes"), ("spec", "storageClassName")],
@@ -368,7 +372,9 @@ def set_release(overlay: str, root: Path, release: str) -> None:
     old = release_of(overlay, root)
     text = path.read_text()
     text = text.replace(f"newTag: {old}", f"newTag: {release}")
-    text = text.replace(f"app.kubernetes.io/version: {old}", f"app.kubernetes.io/version: {release}")
+    text = text.replace(
+        f"app.kubernetes.io/version: {old}", f"app.kubernetes.io/version: {release}"
+    )
     path.write_text(text)
 
 
@@ -437,8 +443,11 @@ def test_state_is_apart_from_what_a_release_applies_and_its_volumes_are_kept(ove
         for doc in of_kind(state, kind).values():
             spec = doc["spec"]
             statefulset = spec["override"]["statefulSet"] if kind == "RabbitmqCluster" else spec
-            retention = statefulset["statefulSet"]["spec"] if kind != "RabbitmqCluster" else (
-                statefulset["spec"])
+            retention = (
+                statefulset["statefulSet"]["spec"]
+                if kind != "RabbitmqCluster"
+                else (statefulset["spec"])
+            )
             assert retention["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
 
 
@@ -482,7 +491,9 @@ def test_the_broker_speaks_tls_keeps_a_majority_and_keeps_parked_messages(overla
     assert "default_queue_type = quorum" in config
     for deployment in of_kind(docs, "Deployment").values():
         env = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
-        assert env["AMQP_URI"]["value"].startswith("amqps://") and ":5671/" in env["AMQP_URI"]["value"]
+        assert (
+            env["AMQP_URI"]["value"].startswith("amqps://") and ":5671/" in env["AMQP_URI"]["value"]
+        )
         assert env["SSL_CERT_FILE"]["value"] == "/etc/youwei/rabbitmq-ca/ca.crt"
         mounts = {m["mountPath"] for m in pod_spec(deployment)["containers"][0]["volumeMounts"]}
         assert "/etc/youwei/rabbitmq-ca" in mounts
@@ -525,7 +536,8 @@ def test_the_backup_runs_as_its_own_identity_through_its_own_network_policy(over
     if overlay != "prod-external-mongodb":
         admitted = policies["youwei-mongodb-ingress"]["spec"]["ingress"][0]["from"]
         assert {"matchLabels": {"app.kubernetes.io/name": "youwei-backup"}} in [
-            peer["podSelector"] for peer in admitted]
+            peer["podSelector"] for peer in admitted
+        ]
     else:
         assert "youwei-backup-egress-external-mongodb" in policies
     ledger = of_kind(docs, "CronJob")["youwei-erasure-ledger"]
@@ -549,20 +561,31 @@ def test_the_monitoring_objects_match_the_documented_alerts_and_metrics() -> Non
     ours = {name for metric in REGISTRY.collect() for name in
             (metric.name, f"{metric.name}_total", f"{metric.name}_bucket")}  # fmt: skip
     elsewhere = {"youwei_checkpoint_signing_refused_total"}  # events.checkpoints counts it
-    dashboard = json.loads(of_kind(docs, "ConfigMap")["youwei-grafana-dashboard"]["data"]["youwei.json"])
+    dashboard = json.loads(
+        of_kind(docs, "ConfigMap")["youwei-grafana-dashboard"]["data"]["youwei.json"]
+    )
     expressions = [r["expr"] for r in rules] + [
-        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+        target["expr"] for panel in dashboard["panels"] for target in panel["targets"]
+    ]
     used = {m for e in expressions for m in re.findall(r"\b(youwei_[a-z_]+)\b", e)}
     assert used - ours - elsewhere == set(), used - ours - elsewhere
-    for needed in ("youwei_consumer_lag_events", "youwei_event_retries_total",
-                   "youwei_event_parks_total", "youwei_checkpoint_age_seconds",
-                   "youwei_access_refused_total", "youwei_checkpoint_signing_refused_total"):
+    for needed in (
+        "youwei_consumer_lag_events",
+        "youwei_event_retries_total",
+        "youwei_event_parks_total",
+        "youwei_checkpoint_age_seconds",
+        "youwei_access_refused_total",
+        "youwei_checkpoint_signing_refused_total",
+    ):
         assert needed in used, needed
     parked = next(r for r in rules if r["alert"] == "YouweiParkedMessages")
     assert "rabbitmq_detailed_queue_messages" in parked["expr"]
     monitors = of_kind(docs, "ServiceMonitor")
     rabbit = monitors["youwei-rabbitmq"]["spec"]["endpoints"][0]
-    assert rabbit["path"] == "/metrics/detailed" and "queue_coarse_metrics" in rabbit["params"]["family"]
+    assert (
+        rabbit["path"] == "/metrics/detailed"
+        and "queue_coarse_metrics" in rabbit["params"]["family"]
+    )
     services = monitors["youwei"]["spec"]["selector"]["matchLabels"]
     metrics_service = of_kind(docs, "Service")["youwei-metrics"]
     assert services.items() <= metrics_service["metadata"]["labels"].items()
