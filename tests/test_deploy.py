@@ -432,6 +432,14 @@ def test_a_new_release_moves_every_container_and_changes_nothing_immutable(
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_state_is_apart_from_what_a_release_applies_and_its_volumes_are_kept(overlay) -> None:
+    """A release applies its services with --prune -l youwei.io/set=services (the docs): only
+    they carry that label, so the state and the Jobs are never pruned."""
+    for part, label in zip(SETS, ("services", "release-jobs", "state"), strict=True):
+        for doc in documents(overlay, part):
+            assert doc["metadata"]["labels"]["youwei.io/set"] == label, (part, doc["kind"])
+    operations = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    assert operations.count("--prune -l youwei.io/set=services") >= 2
+    assert "--prune -l app.kubernetes.io" not in operations
     applied = {doc["kind"] for doc in documents(overlay)}
     assert not applied & STATEFUL_KINDS, applied & STATEFUL_KINDS
     state = documents(overlay, "cluster")
