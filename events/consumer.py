@@ -32,6 +32,7 @@ from nameko.events import EventHandler
 from nameko.exceptions import MalformedRequest
 
 from events.inbox import GuardedQueueConsumer, context_headers, decode_json, excerpt
+from events.observability import PARKS, RETRIES
 from schemas.events import LOGS, PublicEvent
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ class LogEventHandler(EventHandler):
                 message.payload, exchange="", routing_key=self.retries[attempt].name,
                 headers={**headers, ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: error[:2000]},
             )  # fmt: skip
+            RETRIES.labels(self.container.service_name, self.queue.name).inc()
         else:
             self.park(message.payload, message, error)
 
@@ -159,6 +161,8 @@ class LogEventHandler(EventHandler):
             body, exchange="", routing_key=self.parked.name, headers=headers,
             serializer="json" if not isinstance(body, bytes | str) else "raw",
         )  # fmt: skip
+        reason = "malformed" if error.startswith("malformed") else "failed"
+        PARKS.labels(self.container.service_name, self.queue.name, reason).inc()
 
 
 log_event_handler = LogEventHandler.decorator
