@@ -49,6 +49,7 @@ from nameko.rpc import (
     RPC_REPLY_QUEUE_TEMPLATE,
     RPC_REPLY_QUEUE_TTL,
     MethodProxy,
+    ReplyListener,
     Rpc,
     RpcConsumer,
     RpcProxy,
@@ -368,9 +369,25 @@ class IdentifiedServiceProxy(ServiceProxy):
         )
 
 
+REPLY_QUEUE_ARGUMENTS = {"x-expires": RPC_REPLY_QUEUE_TTL, "x-queue-type": "classic"}
+"""A reply queue lives as long as its caller: classic, whatever the broker's default queue
+type (a quorum queue's Raft group on three nodes buys nothing for it: a reply lost with a
+node is a call timed out, which the caller sends again with its ``command_id``)."""
+
+
+class ClassicReplyListener(ReplyListener):
+    """nameko's reply listener of a service's proxies, its queue declared classic."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.queue.queue_arguments = dict(REPLY_QUEUE_ARGUMENTS)
+
+
 class AgencyRpcProxy(RpcProxy):
     """nameko's ``RpcProxy``: a service's calls to another service, sent with ``user_id`` =
-    the service's own RabbitMQ user (from its ``AMQP_URI``)."""
+    the service's own RabbitMQ user (from its ``AMQP_URI``), replies on a classic queue."""
+
+    rpc_reply_listener = ClassicReplyListener()
 
     def setup(self) -> None:
         super().setup()
@@ -404,7 +421,7 @@ class AgencyReplyListener(SingleThreadedReplyListener):
             RPC_REPLY_QUEUE_TEMPLATE.format(self.user, queue_uuid),
             exchange=exchange,
             routing_key=self.routing_key,
-            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL},
+            queue_arguments=dict(REPLY_QUEUE_ARGUMENTS),
         )
         self.queue_consumer.register_provider(self)
 
