@@ -40,12 +40,14 @@ METHODS: dict[str, dict[str, str]] = {
         **dict.fromkeys(
             ("register_unit", "register_cadre", "appoint", "transfer",
              "change_to_non_leadership", "send_to_off_post_training", "dismiss",
-             "order_resignation", "demote", "assign_responsibility", "erase_personal_data",
-             "set_personal_data_retention"),
+             "order_resignation", "dismiss_from_service", "demote", "assign_responsibility",
+             "erase_personal_data", "set_personal_data_retention"),
             COMMAND,
         ),
         **dict.fromkeys(
-            ("get_unit", "get_cadre", "list_cadres", "responsibilities_of", "owner_of"), QUERY
+            ("get_unit", "get_cadre", "list_cadres", "responsibilities_of", "owner_of",
+             "tasks_needing_owner"),
+            QUERY,
         ),
     },
     "evaluations": {

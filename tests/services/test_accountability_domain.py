@@ -148,11 +148,16 @@ def test_one_appeal_per_decision_and_what_the_outcome_does() -> None:
     refused("accountability.change_within_type",
             lambda: c.decide_appeal(handling, "changed", "x", date(2026, 5, 22),
                                     {"kind": "post_adjustment", "form": None}))  # fmt: skip
+    unit = uuid4()
     c.decide_appeal(handling, "changed", "改为转任", date(2026, 5, 22),
-                    {"kind": "transfer", "form": None})  # fmt: skip
+                    {"kind": "transfer", "form": None, "unit_id": unit,
+                     "post": "调研员"})  # fmt: skip
     changed = c.decision(handling)
     assert (changed["kind"], changed["status"]) == ("transfer", "changed")
-    assert changed["changes"] == [{"kind": "post_adjustment", "form": None}]
+    # what it was, and the post the new handling names, for the registry to apply
+    assert changed["changes"] == [{"kind": "post_adjustment", "form": None,
+                                   "target": {"post": "科员"}}]  # fmt: skip
+    assert changed["target"] == {"unit_id": unit, "post": "调研员", "rank": None}
     with pytest.raises(InvalidCommand):
         c.file_appeal(uuid4(), "no such decision", date(2026, 5, 22))
     c.close("办结", date(2026, 5, 30))
