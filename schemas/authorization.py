@@ -1,4 +1,4 @@
-"""Who may call what: the authorization policy, version ``2026.1`` (docs/rpc.md, "Identity
+"""Who may call what: the authorization policy, version ``2026.2`` (docs/rpc.md, "Identity
 and authorization").
 
 An **agency** is a RabbitMQ user: the services take it from the validated ``user_id`` of
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-VERSION = "2026.1"
+VERSION = "2026.2"  # 2026.2: cadre_registry.dismiss_from_service, tasks_needing_owner
 
 LOCAL = "local"
 PRODUCTION = "production"
