@@ -25,6 +25,15 @@ pytestmark = [pytest.mark.processes, pytest.mark.browser]
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability", "records")
 
 
+def restart(processes: list[ServiceProcess], today: date) -> None:
+    """The services again, their today moved on (``YOUWEI_TODAY``)."""
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.env["YOUWEI_TODAY"] = today.isoformat()
+        process.start()
+
+
 @pytest.fixture(scope="module")
 def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
     """The page's address, once the year is in the logs and published."""
@@ -50,7 +59,7 @@ def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
         for process in processes:
             process.start()
         with IdentifiedClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
-            cadres = script(rpc)
+            cadres = script(rpc, lambda day: restart(processes, day))
             # a personnel file read: the records service's access record has an event to sign
             rpc.records.personnel_file({"cadre_id": cadres["li"]})
             wait_for(lambda: rpc.records.public_records({})["total"] == 1)

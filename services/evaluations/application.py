@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -25,6 +26,7 @@ from services.evaluations.domain import (
     CadreSanctions,
     RaterErasure,
     assess,
+    check_assessment_day,
     summarize,
 )
 
@@ -94,10 +96,14 @@ class Evaluations(CommandApplication):
             **with_labels(summarize(ratings)),
         }
 
-    def conclude_annual_assessment(self, command: dict[str, Any]) -> dict[str, Any]:
+    def conclude_annual_assessment(self, command: dict[str, Any], today: date) -> dict[str, Any]:
+        """``concluded_on`` (else ``today``, the city's) is no later than today and within
+        the year's assessment period."""
         version = command["rules_version"] or CURRENT_RULES
+        concluded_on = command.get("concluded_on") or today
 
         def decide() -> Decision:
+            check_assessment_day(command["year"], concluded_on, today, version)
             assessment_id = Assessment.create_id(command["cadre_id"], command["year"])
             if self.find(assessment_id, Assessment) is not None:
                 raise RuleViolation(
@@ -108,7 +114,7 @@ class Evaluations(CommandApplication):
             sanctions = self.find(CadreSanctions.create_id(command["cadre_id"]), CadreSanctions)
             measures = sanctions.in_year(command["year"]) if sanctions else []
             outcome = assess(ratings, ASSESSMENT_RULES[version], version, measures)
-            assessment = Assessment(command["cadre_id"], command["year"], outcome)
+            assessment = Assessment(command["cadre_id"], command["year"], outcome, concluded_on)
             return [assessment], assessment_view(assessment)
 
         return self.execute("conclude_annual_assessment", command, decide)
@@ -177,5 +183,6 @@ def assessment_view(assessment: Assessment) -> dict[str, Any]:
         "final_score": outcome["final_score"],
         "vetoes": outcome["vetoes"],
         "rules_version": outcome["rules_version"],
+        "concluded_on": assessment.concluded_on.isoformat() if assessment.concluded_on else None,
         **with_labels(outcome["summary"]),
     }

@@ -186,12 +186,17 @@ def _post_change(event: dict[str, Any], units: dict[str, str]) -> dict[str, Any]
 
 
 def _responsibility(event: dict[str, Any], cadre_id: str) -> dict[str, Any]:
+    """A task's change that concerns the cadre: ``change`` is ``assigned``,
+    ``reassigned`` (``holds``: to them, or away from them) or ``owner_left`` (they left
+    the post and the task needs a new owner)."""
     data = event["data"]
+    change = event["type"].removeprefix("responsibility_")
     return {
         "responsibility_id": event["originator_id"],
+        "change": change,
         "kind": data.get("kind"),
         "title": data.get("title"),
-        "holds": data["owner_id"] == cadre_id,
+        "holds": data["owner_id"] == cadre_id and change != "owner_left",
         "effective_date": data.get("effective_date"),
         "event_id": event["event_id"],
     }

@@ -24,7 +24,7 @@ from pymongo.collection import Collection
 from events.projections import Projection
 from schemas.accountability.reference import HANDLINGS
 from schemas.inspections.reference import category_of
-from services.records.domain import POSTING_EVENTS
+from services.records.domain import POST_ENDED, POSTING_EVENTS
 
 #: The date each kind of event takes effect (the first of these fields it has).
 DATE_FIELDS = (
@@ -144,6 +144,8 @@ class PersonnelFiles(Projection):
                 upsert=True,
                 session=session,
             )
+            return [data["owner_id"]]
+        if kind == "responsibility_owner_left":
             return [data["owner_id"]]
         if kind == "responsibility_reassigned":
             before = db["tasks"].find_one_and_update(
@@ -333,7 +335,7 @@ class PublicRecords(Projection):
         for posting in postings:
             if day is not None and posting.get("on") and posting["on"] > day and held:
                 break
-            if posting["type"] in ("cadre_dismissed", "cadre_ordered_to_resign"):
+            if posting["type"] in POST_ENDED:
                 continue  # the record names the post the cadre held when decided about
             held.update({k: v for k, v in posting.items() if k in ("unit_id", "post") and v})
         return held

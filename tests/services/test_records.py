@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import UUID
@@ -73,7 +74,7 @@ def year(container_factory_module, rabbit_config_module, mongodb_uri, web_port, 
         WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", AUDIT_SIGNING_KEY_FILE=str(signing_key),
         AUDIT_CHECKPOINT_SECONDS=0.3,
     ) as (rpc, database):  # fmt: skip
-        yield rpc, database, script(rpc)
+        yield rpc, database, script(rpc, lambda day: setattr(clock, "date", day))
 
 
 def register(rpc, name: str, unit: str, post: str) -> str:
@@ -107,10 +108,12 @@ def case_on_finding(rpc, inspection: str, unit: str, cadre: str, situation: str,
     return cases[0]["case_id"]
 
 
-def script(rpc) -> dict[str, str]:
+def script(rpc, advance: Callable[[date], None]) -> dict[str, str]:
     """Li Ming is admonished (published); Wang Fang's post is adjusted (published, then
     withdrawn); Zhao Qiang is dismissed and the dismissal revoked on appeal; Sun Li has a
-    basically competent year."""
+    basically competent year. The findings open their cases on the city's today then
+    (2026-03-10); the rest is recorded once ``advance`` has moved today past every day it
+    names."""
     transport = rpc.cadre_registry.register_unit(command(name="市交通运输局"))["unit_id"]
     hall = rpc.cadre_registry.register_unit(command(name="市政务服务中心"))["unit_id"]
     li = register(rpc, "李明", transport, "副局长")
@@ -122,6 +125,9 @@ def script(rpc) -> dict[str, str]:
     )["inspection_id"]
 
     li_case = case_on_finding(rpc, visit, transport, li, "absent_from_post", "2026-03-02")
+    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
+    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
+    advance(date(2026, 12, 15))
     rpc.accountability.impose_measure(
         command(
             case_id=li_case, measure="admonishment", reason="上班时间离岗", decided_on="2026-03-15"
@@ -131,7 +137,6 @@ def script(rpc) -> dict[str, str]:
         command(case_id=li_case, summary="诫勉谈话", published_on="2026-03-20")
     )
 
-    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
     rpc.accountability.decide_handling(
         command(
             case_id=wang_case,
@@ -148,7 +153,6 @@ def script(rpc) -> dict[str, str]:
         command(case_id=wang_case, reason="公布有误", withdrawn_on="2026-04-10")
     )
 
-    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
     dismissal = rpc.accountability.decide_handling(
         command(
             case_id=zhao_case,
