@@ -23,6 +23,7 @@ from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry
 from services.cadre_registry.service import CadreRegistryService
 from tests.services.agencies import agency_stack
+from youwei.client import Client, YouweiError
 
 pytestmark = pytest.mark.nameko
 
@@ -300,3 +301,20 @@ def test_a_message_that_is_not_an_event_is_parked_and_the_consumer_goes_on(
 def parked_count(rabbit_manager, vhost: str, name: str) -> int:
     queues = {q["name"]: q for q in rabbit_manager.get_queues(vhost)}
     return queues.get(name, {}).get("messages", 0)
+
+
+def test_reply_queues_are_classic_whatever_the_default_queue_type(stack, rabbit_manager) -> None:
+    """The services' proxies and the agencies' client reply on classic queues (x-queue-type),
+    so a broker whose default type is quorum does not replicate them."""
+    prefixes = ("rpc.reply-accountability-", f"rpc.reply-{stack.users['org_b']}-")
+    with Client(stack.uri("org_b"), person="tester", timeout=30.0) as client:
+        with pytest.raises(YouweiError):
+            client.cadre_registry.owner_of({"task_id": str(uuid.uuid4())})
+        replies = {
+            q["name"]: q["arguments"] for q in rabbit_manager.get_queues(stack.vhost)
+            if q["name"].startswith(prefixes)
+        }  # fmt: skip
+    for prefix in prefixes:
+        assert any(name.startswith(prefix) for name in replies), (prefix, replies)
+    for name, arguments in replies.items():
+        assert arguments.get("x-queue-type") == "classic", (name, arguments)
