@@ -39,6 +39,8 @@ def up(sync_on_commit: bool, wait: float) -> None:
     restarts one that dies or stops answering its liveness probe (docs/operations.md).
     Says "services up" once every service is ready."""
     try:
+        stack.Supervision.from_env()
+        services = stack.stack_services()
         stack.ensure_rabbitmq()
         database = stack.stack_database(sync_on_commit=sync_on_commit)
         database.start()
@@ -47,7 +49,6 @@ def up(sync_on_commit: bool, wait: float) -> None:
             click.echo(f"{old.name} stopped")
         supervisor = stack.stack_supervisor()
         supervisor.start(database.uri)
-        services = stack.stack_services()
         stack.wait_ready(services, supervisor, wait)
     except stack.StackError as error:
         raise click.ClickException(str(error)) from error

@@ -330,6 +330,8 @@ class Supervision:
             grace_seconds=_setting(env, "YOUWEI_STOP_GRACE_SECONDS", cls.grace_seconds),
             backoff_max_seconds=_setting(env, "YOUWEI_RESTART_BACKOFF_MAX_SECONDS",
                                          cls.backoff_max_seconds, least=1),
+            backoff_reset_seconds=_setting(env, "YOUWEI_RESTART_BACKOFF_RESET_SECONDS",
+                                           cls.backoff_reset_seconds),
         )  # fmt: skip
 
     def backoff(self, restarts: int) -> float:
