@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -314,4 +315,18 @@ def test_a_bad_setting_is_refused_by_name_and_starts_nothing(tmp_path) -> None:
                                 timeout=120, check=False)  # fmt: skip
         assert result.returncode == 1
         assert "YOUWEI_STOP_GRACE_SECONDS: 'soon' is not a float of at least 0" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_up_refuses_a_probe_port_another_process_holds_and_starts_nothing(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "YOUWEI_STATE_DIR": str(tmp_path), "YOUWEI_MONGODB_PORT": "1",
+               "YOUWEI_METRICS_PORT": str(port - 2)}  # fmt: skip
+        result = subprocess.run([*YOUWEI, "up"], env=env, capture_output=True, text=True,
+                                timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert f"port {port}, the probes of inspections, is taken by another process" in result.stderr
     assert list(tmp_path.iterdir()) == []

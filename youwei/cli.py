@@ -41,13 +41,15 @@ def up(sync_on_commit: bool, wait: float) -> None:
     try:
         stack.Supervision.from_env()
         services = stack.stack_services()
+        supervisor = stack.stack_supervisor()
+        if supervisor.pid() is None:
+            stack.check_probe_ports(services)
         stack.ensure_rabbitmq()
         database = stack.stack_database(sync_on_commit=sync_on_commit)
         database.start()
         old = stack.single_process_services()
         if old.stop():
             click.echo(f"{old.name} stopped")
-        supervisor = stack.stack_supervisor()
         supervisor.start(database.uri)
         stack.wait_ready(services, supervisor, wait)
     except stack.StackError as error:
@@ -72,19 +74,22 @@ def down() -> None:
         services = stack.stack_services()
     except stack.StackError as error:
         raise click.ClickException(str(error)) from error
-    supervisor = stack.stack_supervisor()
-    click.echo(f"supervisor {'stopped' if supervisor.stop() else 'was not running'}")
-    parts = [*services, stack.single_process_services()]
-    running = {part.name: pid for part in parts if (pid := part.pid()) is not None}
-    outcomes = stack.terminate(running, grace)
-    for part in parts:
-        if part.name in running:
-            part.pid_file.unlink(missing_ok=True)
-            click.echo(f"{part.name} {outcomes[part.name]}")
-        elif part in services:
-            click.echo(f"{part.name} was not running")
-    database = stack.stack_database()
-    click.echo(f"{database.name} {'stopped' if database.stop() else 'was not running'}")
+    try:
+        supervisor = stack.stack_supervisor()
+        click.echo(f"supervisor {'stopped' if supervisor.stop() else 'was not running'}")
+        parts = [*services, stack.single_process_services()]
+        running = {part.name: pid for part in parts if (pid := part.pid()) is not None}
+        outcomes = stack.terminate(running, grace)
+        for part in parts:
+            if part.name in running:
+                part.pid_file.unlink(missing_ok=True)
+                click.echo(f"{part.name} {outcomes[part.name]}")
+            elif part in services:
+                click.echo(f"{part.name} was not running")
+        database = stack.stack_database()
+        click.echo(f"{database.name} {'stopped' if database.stop() else 'was not running'}")
+    except stack.StackError as error:
+        raise click.ClickException(str(error)) from error
 
 
 def _service_states(services: list[stack.StackService]) -> list[tuple]:

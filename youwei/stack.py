@@ -426,7 +426,7 @@ class SupervisorProcess(BackgroundProcess):
         if self.pid() is not None:
             return False
         Supervision.from_env()
-        metrics_ports()
+        check_probe_ports(stack_services())
         env = {
             "AUDIT_SIGNING_KEY_FILE": str(signing_key()),
             **os.environ,
@@ -437,6 +437,16 @@ class SupervisorProcess(BackgroundProcess):
         }
         self.popen([sys.executable, "-m", "youwei.supervisor"], env)
         return True
+
+
+def check_probe_ports(services: list[StackService]) -> None:
+    """Fail if another process listens on the probe port of a service that is to start."""
+    for service in services:
+        if service.pid() is None and port_open(service.metrics_port):
+            raise StackError(
+                f"port {service.metrics_port}, the probes of {service.name}, is taken by another "
+                "process: stop it, or set YOUWEI_METRICS_PORT to another range of five"
+            )
 
 
 def wait_ready(services: list[StackService], supervisor: SupervisorProcess,
