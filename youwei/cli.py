@@ -58,7 +58,7 @@ def up(sync_on_commit: bool, wait: float) -> None:
     click.echo(f"SecantusDB  {database.uri} up (data in {database.storage_path})")
     click.echo(f"supervisor  pid {supervisor.pid()} (log in {supervisor.log_file})")
     for service in services:
-        click.echo(f"  {service.name:<15} pid {service.pid():<8} probes "
+        click.echo(f"  {service.name:<15} pid {service.pid() or '-'!s:<8} probes "
                    f"http://{service.metrics_address}/  log in {service.log_file}")  # fmt: skip
     click.echo(f"services    {', '.join(stack.SERVICE_NAMES)} up")
     click.echo(f"public page http://{stack.web_address()}/")
@@ -72,9 +72,6 @@ def down() -> None:
     try:
         grace = stack.Supervision.from_env().grace_seconds
         services = stack.stack_services()
-    except stack.StackError as error:
-        raise click.ClickException(str(error)) from error
-    try:
         supervisor = stack.stack_supervisor()
         click.echo(f"supervisor {'stopped' if supervisor.stop() else 'was not running'}")
         parts = [*services, stack.single_process_services()]

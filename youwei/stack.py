@@ -196,10 +196,12 @@ class BackgroundProcess:
         if self.marker is None or not Path("/proc").is_dir():
             return True
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             return False
-        return any(self.marker in part.decode(errors="replace") for part in command)
+        if not command:  # a process that is being exec'd has none for a moment
+            return True
+        return any(self.marker in part.decode(errors="replace") for part in command.split(b"\0"))
 
     def popen(self, command: list[str], env: dict | None = None) -> subprocess.Popen:
         """Start ``command`` detached (a session of its own), logging to the log file, and
