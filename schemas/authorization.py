@@ -1,4 +1,4 @@
-"""Who may call what: the authorization policy, version ``2026.1`` (docs/rpc.md, "Identity
+"""Who may call what: the authorization policy, version ``2026.2`` (docs/rpc.md, "Identity
 and authorization").
 
 An **agency** is a RabbitMQ user: the services take it from the validated ``user_id`` of
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-VERSION = "2026.1"
+VERSION = "2026.2"  # 2026.2: cadre_registry.dismiss_from_service, tasks_needing_owner
 
 LOCAL = "local"
 PRODUCTION = "production"
@@ -40,12 +40,14 @@ METHODS: dict[str, dict[str, str]] = {
         **dict.fromkeys(
             ("register_unit", "register_cadre", "appoint", "transfer",
              "change_to_non_leadership", "send_to_off_post_training", "dismiss",
-             "order_resignation", "demote", "assign_responsibility", "erase_personal_data",
-             "set_personal_data_retention"),
+             "order_resignation", "dismiss_from_service", "demote", "assign_responsibility",
+             "erase_personal_data", "set_personal_data_retention"),
             COMMAND,
         ),
         **dict.fromkeys(
-            ("get_unit", "get_cadre", "list_cadres", "responsibilities_of", "owner_of"), QUERY
+            ("get_unit", "get_cadre", "list_cadres", "responsibilities_of", "owner_of",
+             "tasks_needing_owner"),
+            QUERY,
         ),
     },
     "evaluations": {

@@ -75,6 +75,10 @@ def test_each_service_may_make_the_reads_it_makes_of_the_others() -> None:
     ("agency", "method", "payload", "allowed"),
     [
         ("org-department", "cadre_registry.dismiss", {}, True),
+        ("org-department", "cadre_registry.dismiss_from_service", {}, True),
+        ("org-department", "cadre_registry.tasks_needing_owner", {}, True),
+        ("discipline-commission", "cadre_registry.dismiss_from_service", {}, False),
+        ("service-hall", "cadre_registry.tasks_needing_owner", {}, False),
         ("org-department", "accountability.decide_handling", {}, True),
         ("org-department", "accountability.impose_measure", {}, False),
         ("discipline-commission", "accountability.impose_measure", {}, True),

@@ -25,6 +25,15 @@ pytestmark = [pytest.mark.processes, pytest.mark.browser]
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability", "records")
 
 
+def restart(processes: list[ServiceProcess], today: date) -> None:
+    """The services again, their today moved on (``YOUWEI_TODAY``)."""
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.env["YOUWEI_TODAY"] = today.isoformat()
+        process.start()
+
+
 @pytest.fixture(scope="module")
 def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
     """The page's address, once the year is in the logs and published."""
@@ -50,7 +59,7 @@ def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
         for process in processes:
             process.start()
         with IdentifiedClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
-            cadres = script(rpc)
+            cadres = script(rpc, lambda day: restart(processes, day))
             # a personnel file read: the records service's access record has an event to sign
             rpc.records.personnel_file({"cadre_id": cadres["li"]})
             wait_for(lambda: rpc.records.public_records({})["total"] == 1)
@@ -75,6 +84,7 @@ def test_the_page_shows_what_is_published_and_filters_by_category(site, browser_
     assert rows.count() == 1
     assert "李明" in rows.first.inner_text() and "市交通运输局" in rows.first.inner_text()
     assert "混 muddling" in rows.first.inner_text().replace("\n", " ")
+    assert rows.first.locator("td.summary").inner_text() == "诫勉谈话"  # publish_result's text
     text = page.locator("body").inner_text()
     assert "王芳" not in text  # published, then withdrawn
     assert "赵强" not in text  # published, then revoked on appeal
@@ -114,6 +124,7 @@ def test_no_private_field_appears_in_the_html_or_the_json(site) -> None:
     status, body = fetch(site + "records.json")
     answer = json.loads(body)
     assert status == 200 and answer["total"] == 1
+    assert answer["records"][0]["summary"] == "诫勉谈话"
     for text in (html, body):
         assert [word for word in PRIVATE if word in text] == []
     status, body = fetch(site + "records.json?category=sloth")

@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from youwei import backup as backup_commands
 from youwei import stack
 from youwei.audit import audit, database_options
 
@@ -233,6 +234,9 @@ def projections_rebuild(names: tuple[str, ...], uri: str, database: str) -> None
 
 
 main.add_command(audit)
+main.add_command(backup_commands.erasures)
+main.add_command(backup_commands.backup)
+main.add_command(backup_commands.restore)
 
 
 @main.command()

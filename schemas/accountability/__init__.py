@@ -113,16 +113,22 @@ class DecideHandling(CaseCommand):
 
     @validates_schema
     def _target_for_the_handling(self, data: dict, **kwargs: object) -> None:
-        if data.get("handling") not in HANDLINGS:
-            return
-        needed = HANDLING_TARGETS.get(data["handling"], ())
-        errors = {name: [f"required with the handling {data['handling']}"]
-                  for name in needed if name not in data}  # fmt: skip
-        errors.update({name: [f"not used with the handling {data['handling']}"]
-                       for name in ("unit_id", "post", "rank")
-                       if name in data and name not in needed})  # fmt: skip
-        if errors:
-            raise ValidationError(errors)
+        target_for_the_handling(data.get("handling"), data)
+
+
+def target_for_the_handling(handling: str | None, data: dict) -> None:
+    """The fields of the new post that ``handling`` needs (``HANDLING_TARGETS``), and no
+    others; a measure, or a handling that names no post, names none."""
+    if handling is None:
+        return
+    needed = HANDLING_TARGETS.get(handling, ())
+    errors = {name: [f"required with the handling {handling}"]
+              for name in needed if name not in data}  # fmt: skip
+    errors.update({name: [f"not used with {handling}"]
+                   for name in ("unit_id", "post", "rank")
+                   if name in data and name not in needed})  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
 
 
 class RegisterReformEffort(Command):
@@ -159,17 +165,26 @@ class FileAppeal(CaseCommand):
 
 class ChangedDecision(Strict):
     """What an appeal changes a decision to: a measure (with ``form`` for accountability)
-    or a handling, as the decision was."""
+    or a handling, as the decision was; a handling names its new post as ``DecideHandling``
+    does (``unit_id``, ``post``, ``rank``: ``HANDLING_TARGETS``), and the registry applies
+    it in place of the original."""
 
     kind = fields.String(
         required=True,
         validate=codes({**MEASURES, **HANDLINGS}),
     )
     form = fields.String(load_default=None, allow_none=True, validate=codes(ACCOUNTABILITY_FORMS))
+    unit_id = fields.UUID()
+    post = fields.String(validate=NAME)
+    rank = fields.String(validate=codes(RANKS))
 
     @validates_schema
     def _form_with_accountability(self, data: dict, **kwargs: object) -> None:
         form_only_with_accountability(data.get("kind"), data.get("form"))
+
+    @validates_schema
+    def _target_for_the_handling(self, data: dict, **kwargs: object) -> None:
+        target_for_the_handling(data.get("kind"), data)
 
 
 class DecideAppeal(CaseCommand):

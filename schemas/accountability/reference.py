@@ -41,6 +41,16 @@ HANDLINGS = {
     "dismissal": ("免职", "dismissal"),
     "ordered_resignation": ("责令辞职", "ordered resignation"),
     "demotion": ("降职", "demotion"),
+    # 公务员辞退规定: the cadre leaves the civil service; not 免职 (dismissal from a post)
+    "dismissal_from_service": ("辞退", "dismissal from the civil service"),
+}
+
+#: The handling that a consequence of annual grades proposes (the rules are
+#: ``schemas.records.reference.CONSEQUENCE_RULES``, versioned): the case the accountability
+#: service opens on an ``incompetent`` grade proposes it, citing the rule and its version.
+CONSEQUENCE_HANDLINGS = {
+    "incompetent_demotion": "demotion",
+    "incompetent_twice_dismissal": "dismissal_from_service",
 }
 
 #: How tolerance for reform (容错免责) ends a case.

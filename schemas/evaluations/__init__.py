@@ -48,9 +48,13 @@ class RatingsSummary(Strict):
 
 
 class ConcludeAnnualAssessment(Command):
+    """``concluded_on``: the day the assessment was concluded (default: the city's today),
+    no later than today and within the year's assessment period (docs/rpc.md)."""
+
     cadre_id = fields.UUID(required=True)
     year = fields.Integer(required=True, strict=True, validate=YEAR)
     rules_version = fields.String(load_default=None, validate=codes(ASSESSMENT_RULES))
+    concluded_on = Day()
 
 
 class GetAssessment(Strict):

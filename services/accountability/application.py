@@ -20,6 +20,7 @@ from schemas.accountability.reference import (
     BASES,
     CASE_STATUSES,
     COMMENDATIONS,
+    CONSEQUENCE_HANDLINGS,
     DECISION_STATUSES,
     EXEMPTIONS,
     HANDLINGS,
@@ -29,7 +30,13 @@ from schemas.accountability.reference import (
 from schemas.cadre_registry.reference import RANKS
 from schemas.common import label
 from schemas.inspections.reference import SITUATIONS
-from services.accountability.domain import Case, Commendation, ReformEffort
+from schemas.records.reference import CONSEQUENCE_RULES, CURRENT_RESTRICTION_RULES
+from services.accountability.domain import (
+    Case,
+    Commendation,
+    ReformEffort,
+    proposed_consequence,
+)
 
 A = TypeVar("A", bound=Aggregate)
 NAMES = {Case: "case", ReformEffort: "reform effort", Commendation: "commendation"}
@@ -245,26 +252,45 @@ class Accountability(CommandApplication):
         return [case], {"case_id": str(case.id)}
 
     def assessment_consequences(
-        self, upstream: dict[str, Any], earlier_grades: list[str | None], today: date
+        self,
+        upstream: dict[str, Any],
+        earlier_grades: list[str | None],
+        today: date,
+        run: int = 1,
     ) -> Decision:
-        """An ``incompetent`` grade opens a case proposing demotion; a third ``excellent``
-        year running proposes a commendation (``earlier_grades``: the two years before)."""
+        """An ``incompetent`` grade opens a case proposing what the consequence rules say
+        (``CONSEQUENCE_RULES``, current version): demotion, or in the second year running
+        (``run``: how many years running, this one included) dismissal from the civil
+        service (辞退); a third ``excellent`` year running proposes a commendation
+        (``earlier_grades``: the two years before). Both are dated by the day they are
+        made (``today``), what the case is about by the day the assessment was concluded."""
         data = upstream["data"]
         cadre_id, year, grade = UUID(data["cadre_id"]), data["year"], data["outcome"]["grade"]
-        year_end = date(year, 12, 31)
+        concluded = data.get("concluded_on")
+        occurred = date.fromisoformat(concluded) if concluded else min(date(year, 12, 31), today)
         if grade == "incompetent":
+            version = CURRENT_RESTRICTION_RULES
+            rules = CONSEQUENCE_RULES[version]
+            name = proposed_consequence(grade, run, rules) or "incompetent_demotion"
+            handling = CONSEQUENCE_HANDLINGS[name]
+            zh, en = HANDLINGS[handling]
+            years = f"{year - run + 1}–{year}年度连续{run}年" if run > 1 else f"{year}年度"
+            running = f" {run} years running" if run > 1 else ""
+            proposal = {"handling": handling, "rule": name, "rules_version": version,
+                        "source": rules[name]["source"]}  # fmt: skip
             case = Case.open(
                 cadre_id, [{"kind": "assessment", "year": year}], [{}],
-                f"{year}年度考核不称职，拟降职 (graded incompetent: demotion proposed)",
-                year_end, max(year_end, today),
+                f"{years}考核不称职，拟{zh} (graded incompetent{running}: {en} proposed; "
+                f"rule {name}, rules {version})",
+                occurred, max(occurred, today), proposal,
             )  # fmt: skip
-            return [case], {"case_id": str(case.id)}
+            return [case], {"case_id": str(case.id), "proposed": handling}
         if grade == "excellent" and earlier_grades == ["excellent", "excellent"]:
             commendation = Commendation(
                 cadre_id, "commendation",
                 f"{year - 2}–{year}年度考核连续三年优秀，拟记三等功 "
                 "(three excellent years running: third-class merit proposed)",
-                max(year_end, today),
+                max(occurred, today),
             )  # fmt: skip
             return [commendation], {"commendation_id": str(commendation.id)}
         return [], {"ignored": f"grade {grade}"}
@@ -340,6 +366,14 @@ def case_view(case: Case) -> dict[str, Any]:
             for item in case.basis
         ],
         "summary": case.summary,
+        "proposal": None
+        if case.proposal is None
+        else {
+            "handling": label(HANDLINGS, case.proposal["handling"]),
+            "rule": case.proposal["rule"],
+            "rules_version": case.proposal["rules_version"],
+            "source": case.proposal["source"],
+        },
         "occurred_on": case.occurred_on.isoformat(),
         "opened_on": case.opened_on.isoformat(),
         "statements": [

@@ -76,6 +76,19 @@ class Commendation(Aggregate):
         self.commended_on = commended_on
 
 
+def proposed_consequence(grade: str, run: int, rules: dict[str, dict[str, Any]]) -> str | None:
+    """The consequence rule (of one version of ``rules``: ``CONSEQUENCE_RULES``) that the
+    ``run``-th year running graded ``grade`` fires, the longest run first: as the personnel
+    file counts, a rule fires when its grade has come ``years_running`` years in a row, and
+    counts afresh after (so every ``years_running``-th year of the run)."""
+    firing = [
+        (rule["years_running"], name)
+        for name, rule in rules.items()
+        if rule["grade"] == grade and run % rule["years_running"] == 0
+    ]
+    return max(firing)[1] if firing else None
+
+
 def check_basis(cadre_id: UUID, basis: list[dict[str, Any]], facts: list[dict[str, Any]]) -> None:
     """What the other services say of each basis item (``facts``, in the same order: the
     finding or letter as they returned it) must support a case about this cadre."""
@@ -95,6 +108,8 @@ def check_basis(cadre_id: UUID, basis: list[dict[str, Any]], facts: list[dict[st
 class Case(Aggregate):
     """An accountability case about one cadre."""
 
+    proposal: dict[str, Any] | None = None  # a class default: states recorded before it
+
     @classmethod
     def open(
         cls,
@@ -104,10 +119,13 @@ class Case(Aggregate):
         summary: str,
         occurred_on: date,
         opened_on: date,
+        proposal: dict[str, Any] | None = None,
     ) -> Case:
+        """``proposal``: what a rule proposes to decide (``handling``, ``rule``,
+        ``rules_version``, ``source``), for a case a rule opens."""
         check_basis(cadre_id, basis, facts)
         in_order(occurred_on, opened_on, "what the case is about")
-        return cls(cadre_id, basis, summary, occurred_on, opened_on)
+        return cls(cadre_id, basis, summary, occurred_on, opened_on, proposal)
 
     @event("Opened")
     def __init__(
@@ -117,12 +135,14 @@ class Case(Aggregate):
         summary: str,
         occurred_on: date,
         opened_on: date,
+        proposal: dict[str, Any] | None = None,
     ) -> None:
         self.cadre_id = cadre_id
         self.basis = basis
         self.summary = summary
         self.occurred_on = occurred_on
         self.opened_on = opened_on
+        self.proposal = proposal
         self.status = "open"
         self.statements: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
@@ -336,8 +356,11 @@ class Case(Aggregate):
         if outcome == "revoked":
             decision["status"] = "revoked"
         elif outcome == "changed":
-            decision["changes"].append({"kind": decision["kind"], "form": decision["form"]})
-            decision.update(status="changed", kind=changed_to["kind"], form=changed_to["form"])
+            decision["changes"].append({"kind": decision["kind"], "form": decision["form"],
+                                        "target": decision.get("target")})  # fmt: skip
+            target = {key: changed_to.get(key) for key in ("unit_id", "post", "rank")}
+            decision.update(status="changed", kind=changed_to["kind"], form=changed_to["form"],
+                            target=target if any(target.values()) else None)  # fmt: skip
 
     @event("Published")
     def _published(

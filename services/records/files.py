@@ -186,12 +186,17 @@ def _post_change(event: dict[str, Any], units: dict[str, str]) -> dict[str, Any]
 
 
 def _responsibility(event: dict[str, Any], cadre_id: str) -> dict[str, Any]:
+    """A task's change that concerns the cadre: ``change`` is ``assigned``,
+    ``reassigned`` (``holds``: to them, or away from them) or ``owner_left`` (they left
+    the post and the task needs a new owner)."""
     data = event["data"]
+    change = event["type"].removeprefix("responsibility_")
     return {
         "responsibility_id": event["originator_id"],
+        "change": change,
         "kind": data.get("kind"),
         "title": data.get("title"),
-        "holds": data["owner_id"] == cadre_id,
+        "holds": data["owner_id"] == cadre_id and change != "owner_left",
         "effective_date": data.get("effective_date"),
         "event_id": event["event_id"],
     }
@@ -247,5 +252,6 @@ def public_record(document: dict[str, Any]) -> dict[str, Any]:
         "decision": _maybe(DECISIONS, document.get("decision")),
         "form": _maybe(ACCOUNTABILITY_FORMS, document.get("form")),
         "decided_on": document.get("decided_on"),
+        "summary": document.get("summary"),
     }
     return record

@@ -4,6 +4,7 @@ registry it asks is a stand-in that knows one cadre (nameko's ``worker_factory``
 
 from __future__ import annotations
 
+from datetime import date
 from unittest.mock import Mock
 from uuid import uuid4
 
@@ -20,7 +21,7 @@ from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, assert_refused_without_trace, broken
-from tests.services.support import ACTOR, RATER_KEY
+from tests.services.support import ACTOR, RATER_KEY, FixedClock
 
 SCHEMAS = {
     "submit_rating": contract.SubmitRating,
@@ -67,8 +68,9 @@ def service(mongodb_uri):
              "MONGODB_DATABASE": database, "EVALUATIONS_RATER_KEY": RATER_KEY}
     )  # fmt: skip
     yield worker_factory(
-        EvaluationsService, evaluations=application, cadre_registry=registry_stand_in()
-    )
+        EvaluationsService, evaluations=application, cadre_registry=registry_stand_in(),
+        clock=FixedClock(date(2026, 12, 31)),  # the 2026 assessment period is open
+    )  # fmt: skip
     application.factory.datastore.client.drop_database(database)
     application.close()
 

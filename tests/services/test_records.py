@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -72,7 +74,7 @@ def year(container_factory_module, rabbit_config_module, mongodb_uri, web_port, 
         WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", AUDIT_SIGNING_KEY_FILE=str(signing_key),
         AUDIT_CHECKPOINT_SECONDS=0.3,
     ) as (rpc, database):  # fmt: skip
-        yield rpc, database, script(rpc)
+        yield rpc, database, script(rpc, lambda day: setattr(clock, "date", day))
 
 
 def register(rpc, name: str, unit: str, post: str) -> str:
@@ -106,10 +108,12 @@ def case_on_finding(rpc, inspection: str, unit: str, cadre: str, situation: str,
     return cases[0]["case_id"]
 
 
-def script(rpc) -> dict[str, str]:
+def script(rpc, advance: Callable[[date], None]) -> dict[str, str]:
     """Li Ming is admonished (published); Wang Fang's post is adjusted (published, then
     withdrawn); Zhao Qiang is dismissed and the dismissal revoked on appeal; Sun Li has a
-    basically competent year."""
+    basically competent year. The findings open their cases on the city's today then
+    (2026-03-10); the rest is recorded once ``advance`` has moved today past every day it
+    names."""
     transport = rpc.cadre_registry.register_unit(command(name="市交通运输局"))["unit_id"]
     hall = rpc.cadre_registry.register_unit(command(name="市政务服务中心"))["unit_id"]
     li = register(rpc, "李明", transport, "副局长")
@@ -121,6 +125,9 @@ def script(rpc) -> dict[str, str]:
     )["inspection_id"]
 
     li_case = case_on_finding(rpc, visit, transport, li, "absent_from_post", "2026-03-02")
+    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
+    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
+    advance(date(2026, 12, 15))
     rpc.accountability.impose_measure(
         command(
             case_id=li_case, measure="admonishment", reason="上班时间离岗", decided_on="2026-03-15"
@@ -130,7 +137,6 @@ def script(rpc) -> dict[str, str]:
         command(case_id=li_case, summary="诫勉谈话", published_on="2026-03-20")
     )
 
-    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
     rpc.accountability.decide_handling(
         command(
             case_id=wang_case,
@@ -147,7 +153,6 @@ def script(rpc) -> dict[str, str]:
         command(case_id=wang_case, reason="公布有误", withdrawn_on="2026-04-10")
     )
 
-    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
     dismissal = rpc.accountability.decide_handling(
         command(
             case_id=zhao_case,
@@ -290,9 +295,10 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert record["post"] == "副局长" and record["published_on"] == "2026-03-20"
     assert record["category"]["code"] == "muddling" and record["decision"]["code"] == "admonishment"
     assert record["situation"]["code"] == "absent_from_post"
+    assert record["summary"] == "诫勉谈话"  # publish_result's text for the public
     assert tuple(record) == PUBLIC_RECORD_FIELDS == (
         "record_id", "published_on", "cadre_name", "unit", "post", "category", "situation",
-        "decision_type", "decision", "form", "decided_on",
+        "decision_type", "decision", "form", "decided_on", "summary",
     )  # fmt: skip
     text = json.dumps(answer, ensure_ascii=False)
     assert not [word for word in PRIVATE if word in text]
@@ -303,9 +309,27 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert public(rpc, month="2026-03")["total"] == 1 and public(rpc, month="2026-05")["total"] == 0
 
 
+def internal_ids(rpc, cadre_id: str) -> list[str]:
+    """The ids of the cadre's cases, their decisions and publications."""
+    ids = []
+    for case in rpc.accountability.list_cases({"cadre_id": cadre_id})["cases"]:
+        case = rpc.accountability.get_case({"case_id": case["case_id"]})
+        ids += [case["case_id"], *(d["decision_id"] for d in case["decisions"])]
+        ids += [p["publication_id"] for p in case["publications"]]
+    return ids
+
+
 def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> None:
     rpc, database, cadres = year
-    wait_for(lambda: public(rpc)["total"] == 1)
+    [record] = wait_for(lambda: public(rpc)["records"])
+    # the public id is opaque: a UUID with no internal id, nor its first or last group, in it
+    assert str(UUID(record["record_id"])) == record["record_id"]
+    hidden = internal_ids(rpc, cadres["li"])
+    assert len(hidden) == 3
+    for internal in hidden:
+        groups = internal.split("-")
+        assert not {internal, groups[0], groups[-1]} & {*record["record_id"].split("-")}
+        assert internal not in record["record_id"]
     status = rpc.records.projections_status({})
     assert set(status) == {"personnel", "public"}
     datastore = MongoDBDatastore(mongodb_uri, database.name)
@@ -326,6 +350,7 @@ def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> No
         datastore.close()
     after = rpc.records.projections_status({})
     assert after["personnel"]["generation"] == status["personnel"]["generation"] + 1
+    assert public(rpc)["records"] == [record]  # its id too: the same after a rebuild
     assert all(log["lag"] == 0 for log in after["public"]["logs"].values())
     assert (
         rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-04-01"})[
