@@ -25,7 +25,9 @@ def main() -> None:
     "--sync-on-commit/--no-sync-on-commit",
     default=True,
     show_default=True,
-    help="Fsync SecantusDB's log at every commit, so an acknowledged event survives power loss.",
+    help="Fsync SecantusDB's log at every commit, so an acknowledged event survives a crash "
+    "or power loss. --no-sync-on-commit is for throwaway data only (tests): a kill -9 loses "
+    "acknowledged events (docs/operations.md, Durability).",
 )
 @click.option(
     "--wait",
@@ -47,6 +49,8 @@ def up(sync_on_commit: bool, wait: float) -> None:
             stack.check_probe_ports(services)
         stack.ensure_rabbitmq()
         database = stack.stack_database(sync_on_commit=sync_on_commit)
+        if not sync_on_commit:
+            stack.log("SecantusDB without --sync-on-commit: for throwaway data only")
         database.start()
         old = stack.single_process_services()
         if old.stop():
