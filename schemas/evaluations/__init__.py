@@ -31,7 +31,7 @@ class SubmitRating(Command):
     @validates_schema
     def _value_on_the_channels_scale(self, data: dict, **kwargs: object) -> None:
         channel, value = data.get("channel"), data.get("value")
-        if channel in SCALES and value not in SCALES[channel]:
+        if channel in SCALES and (not isinstance(value, str) or value not in SCALES[channel]):
             allowed = ", ".join(SCALES[channel])
             raise ValidationError({"value": [f"on the {channel} scale, one of: {allowed}"]})
         if channel in NUMERIC_SCALES:
