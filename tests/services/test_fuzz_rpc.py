@@ -76,7 +76,7 @@ def test_every_mutant_gets_a_documented_reply_and_nothing_breaks(stack) -> None:
     replies: Counter = Counter()
 
     @settings(
-        max_examples=examples(300),
+        max_examples=examples(),
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
