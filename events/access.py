@@ -14,6 +14,7 @@ send.
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from typing import Any
 
@@ -78,8 +79,14 @@ class PersonnelFileRead(Aggregate):
 ACCESS_TYPES = ("access_denied_recorded", "personnel_file_read_recorded")
 
 
+UNFIT = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+"""Control characters and lone surrogates: a fact holding one is not kept."""
+
+
 def _text(value: Any, limit: int = 200) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+    if not isinstance(value, str) or not value or UNFIT.search(value):
+        return None
+    return value[:limit]
 
 
 def refusal_facts(payload: Any) -> dict[str, Any]:

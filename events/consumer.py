@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import logging
 import traceback
+from functools import partial
 from typing import Any
 
 from kombu import Queue
 from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
+from nameko.containers import ContainerBeingKilled
 from nameko.events import EventHandler
+from nameko.exceptions import MalformedRequest
 
+from events.inbox import GuardedQueueConsumer, context_headers, decode_json, excerpt
 from schemas.events import LOGS, PublicEvent
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,10 @@ def parked_queue(queue_name: str) -> Queue:
 class LogEventHandler(EventHandler):
     """``@log_event_handler(source, event_type)``: the decorated method gets each relayed
     event (its public form, validated) of that type from ``source``'s log; and once at
-    start, a catch-up event (``position`` None: up to the log's head)."""
+    start, a catch-up event (``position`` None: up to the log's head). No message stops
+    the service (``events.inbox``): one that is not a valid event is parked at once."""
+
+    queue_consumer = GuardedQueueConsumer()
 
     def setup(self) -> None:
         super().setup()
@@ -88,38 +95,66 @@ class LogEventHandler(EventHandler):
                       self.source_service, exc_info[1])  # fmt: skip
         return result, exc_info
 
+    def consume(self, message: Any) -> None:
+        """A message as it came (``events.inbox.GuardedQueueConsumer``): one that is not
+        the documented JSON is parked as it is."""
+        try:
+            body = decode_json(message)
+        except MalformedRequest as error:
+            self.park(message.body, message, f"malformed: {error}")
+            self.queue_consumer.ack_message(message)
+            return
+        self.handle_message(body, message)
+
     def handle_message(self, body: Any, message: Any) -> None:
         try:
             event = PublicEvent().load(body)
             if event["source"] != self.source_service or event["type"] != self.event_type:
                 raise ValidationError(f"a {event['source']}.{event['type']} event, not "
                                       f"{self.source_service}.{self.event_type}")  # fmt: skip
-        except (ValidationError, TypeError, AttributeError) as error:
-            self.park(body, message, f"malformed: {error}")
+        except Exception as error:  # anything that is not a valid public event
+            self.park(body, message, f"malformed: {excerpt(str(error), 500)}")
             self.queue_consumer.ack_message(message)
             return
         event["event_id"] = str(event["event_id"])
         for key in ("correlation_id", "causation_id"):
             event[key] = str(event[key]) if event[key] else None
-        super().handle_message(event, message)
+        handle_result = partial(self.handle_result, message)
+        try:
+            self.container.spawn_worker(self, (event,), {}, handle_result=handle_result,
+                                        context_data=context_headers(message.headers))  # fmt: skip
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
 
     def handle_message_processed(self, message, result=None, exc_info=None) -> None:
-        if exc_info is not None:
-            attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0))
-            error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
-            if attempt < len(self.delays):
-                self.publisher.publish(
-                    message.payload, exchange="", routing_key=self.retries[attempt].name,
-                    headers={**(message.headers or {}), ATTEMPT_HEADER: attempt + 1,
-                             ERROR_HEADER: error},
-                )  # fmt: skip
-            else:
-                self.park(message.payload, message, error)
+        """Retry a failed handler after the next delay, or park it; acknowledge. Never
+        raises (it runs in the worker's thread, whose failure would stop the service)."""
+        try:
+            if exc_info is not None:
+                self._retry_or_park(message, exc_info)
+        except Exception:
+            log.exception("retrying or parking a message of %s failed; the log still has "
+                          "its event, read again on the next message", self.queue.name)  # fmt: skip
         self.queue_consumer.ack_message(message)
+
+    def _retry_or_park(self, message: Any, exc_info: Any) -> None:
+        headers = message.headers if isinstance(message.headers, dict) else {}
+        attempt = headers.get(ATTEMPT_HEADER, 0)
+        if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
+            attempt = 0
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        if attempt < len(self.delays):
+            self.publisher.publish(
+                message.payload, exchange="", routing_key=self.retries[attempt].name,
+                headers={**headers, ATTEMPT_HEADER: attempt + 1, ERROR_HEADER: error[:2000]},
+            )  # fmt: skip
+        else:
+            self.park(message.payload, message, error)
 
     def park(self, body: Any, message: Any, error: str) -> None:
         log.warning("parking a message of %s: %s", self.queue.name, error)
-        headers = {**(getattr(message, "headers", None) or {}), ERROR_HEADER: error[:2000]}
+        headers = message.headers if isinstance(getattr(message, "headers", None), dict) else {}
+        headers = {**headers, ERROR_HEADER: error[:2000]}
         self.publisher.publish(
             body, exchange="", routing_key=self.parked.name, headers=headers,
             serializer="json" if not isinstance(body, bytes | str) else "raw",

@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -41,13 +42,15 @@ from typing import Any
 
 from kombu import Connection, Exchange, Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from nameko.exceptions import IncorrectSignature
+from nameko.containers import ContainerBeingKilled
+from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound
 from nameko.extensions import DependencyProvider
 from nameko.rpc import (
     RPC_REPLY_QUEUE_TEMPLATE,
     RPC_REPLY_QUEUE_TTL,
     MethodProxy,
     Rpc,
+    RpcConsumer,
     RpcProxy,
     ServiceProxy,
     get_rpc_exchange,
@@ -56,8 +59,21 @@ from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy, SingleThreadedR
 
 from events.access import CALLER, AccessDenied, PersonnelFileRead, refusal_facts
 from events.dependency import ApplicationDependency
+from events.inbox import (
+    REJECTED,
+    GuardedQueueConsumer,
+    context_headers,
+    decode_json,
+    error_reply,
+    excerpt,
+    incident,
+    publish_reply,
+    reply_address,
+    rpc_argument,
+    text_property,
+)
 from schemas import authorization
-from schemas.errors import EXPECTED, Forbidden
+from schemas.errors import EXPECTED, Forbidden, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +91,100 @@ def user_of(amqp_uri: str) -> str:
 # --- serving: the entrypoint, the decorator, the access dependency ----------------------
 
 
+class AgencyRpcConsumer(RpcConsumer):
+    """nameko's RPC consumer, answering every request it takes (``events.inbox``): a request
+    without ``user_id`` is refused first (``Forbidden``, recorded), then an unknown method
+    gets ``MethodNotFound``, a body that is not ``{"args": [one object], "kwargs": {}}`` in
+    JSON ``MalformedRequest``; only a well-formed request reaches a worker. A request that
+    cannot be answered (no usable ``reply_to``) is acknowledged, logged and counted, and not
+    run. An unexpected failure is answered ``ServiceError`` naming an incident that is
+    logged with its traceback; nothing of it is echoed."""
+
+    queue_consumer = GuardedQueueConsumer()
+
+    def consume(self, message: Any) -> None:
+        service = self.container.service_name
+        address = reply_address(message)
+        if address is None:
+            log.warning("%s: a request without a usable reply_to; acknowledged, not run", service)
+            REJECTED.labels(service, self.queue.name, "no_reply_to").inc()
+            self.queue_consumer.ack_message(message)
+            return
+        try:
+            routing_key = str(message.delivery_info["routing_key"])
+            method = routing_key.split(".", 1)[-1]
+            agency = text_property((message.properties or {}).get("user_id"))
+            if agency is None:
+                REJECTED.labels(service, self.queue.name, "no_user_id").inc()
+                raise self.access().refuse_anonymous(method, _lenient_argument(message))
+            try:
+                provider = self.get_provider_for_method(routing_key)
+            except MethodNotFound:
+                REJECTED.labels(service, self.queue.name, "method_not_found").inc()
+                raise MethodNotFound(excerpt(method)) from None
+            try:
+                argument = rpc_argument(decode_json(message))
+            except MalformedRequest:
+                REJECTED.labels(service, self.queue.name, "malformed").inc()
+                raise
+            context = {**context_headers(message.headers), AGENCY: agency}
+            provider.run(message, address, argument, context)
+        except Exception:
+            self.handle_result(message, None, sys.exc_info(), address)
+
+    def access(self) -> Access:
+        return next(d for d in self.container.dependencies if isinstance(d, Access))
+
+    def handle_result(
+        self, message: Any, result: Any, exc_info: Any, address: Any = None
+    ) -> tuple[Any, Any]:
+        """Reply (never raising), then acknowledge; the worker's own outcome is returned for
+        the metrics."""
+        address = address or reply_address(message)
+        error = None
+        if exc_info is not None:
+            error = error_reply(self._answerable(exc_info))
+        try:
+            json.dumps(result)
+        except (TypeError, ValueError):
+            log.error("%s: a result that is not JSON: %r", self.container.service_name, result)
+            result, error = None, error_reply(self._answerable((None, ServiceError(), None)))
+        try:
+            publish_reply(self.container.config, get_rpc_exchange(self.container.config),
+                          address, result, error)  # fmt: skip
+        except Exception as failure:  # the caller times out and retries with its command_id
+            log.warning("%s: could not reply: %s", self.container.service_name, failure)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    def _answerable(self, exc_info: Any) -> BaseException:
+        """The error a caller is told: a documented one as it is, anything else as a
+        ``ServiceError`` naming the incident under which it is logged."""
+        error = exc_info[1]
+        if isinstance(error, ANSWERED):
+            return error
+        number = incident()
+        log.error("%s: incident %s", self.container.service_name, number, exc_info=exc_info)
+        return ServiceError(number)
+
+
+ANSWERED = (*EXPECTED, MalformedRequest, MethodNotFound, IncorrectSignature, ServiceError)
+"""Errors a caller is told as they are (docs/rpc-wire.md); any other is a ServiceError."""
+
+
+def _lenient_argument(message: Any) -> Any:
+    """The request's argument if its body can be read, for the record of a refusal."""
+    try:
+        return rpc_argument(decode_json(message))
+    except MalformedRequest:
+        return None
+
+
 class AgencyRpc(Rpc):
-    """nameko's RPC entrypoint, taking the caller's agency from the validated ``user_id``."""
+    """nameko's RPC entrypoint, taking the caller's agency from the validated ``user_id``
+    (put in the worker's context by ``AgencyRpcConsumer``)."""
+
+    rpc_consumer = AgencyRpcConsumer()
 
     def setup(self) -> None:
         access = [d for d in self.container.dependencies if isinstance(d, Access)]
@@ -87,18 +195,22 @@ class AgencyRpc(Rpc):
             )
         super().setup()
 
-    def unpack_message_headers(self, message: Any) -> dict[str, Any]:
-        data = {
-            key: value
-            for key, value in super().unpack_message_headers(message).items()
-            if not str(key).startswith(RESERVED)
-        }
-        user_id = message.properties.get("user_id")
-        if isinstance(user_id, bytes):
-            user_id = user_id.decode()
-        if user_id:
-            data[AGENCY] = user_id
-        return data
+    def run(self, message: Any, address: Any, argument: dict, context: dict) -> None:
+        """Spawn the worker of a request ``AgencyRpcConsumer`` checked."""
+        self.check_signature((argument,), {})
+        handle_result = partial(self.handle_result, message, address)
+        try:
+            self.container.spawn_worker(
+                self, (argument,), {}, context_data=context, handle_result=handle_result
+            )
+        except ContainerBeingKilled:  # another replica, or this one restarted, answers it
+            self.rpc_consumer.requeue_message(message)
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        raise RuntimeError("AgencyRpc takes requests from AgencyRpcConsumer.consume only")
+
+    def handle_result(self, message, address, worker_ctx, result, exc_info):
+        return self.rpc_consumer.handle_result(message, result, exc_info, address)
 
     def check_signature(self, args: tuple, kwargs: dict) -> None:
         """Against the method as written (not the access check around it)."""
@@ -179,6 +291,22 @@ class Access(DependencyProvider):
     def get_dependency(self, worker_ctx: Any) -> Gate:
         return Gate(self, worker_ctx)
 
+    def refuse(self, decision: authorization.Decision, payload: Any) -> Forbidden:
+        """Record a refusal in the service's log; the ``Forbidden`` to raise."""
+        record = AccessDenied(
+            decision.agency, decision.method, list(decision.roles), decision.reason,
+            decision.version, **refusal_facts(payload),
+        )  # fmt: skip
+        self.log.application.save(record)
+        log.warning("refused: %s", decision.reason)
+        return Forbidden({**decision.details(), "record_id": str(record.id)})
+
+    def refuse_anonymous(self, method: str, payload: Any) -> Forbidden:
+        """A request without ``user_id``: refused, whatever it asks, and recorded."""
+        decision = authorization.decide(None, self.container.service_name, excerpt(method),
+                                        payload, mode=self.mode)  # fmt: skip
+        return self.refuse(decision, payload)
+
 
 class Gate:
     """One worker's view of ``Access``: its caller, the policy's decision, the record."""
@@ -197,13 +325,7 @@ class Gate:
             mode=self.access.mode, agencies=self.access.agencies,
         )  # fmt: skip
         if not decision.allowed:
-            record = AccessDenied(
-                decision.agency, decision.method, list(decision.roles), decision.reason,
-                decision.version, **refusal_facts(payload),
-            )  # fmt: skip
-            self.access.log.application.save(record)
-            log.warning("refused: %s", decision.reason)
-            raise Forbidden({**decision.details(), "record_id": str(record.id)})
+            raise self.access.refuse(decision, payload)
         self.decision = decision
         return {
             "agency": decision.agency,

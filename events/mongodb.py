@@ -12,7 +12,17 @@ Nothing here ever updates or deletes an event.
 Environment: ``MONGODB_URI`` (default ``mongodb://127.0.0.1:27017``), ``MONGODB_DATABASE``
 (default ``youwei``), ``CREATE_TABLE`` (default yes: create collections and indexes),
 ``MONGODB_GROUP_COMMIT_MAX_EVENTS`` (default 1000), ``MONGODB_SUBSCRIBE_POLL_SECONDS``
-(default 0.5: the longest a subscription waits on the change stream before re-reading).
+(default 0.5: the longest a subscription waits on the change stream before re-reading),
+``MONGODB_READ_CONCERN`` (``majority``, the default, or ``snapshot``: the read concern of
+every transaction; it can only be made stronger).
+
+Acknowledged means durable: every transaction this module runs (appends, tracking,
+projections, views) commits with write concern ``{w: "majority", j: true}`` and reads with
+``majority`` (or ``snapshot``) read concern, set on the transaction itself
+(``MongoDBDatastore.transaction``): a transaction does not take the write concern of the
+``Database`` object, and the cluster's default may have been lowered. An append whose commit
+outcome was unknown (the reply lost with the connection) and whose retry finds its own events
+stored returns their positions: it did succeed.
 """
 
 from __future__ import annotations
@@ -42,7 +52,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
-from pymongo.client_session import ClientSession
+from pymongo.client_session import ClientSession, TransactionOptions
 from pymongo.collection import Collection
 from pymongo.errors import (
     BulkWriteError,
@@ -53,6 +63,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 from pymongo.read_concern import ReadConcern
+from pymongo.read_preferences import ReadPreference
 from pymongo.write_concern import WriteConcern
 
 from events.groupcommit import GroupCommitter, Pending
@@ -88,26 +99,53 @@ def _create_collection(collection: Collection) -> None:
         collection.database.create_collection(collection.name)
 
 
-class MongoDBDatastore:
-    """One MongoClient (thread- and greenlet-safe, pooled) and the database it writes."""
+DURABLE = WriteConcern("majority", j=True)
+"""The write concern of everything this module writes: on a majority, journaled."""
+READ_CONCERNS = ("majority", "snapshot")
+"""The read concerns a transaction may use, weakest first (``local`` is not among them)."""
 
-    def __init__(self, uri: str, database: str) -> None:
+
+def transaction_options(read_concern: str = "majority") -> TransactionOptions:
+    """The options of every transaction: durable commits, reads of committed data only."""
+    if read_concern not in READ_CONCERNS:
+        msg = f"MONGODB_READ_CONCERN is one of {READ_CONCERNS}, not {read_concern!r}"
+        raise ValueError(msg)
+    return TransactionOptions(
+        read_concern=ReadConcern(read_concern),
+        write_concern=DURABLE,
+        read_preference=ReadPreference.PRIMARY,
+    )
+
+
+class MongoDBDatastore:
+    """One MongoClient (thread- and greenlet-safe, pooled) and the database it writes.
+    ``client_options`` go to the ``MongoClient`` (a test's command listener, say)."""
+
+    def __init__(
+        self, uri: str, database: str, read_concern: str = "majority", **client_options: Any
+    ) -> None:
+        self.options = transaction_options(read_concern)
         self.client: pymongo.MongoClient = pymongo.MongoClient(
-            uri, uuidRepresentation="standard", tz_aware=True, appname="youwei-events"
-        )
+            uri, uuidRepresentation="standard", tz_aware=True, appname="youwei-events",
+            **client_options,
+        )  # fmt: skip
         self.database = self.client.get_database(
-            database,
-            write_concern=WriteConcern("majority", j=True),
-            read_concern=ReadConcern("majority"),
+            database, write_concern=DURABLE, read_concern=ReadConcern("majority")
         )
 
     def collection(self, name: str) -> Collection:
         return self.database.get_collection(name)
 
     def transaction(self, callback: Any) -> Any:
-        """Run ``callback(session)`` in a transaction, retried on transient conflicts."""
+        """Run ``callback(session)`` in a transaction (``transaction_options``), retried on
+        transient conflicts."""
         with _database_errors(), self.client.start_session() as session:
-            return session.with_transaction(callback)
+            return session.with_transaction(
+                callback,
+                read_concern=self.options.read_concern,
+                write_concern=self.options.write_concern,
+                read_preference=self.options.read_preference,
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -120,6 +158,7 @@ def datastore_from_config(config: dict[str, Any]) -> MongoDBDatastore:
     return MongoDBDatastore(
         settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
         settings.get("MONGODB_DATABASE") or "youwei",
+        read_concern=settings.get("MONGODB_READ_CONCERN") or "majority",
     )
 
 
@@ -242,10 +281,8 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         so that one conflicting append fails without failing its neighbours."""
         try:
             results = self._transact_appends([p.item for p in group])
-        except IntegrityError as error:
-            if len(group) == 1:
-                group[0].settle(error=error)
-                return
+        except IntegrityError:
+            pass
         else:
             for pending, result in zip(group, results, strict=True):
                 pending.settle(result)
@@ -254,9 +291,39 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
             try:
                 [result] = self._transact_appends([pending.item])
             except IntegrityError as error:
-                pending.settle(error=error)
+                stored = self._stored_already(pending.item)
+                if stored is None:
+                    pending.settle(error=error)
+                else:
+                    pending.settle(stored)
             else:
                 pending.settle(result)
+
+    def _stored_already(self, append: _Append) -> list[int] | None:
+        """The positions of an append found stored as a whole (the same events, topics and
+        states, at consecutive positions, and its tracking recorded): a commit that landed
+        though its reply was lost. None when any of it is missing or differs: a conflict."""
+        found = []
+        with _database_errors():
+            for row in append.rows:
+                stored = self.events.find_one(
+                    {"originator_id": row["originator_id"],
+                     "originator_version": row["originator_version"]},
+                    {"_id": 0, "position": 1, "topic": 1, "state": 1},
+                )  # fmt: skip
+                if stored is None or (stored["topic"], stored["state"]) != (
+                    row["topic"], row["state"],
+                ):  # fmt: skip
+                    return None
+                found.append(stored["position"])
+        if found and found != list(range(found[0], found[0] + len(found))):
+            return None
+        if append.tracking is not None and not self._tracked(append.tracking):
+            return None
+        return found if found or append.tracking is not None else None
+
+    def _tracked(self, tracking: Tracking) -> bool:
+        return False
 
     def _transact_appends(self, appends: Sequence[_Append]) -> list[list[int]]:
         """Commit the appends; return the positions each got."""
@@ -481,6 +548,11 @@ class MongoDBTrackingRecorder(TrackingRecorder):
             )
             raise IntegrityError(msg) from error
 
+    def _tracked(self, tracking: Tracking) -> bool:
+        """Whether ``tracking`` (or a later position of its application) is recorded."""
+        recorded = self.max_tracking_id(tracking.application_name) or 0
+        return recorded >= tracking.notification_id
+
     def max_tracking_id(self, application_name: str) -> int | None:
         with _database_errors():
             record = self.tracking.find_one({"_id": application_name})
@@ -513,6 +585,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
     MONGODB_DATABASE = "MONGODB_DATABASE"
     MONGODB_GROUP_COMMIT_MAX_EVENTS = "MONGODB_GROUP_COMMIT_MAX_EVENTS"
     MONGODB_SUBSCRIBE_POLL_SECONDS = "MONGODB_SUBSCRIBE_POLL_SECONDS"
+    MONGODB_READ_CONCERN = "MONGODB_READ_CONCERN"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -524,6 +597,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
         self.datastore = MongoDBDatastore(
             uri=self.env.get(self.MONGODB_URI) or "mongodb://127.0.0.1:27017",
             database=self.env.get(self.MONGODB_DATABASE) or "youwei",
+            read_concern=self.env.get(self.MONGODB_READ_CONCERN) or "majority",
         )
 
     def _env_number(self, key: str, default: Any, kind: type) -> Any:

@@ -109,4 +109,19 @@ class Forbidden(CommandError):
         super().__init__(json.dumps(self.details, ensure_ascii=False, sort_keys=True))
 
 
+class ServiceError(CommandError):
+    """The service failed unexpectedly (a bug, a dependency down). The message names the
+    incident under which the failure is logged; nothing of it is echoed. A command may or
+    may not have been done: send it again with the same ``command_id``."""
+
+    def __init__(self, incident: str | None = None) -> None:
+        self.incident = incident
+        super().__init__(
+            f"the service failed (incident {incident}); it is logged. Retry later with the "
+            "same command_id: a command is done once"
+            if incident
+            else "the service failed; retry later with the same command_id"
+        )
+
+
 EXPECTED = (InvalidCommand, NotFound, Conflict, RuleViolation, Forbidden)

@@ -75,6 +75,7 @@ def test_the_page_shows_what_is_published_and_filters_by_category(site, browser_
     assert rows.count() == 1
     assert "李明" in rows.first.inner_text() and "市交通运输局" in rows.first.inner_text()
     assert "混 muddling" in rows.first.inner_text().replace("\n", " ")
+    assert rows.first.locator("td.summary").inner_text() == "诫勉谈话"  # publish_result's text
     text = page.locator("body").inner_text()
     assert "王芳" not in text  # published, then withdrawn
     assert "赵强" not in text  # published, then revoked on appeal
@@ -114,6 +115,7 @@ def test_no_private_field_appears_in_the_html_or_the_json(site) -> None:
     status, body = fetch(site + "records.json")
     answer = json.loads(body)
     assert status == 200 and answer["total"] == 1
+    assert answer["records"][0]["summary"] == "诫勉谈话"
     for text in (html, body):
         assert [word for word in PRIVATE if word in text] == []
     status, body = fetch(site + "records.json?category=sloth")

@@ -11,7 +11,9 @@ from schemas.evaluations import MONTH
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
 
 #: A public record's fields, all of them: what the public page and ``public_records`` show.
-#: Nothing private (no rater, complainant, evidence, reason or internal id) is ever among them.
+#: Nothing private (no rater, complainant, evidence, reason or internal id) is ever among them:
+#: ``record_id`` is opaque (``services.records.projections.public_record_id``); ``summary`` is
+#: the text published for the public (``publish_result``).
 PUBLIC_RECORD_FIELDS = (
     "record_id",
     "published_on",
@@ -24,6 +26,7 @@ PUBLIC_RECORD_FIELDS = (
     "decision",
     "form",
     "decided_on",
+    "summary",
 )
 
 

@@ -279,22 +279,21 @@ class CadreRegistry(CommandApplication):
         }
 
     def erase_personal_data(self, command: dict[str, Any]) -> dict[str, Any]:
-        """Destroy the cadre's key first (so a crash after it leaves the data erased, and a
-        retry records the event), then record the erasure."""
-        cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
-        if not cadre.personal_data_erased:
-            self.personal_keys.erase(str(cadre.id))
+        """Record the erasure, then destroy the cadre's key (``CommandApplication.erase``):
+        a refused erasure destroys nothing."""
 
         def decide() -> Decision:
             cadre = self._referenced(Cadre, command["cadre_id"], "cadre_id")
             cadre.erase_personal_data(command["reason"], command["erased_on"])
             return [cadre], {"cadre_id": str(cadre.id), "personal_data_erased": True}
 
-        return self.execute("erase_personal_data", command, decide)
+        return self.erase("erase_personal_data", command, decide, [str(command["cadre_id"])])
 
     def apply_retention(self, today: date) -> list[str]:
         """The retention timer: erase the personal data of every cadre kept until before
-        ``today``, once (a command per cadre and retention day). Returns the cadres erased."""
+        ``today``, once (a command per cadre and retention day). Returns the cadres erased.
+        First it finishes any erasure recorded whose keys are not yet destroyed."""
+        self.finish_erasures()
         self.retention_view.catch_up()
         due = self.retention_view.documents.find(
             {"erased": False, "keep_until": {"$lt": today.isoformat()}}, {"_id": True}

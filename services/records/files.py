@@ -247,5 +247,6 @@ def public_record(document: dict[str, Any]) -> dict[str, Any]:
         "decision": _maybe(DECISIONS, document.get("decision")),
         "form": _maybe(ACCOUNTABILITY_FORMS, document.get("form")),
         "decided_on": document.get("decided_on"),
+        "summary": document.get("summary"),
     }
     return record

@@ -10,7 +10,8 @@ Only the published fields of a record are read (``PUBLISHED``); anything else th
 dict carries is never shown. Every value is escaped with ``html.escape``.
 
 Hooks for tests: ``id="total"`` (the number of matching records), ``id="records"`` (the
-table; one ``tr[data-record-id]`` per record), ``id="empty"`` (no records),
+table; one ``tr[data-record-id]`` per record, its cells ``td.<column>`` as ``COLUMNS`` names
+them, ``td.summary`` the text published for the public), ``id="empty"`` (no records),
 ``svg[data-chart=by_category|by_decision|by_month]`` with one ``rect[data-code][data-count]``
 per bar (the only rects in a chart), ``nav#pages`` and ``a#json``.
 """
@@ -213,6 +214,7 @@ COLUMNS = (
     ("category", "类别", "Category"),
     ("situation", "情形", "Situation"),
     ("decision", "处理", "Measure or handling"),
+    ("summary", "公布内容", "As published"),
     ("date", "日期", "Date"),
 )
 
@@ -223,10 +225,8 @@ def _cell(key: str, zh: str, en: str, content: str) -> str:
 
 def _row(record: dict) -> str:
     record = {key: record.get(key) for key in PUBLISHED}
-    if record["cadre_name"]:
-        name = e(record["cadre_name"])
-    else:
-        name = '<span class="none">（不公开）<span class="en" lang="en">withheld</span></span>'
+    withheld = '<span class="none">（不公开）<span class="en" lang="en">withheld</span></span>'
+    name = e(record["cadre_name"]) if record["cadre_name"] else withheld
     kind = DECISION_TYPES.get(str(record["decision_type"]))
     decision = label_html(record["decision"])
     if record["form"]:
@@ -250,6 +250,7 @@ def _row(record: dict) -> str:
         "category": label_html(record["category"], short=True),
         "situation": label_html(record["situation"]),
         "decision": decision,
+        "summary": e(record["summary"]) if record["summary"] else withheld,
         "date": date,
     }
     cells = "".join(_cell(key, zh, en, contents[key]) for key, zh, en in COLUMNS)
@@ -420,6 +421,7 @@ td.category .en, td.decision .kind .en, td .form .en { display: inline; }
 .form { display: block; margin-top: .2rem; font-size: .85rem; color: var(--muted); }
 .form .zh { color: var(--ink); }
 td.date { white-space: nowrap; }
+td.summary { min-width: 12rem; }
 .published { display: block; color: var(--muted); font-size: .8rem; }
 .none { color: var(--muted); }
 .empty { background: var(--card); border: 1px dashed #b7c0c9; border-radius: 8px;

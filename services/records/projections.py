@@ -10,11 +10,13 @@ three logs (the cadre's name and posting from the registry, the situation from t
 the case rests on, the decision from accountability). Each side of a join refreshes the
 records it touches, so the result does not depend on which log arrives first. A withdrawn
 publication's records are removed, and so is the record of a decision revoked on appeal.
+A record's id is public and opaque (``public_record_id``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import NAMESPACE_URL, uuid5
 
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
@@ -38,6 +40,17 @@ DATE_FIELDS = (
     "found_on",
     "erased_on",
 )
+
+
+#: The namespace of public record ids (``public_record_id``); changing it changes every id.
+RECORD_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:youwei:public-record")
+
+
+def public_record_id(publication_id: str, decision_id: str) -> str:
+    """A published decision's public id: a name-based UUID (RFC 9562 version 5, SHA-1) of
+    the publication and the decision, so the same in every rebuild, and one-way: it neither
+    shows nor leads back to the internal ids, which never leave the services."""
+    return str(uuid5(RECORD_ID_NAMESPACE, f"{publication_id}:{decision_id}"))
 
 
 def effective_on(event: dict[str, Any]) -> str:
@@ -200,8 +213,8 @@ class PublicRecords(Projection):
             db["cadres"].update_one({"_id": originator}, update, upsert=True, session=session)
             refresh = {"cadre_id": originator}
         elif kind == "cadre_personal_data_erased":
-            db["cadres"].update_one({"_id": originator}, {"$set": {"name": None}}, upsert=True,
-                                    session=session)  # fmt: skip
+            db["cadres"].update_one({"_id": originator}, {"$set": {"name": None, "erased": True}},
+                                    upsert=True, session=session)  # fmt: skip
             refresh = {"cadre_id": originator}
         elif kind == "finding_recorded":
             db["findings"].update_one(
@@ -266,7 +279,7 @@ class PublicRecords(Projection):
         case = db["cases"].find_one({"_id": case_id}, session=session)
         for decision_id in data["decision_ids"]:
             db["records"].update_one(
-                {"_id": f"{data['publication_id']}:{decision_id}"},
+                {"_id": public_record_id(data["publication_id"], decision_id)},
                 {
                     "$set": {
                         "publication_id": data["publication_id"],
@@ -276,6 +289,7 @@ class PublicRecords(Projection):
                         "finding_ids": case["finding_ids"],
                         "letter_ids": case["letter_ids"],
                         "published_on": data["published_on"],
+                        "summary": data["summary"],
                         "month": data["published_on"][:7],
                     }
                 },
@@ -307,6 +321,8 @@ class PublicRecords(Projection):
             "decision": kind,
             "form": (changed or decision).get("form"),
             "decided_on": decision.get("decided_on"),
+            # the published text may name the cadre: withheld with the name once it is erased
+            "summary": None if cadre.get("erased") else record.get("summary"),
         }
         db["records"].update_one({"_id": record["_id"]}, {"$set": fields}, session=session)
 

@@ -27,6 +27,8 @@ def record(number: int, name: str | None, unit: str | None, post: str | None,
            form: str | None = None, **extra: Any) -> dict:  # fmt: skip
     category = SITUATIONS[situation][2] if situation else None
     decisions = MEASURES if decision_type == "measure" else HANDLINGS
+    # the published text; withheld (None) with the name of an erased cadre
+    summary = f"对{unit}{post}{name}同志予以{decisions[decision][0]}" if name else None
     return {
         "record_id": f"r-{number:03d}",
         "published_on": decided_on[:8] + "28",
@@ -39,6 +41,7 @@ def record(number: int, name: str | None, unit: str | None, post: str | None,
         "decision": label(decisions, decision),
         "form": label(ACCOUNTABILITY_FORMS, form),
         "decided_on": decided_on,
+        "summary": summary,
         **extra,
     }
 

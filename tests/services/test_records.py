@@ -8,6 +8,7 @@ import json
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -290,9 +291,10 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert record["post"] == "副局长" and record["published_on"] == "2026-03-20"
     assert record["category"]["code"] == "muddling" and record["decision"]["code"] == "admonishment"
     assert record["situation"]["code"] == "absent_from_post"
+    assert record["summary"] == "诫勉谈话"  # publish_result's text for the public
     assert tuple(record) == PUBLIC_RECORD_FIELDS == (
         "record_id", "published_on", "cadre_name", "unit", "post", "category", "situation",
-        "decision_type", "decision", "form", "decided_on",
+        "decision_type", "decision", "form", "decided_on", "summary",
     )  # fmt: skip
     text = json.dumps(answer, ensure_ascii=False)
     assert not [word for word in PRIVATE if word in text]
@@ -303,9 +305,27 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert public(rpc, month="2026-03")["total"] == 1 and public(rpc, month="2026-05")["total"] == 0
 
 
+def internal_ids(rpc, cadre_id: str) -> list[str]:
+    """The ids of the cadre's cases, their decisions and publications."""
+    ids = []
+    for case in rpc.accountability.list_cases({"cadre_id": cadre_id})["cases"]:
+        case = rpc.accountability.get_case({"case_id": case["case_id"]})
+        ids += [case["case_id"], *(d["decision_id"] for d in case["decisions"])]
+        ids += [p["publication_id"] for p in case["publications"]]
+    return ids
+
+
 def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> None:
     rpc, database, cadres = year
-    wait_for(lambda: public(rpc)["total"] == 1)
+    [record] = wait_for(lambda: public(rpc)["records"])
+    # the public id is opaque: a UUID with no internal id, nor its first or last group, in it
+    assert str(UUID(record["record_id"])) == record["record_id"]
+    hidden = internal_ids(rpc, cadres["li"])
+    assert len(hidden) == 3
+    for internal in hidden:
+        groups = internal.split("-")
+        assert not {internal, groups[0], groups[-1]} & {*record["record_id"].split("-")}
+        assert internal not in record["record_id"]
     status = rpc.records.projections_status({})
     assert set(status) == {"personnel", "public"}
     datastore = MongoDBDatastore(mongodb_uri, database.name)
@@ -326,6 +346,7 @@ def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> No
         datastore.close()
     after = rpc.records.projections_status({})
     assert after["personnel"]["generation"] == status["personnel"]["generation"] + 1
+    assert public(rpc)["records"] == [record]  # its id too: the same after a rebuild
     assert all(log["lag"] == 0 for log in after["public"]["logs"].values())
     assert (
         rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-04-01"})[
