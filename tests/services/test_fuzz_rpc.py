@@ -4,8 +4,9 @@ documented errors (schemas/errors.py), never anything else; afterwards every ser
 answers and every log's chain verifies.
 
 The mutants are well-formed RPC requests (through nameko's proxy, as ``guest``: the
-local_development role) whose one argument is an object; what is not (a list, a body that
-is not JSON, a request without ``user_id``) is tests/services/test_rpc_wire.py's."""
+local_development role): one object as the argument, in a body that is JSON (no NaN),
+within the size and depth rpc-wire.md allows. What is not well-formed (a list, NaN, a body
+over 1 MiB, no ``user_id``) is tests/services/test_hostile_messages.py's."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def test_every_mutant_gets_a_documented_reply_and_nothing_breaks(stack) -> None:
     @given(method=st.sampled_from(sorted(METHODS)), data=st.data())
     def reply_is_documented(method, data) -> None:
         service, name = method
-        payload = data.draw(mutants(METHODS[method], ids, root=False), label="payload")
+        payload = data.draw(mutants(METHODS[method], ids, root=False, wire=True), label="payload")
         try:
             getattr(getattr(rpc, service), name)(payload)
         except RemoteError as error:
