@@ -48,6 +48,7 @@ from events.verify import stored_documents, verify_log
 from schemas.errors import EXPECTED
 from schemas.events import LOGS
 from services.records.projections import PersonnelFiles, PublicRecords
+from tests.commitcut import CommitCutter
 from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
 from tests.services.support import ACTOR
@@ -191,17 +192,24 @@ def database_server(tmp_path):
     server.stop()
 
 
-def kill_and_restart(server: SecantusServer, down_seconds: float) -> None:
+def kill(server: SecantusServer) -> None:
     pid = server.pid()
     assert pid is not None, "the test's SecantusDB is not running"
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)  # our child: reaped, so its pid is free
-    time.sleep(down_seconds)
-    server.start()
 
 
 @pytest.fixture
-def services(database_server, rabbit_config_module, tmp_path):
+def cutter(database_server):
+    """The services' way to the database, which can lose a commit's reply and kill the
+    server right after it committed (tests/commitcut.py)."""
+    proxy = CommitCutter(database_server.port, lambda: kill(database_server))
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def services(database_server, cutter, rabbit_config_module, tmp_path):
     """The five services as processes on the test's own database and vhost; yields their
     environment."""
     (tmp_path / "signing.pem").write_bytes(new_private_key_pem())
@@ -209,7 +217,7 @@ def services(database_server, rabbit_config_module, tmp_path):
         "AMQP_URI": rabbit_config_module["AMQP_URI"],
         # an outage longer than this fails the services' reads and writes (not only slows
         # them, as with the default of 30 s): the error paths in a test's time
-        "MONGODB_URI": f"{database_server.uri}/?serverSelectionTimeoutMS=1500",
+        "MONGODB_URI": f"{cutter.uri}/?directConnection=true&serverSelectionTimeoutMS=1500",
         "MONGODB_DATABASE": fresh_database_name(),
         "YOUWEI_TODAY": TODAY.isoformat(),
         "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}",
@@ -234,7 +242,7 @@ def services(database_server, rabbit_config_module, tmp_path):
 
 
 def test_acknowledged_commands_survive_kills_of_the_database_exactly_once(
-    database_server, services
+    database_server, cutter, services
 ) -> None:
     stopping = threading.Event()
     clients = [Client(n, services["AMQP_URI"], stopping) for n in range(CLIENTS)]
@@ -243,13 +251,19 @@ def test_acknowledged_commands_survive_kills_of_the_database_exactly_once(
         thread.start()
     chance = random.Random(KILLS)
     try:
-        for kill in range(KILLS):
+        for round in range(KILLS):
             acknowledged = count(clients, "acknowledged")
             wait(lambda a=acknowledged: count(clients, "acknowledged") >= a + 20,
                  "20 commands acknowledged between kills", clients)  # fmt: skip
-            time.sleep(chance.uniform(0, 1.5))
+            if round % 2 == 0:  # right after a commit, its reply lost
+                cutter.arm()
+                wait(cutter.done.is_set, "a commit to cut", clients)
+            else:  # at any moment
+                time.sleep(chance.uniform(0, 1.5))
+                kill(database_server)
             # the last outage outlasts the consumers' retries (EVENT_RETRY_DELAYS)
-            kill_and_restart(database_server, 8 if kill == KILLS - 1 else chance.uniform(0, 4))
+            time.sleep(8 if round == KILLS - 1 else chance.uniform(0, 4))
+            database_server.start()
         acknowledged = count(clients, "acknowledged")
         wait(lambda: count(clients, "acknowledged") >= acknowledged + 20,
              "20 commands acknowledged after the last restart", clients)  # fmt: skip
@@ -274,6 +288,7 @@ def test_acknowledged_commands_survive_kills_of_the_database_exactly_once(
             check_every_event_has_its_command(database)
             wait_for_cases(database)
             check_retries(database, rpc, calls)
+            check_personal_data(rpc, calls)
         for log in LOGS.values():
             verdict = verify_log(database, log)
             assert verdict.ok, (log, verdict.first_break)
@@ -409,6 +424,16 @@ def check_retries(database, rpc, calls: list[Call]) -> None:
             answer = plain(record["state"]["result"])
             assert send(rpc, call) == ("acknowledged", answer, None), where
     assert heads(database) == before, "a retry recorded something"
+
+
+def check_personal_data(rpc, calls: list[Call]) -> None:
+    """Every cadre registered reads back with the name and birth date sent: the personal
+    keys sealing them (written beside the log, events.personal) survived with the events."""
+    for call in calls:
+        if call.method == "register_cadre" and call.outcome == "acknowledged":
+            cadre = rpc.cadre_registry.get_cadre({"cadre_id": call.result["cadre_id"]})
+            sent = (call.payload["name"], call.payload["birth_date"])
+            assert (cadre["name"], cadre["birth_date"]) == sent, call.command_id
 
 
 def refusal(call: Call) -> bool:
