@@ -52,6 +52,7 @@ class CommitCutter:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.closing = False
+        self.cuts = 0
         threading.Thread(target=self._accept, name="commit-cutter", daemon=True).start()
 
     @property
@@ -98,6 +99,7 @@ class CommitCutter:
             (responding_to,) = struct.unpack("<i", message[8:12])
             if responding_to in commits and self._disarm():
                 self.cut()
+                self.cuts += 1
                 self.done.set()
                 break
             commits.discard(responding_to)
