@@ -1,7 +1,11 @@
 """The database dying: several clients send a stream of commands to the five services (run
 as ``nameko run`` processes) while the test's own SecantusDB server (``--sync-on-commit``,
 as the stack runs it) is killed with SIGKILL and restarted on the same port and storage,
-several times. Afterwards:
+several times: every other time right after it committed a transaction whose reply it never
+sent (tests/commitcut.py, between the services and the server), else at a random moment;
+the last outage outlasts the consumers' retry delays. The services give up waiting for the
+server after 1.5 s (``serverSelectionTimeoutMS``), so an outage fails their reads and
+writes rather than only slowing them. Afterwards:
 
 - every command acknowledged to its caller is in its service's log exactly once, with the
   result the caller got and the events it produced; none that was refused is; one whose
@@ -9,9 +13,9 @@ several times. Afterwards:
   is recorded and records nothing new;
 - every event in every log belongs to exactly one command record (or is an access record):
   no effect was applied twice or without its record;
-- every log's hash chain, head and signed checkpoints verify;
+- every log's hash chain, head and signed checkpoints verify, and each head is signed again;
 - the accountability service's policy opened exactly one case for every finding about a
-  cadre, and the records service's projections equal a rebuild from the logs.
+  cadre, no message was parked, and the records service's projections equal a rebuild.
 
 ``YOUWEI_DB_KILLS`` (default 3) is how many times the server is killed; set it higher for a
 soak (``YOUWEI_DB_KILLS=30 .venv/bin/python -m pytest tests/test_database_kill.py``).
