@@ -124,4 +124,16 @@ class ServiceError(CommandError):
         )
 
 
+class Unavailable(CommandError):
+    """Something the service needs (its database) could not be reached. A command may or
+    may not have been done: send it again later with the same ``command_id``."""
+
+    def __init__(self, incident: str | None = None) -> None:
+        self.incident = incident
+        super().__init__(
+            f"the service cannot reach its database (incident {incident}); retry later with "
+            "the same command_id: a command is done once"
+        )
+
+
 EXPECTED = (InvalidCommand, NotFound, Conflict, RuleViolation, Forbidden)
