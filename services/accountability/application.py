@@ -240,7 +240,8 @@ class Accountability(CommandApplication):
         def decide() -> Decision:
             case = self._referenced(Case, command["case_id"], "case_id")
             outcome = change(case)
-            return [case], {**(outcome or {}), "case": case_view(case)}
+            # a result is kept in the command's record in the log: no report's reference
+            return [case], {**(outcome or {}), "case": case_view(case, references=False)}
 
         return self.execute(name, command, decide)
 
@@ -454,25 +455,28 @@ def decided_kind(decision: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def basis_view(case: Case) -> list[dict[str, Any]]:
+def basis_view(case: Case, references: bool = True) -> list[dict[str, Any]]:
     """The basis as the case's readers see it: a report with its reference (sealed in the
-    log, null once erased; never published)."""
-    references = iter(case.report_references())
+    log, null once erased; never published), or null where ``references`` is false."""
+    sealed = iter(case.report_references())
     shown = []
     for item in case.basis:
         fields = {k: str(v) if isinstance(v, UUID) else v for k, v in item.items()}
         if item["kind"] == "report":
-            fields["reference"] = next(references)
+            reference = next(sealed)
+            fields["reference"] = reference if references else None
         shown.append({**fields, "kind": label(BASES, item["kind"])})
     return shown
 
 
-def case_view(case: Case) -> dict[str, Any]:
+def case_view(case: Case, references: bool = True) -> dict[str, Any]:
+    """The case as ``get_case`` shows it; with ``references`` false, as a command's result
+    shows it: without the references of the reports it rests on."""
     return {
         "case_id": str(case.id),
         "cadre_id": str(case.cadre_id),
         "status": label(CASE_STATUSES, case.status),
-        "basis": basis_view(case),
+        "basis": basis_view(case, references),
         "summary": case.summary,
         "proposal": None
         if case.proposal is None

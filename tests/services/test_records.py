@@ -242,7 +242,7 @@ def test_a_revoked_dismissal_lifts_its_restrictions_from_the_appeal(year) -> Non
     [appeal] = reinstated["appeals"]
     assert appeal["outcome"]["code"] == "revoked"
     assert all(r["lifted_by"] == [appeal["event_id"]] for r in reinstated["restrictions"])
-    assert reinstated["decisions"][0]["status"] == "revoked"
+    assert reinstated["decisions"][0]["status"]["code"] == "revoked"
     assert reinstated["eligible_for_promotion"]["eligible"]
 
 
