@@ -3,9 +3,10 @@
 Every service class has ``observability = Observability()``. Each container counts its
 entrypoint calls and their latency (``prometheus_client``), and samples its relay's and
 its projections' lag behind the logs. When ``METRICS_ADDRESS`` (``host:port``) is set, the
-first container of a process to start opens one HTTP server for the whole process (``youwei
-up`` and ``nameko run`` with several services run many containers in one process: a server
-per container would clash on the port); the last one to stop closes it. It serves:
+first container of a process to start opens one HTTP server for the whole process
+(``nameko run`` with several services runs many containers in one process: a server per
+container would clash on the port; ``youwei up`` runs one service per process, each on a
+port of its own); the last one to stop closes it. It serves:
 
 - ``/metrics``: Prometheus' text format (``docs/operations.md`` lists the metrics);
 - ``/healthz`` (liveness): 200 while the process answers and each of its containers runs;

@@ -97,7 +97,11 @@ HEADER_PREFIX = "youwei-"
 
 
 class PublicEvent(Strict):
-    """The body of every relayed event message (JSON)."""
+    """The body of every relayed event message (JSON). Not input: the services wrote it
+    from commands that met the input rules when they were given, which may have been
+    older rules; a consumer must not refuse its history for them."""
+
+    input_rules = False
 
     type = fields.String(required=True, validate=validate.Length(min=1, max=100))
     source = fields.String(required=True, validate=validate.OneOf(sorted(LOGS)))

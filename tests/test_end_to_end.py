@@ -1,5 +1,5 @@
 """The deployment's end-to-end scenario (tests/scenario.py) against the local stack: the
-five services in nameko containers (one process, as ``youwei up`` runs them) on a RabbitMQ
+five services in nameko containers (in the test's process) on a RabbitMQ
 vhost of the module's own and the session's SecantusDB; the public page over HTTP. The
 same scenario runs against docker-compose.yml in tests/compose where Docker runs."""
 

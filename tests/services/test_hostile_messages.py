@@ -12,7 +12,7 @@ import time
 import uuid
 
 import pytest
-from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu import Connection, Exchange, Producer
 
 from events.commands import CommandRecord
 from events.identity import rpc
@@ -23,6 +23,7 @@ from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry
 from services.cadre_registry.service import CadreRegistryService
 from tests.services.agencies import agency_stack
+from tests.services.test_rpc_wire import WireCaller
 from youwei.client import Client, YouweiError
 
 pytestmark = pytest.mark.nameko
@@ -48,26 +49,8 @@ def stack(rabbit_manager, rabbit_config_module, container_factory_module, mongod
         yield running
 
 
-class RawCaller:
-    """Publishes whatever bytes and properties it is given to ``nameko-rpc``, and reads the
-    replies on its own reply queue."""
-
-    def __init__(self, uri: str, user: str) -> None:
-        self.user = user
-        self.connection = Connection(uri, transport_options={"confirm_publish": True})
-        self.channel = self.connection.channel()
-        self.reply_key = str(uuid.uuid4())
-        exchange = Exchange("nameko-rpc", type="topic", durable=True, passive=True)
-        queue = Queue(f"rpc.reply-{user}-{self.reply_key}", exchange, routing_key=self.reply_key,
-                      durable=False, queue_arguments={"x-expires": 300000})  # fmt: skip
-        self.replies: dict[str, dict] = {}
-        self.consumer = Consumer(self.channel, [queue], callbacks=[self._on_reply], no_ack=False)
-        self.consumer.consume()
-        self.producer = Producer(self.channel, exchange=exchange(self.channel))
-
-    def _on_reply(self, body, message) -> None:
-        message.ack()
-        self.replies[message.properties.get("correlation_id")] = json.loads(message.body)
+class RawCaller(WireCaller):
+    """docs/rpc-wire.md's caller, publishing whatever bytes and properties it is given."""
 
     def send(self, routing_key: str, body: bytes, *, user_id: bool = True, reply_to: bool = True,
              content_type: str | None = "application/json", content_encoding: str | None = "utf-8",
@@ -84,24 +67,8 @@ class RawCaller:
         )  # fmt: skip
         return correlation_id
 
-    def reply(self, correlation_id: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while correlation_id not in self.replies:
-            self.connection.drain_events(timeout=max(0.1, deadline - time.monotonic()))
-        return self.replies.pop(correlation_id)
-
     def call(self, routing_key: str, body: bytes, **options) -> dict:
         return self.reply(self.send(routing_key, body, **options))
-
-    def no_reply(self, correlation_id: str, wait: float = 2.0) -> bool:
-        try:
-            self.reply(correlation_id, timeout=wait)
-        except TimeoutError:
-            return True
-        return False
-
-    def close(self) -> None:
-        self.connection.release()
 
 
 @pytest.fixture
