@@ -164,7 +164,7 @@ def test_the_honour_roll_shows_published_commendations_searchable_with_a_chart(
     assert row.locator("td.name").inner_text() == "钱进"
     assert row.locator("td.unit").inner_text() == "市政务服务中心"
     assert row.locator("td.post").inner_text() == "窗口科科长"
-    assert row.locator("td.kind").inner_text().split() == ["嘉奖", "citation"]
+    assert row.locator("td.commendation").inner_text().split() == ["嘉奖", "citation"]
     assert row.locator("td.citation").inner_text() == CITATION
     assert "2026-06-30" in row.locator("td.date").inner_text()
     text = page.locator("body").inner_text()
@@ -189,6 +189,8 @@ def test_the_honour_roll_shows_published_commendations_searchable_with_a_chart(
         page.click("form button[type=submit]")
     assert page.locator("#honours tbody tr").count() == 1
     assert page.input_value("input[name=q]") == "钱"
+    page.set_viewport_size({"width": 375, "height": 800})  # on a phone: nothing wider
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     with page.expect_navigation():
         page.click("a#to-records")
     assert page.locator("#records tbody tr[data-record-id]").count() == 1

@@ -146,7 +146,7 @@ def render_page(
         '<meta name="referrer" content="no-referrer">\n'
         f"<title>{e(TITLE_ZH)} / {e(TITLE_EN)}</title>\n"
         f'<link rel="alternate" type="application/json" href="{e(json_href)}">\n'
-        f"<style>{CSS}</style>\n"
+        f"<style>{CSS}{HONOUR_CSS}</style>\n"
         "</head>\n<body>\n"
         f"{body}\n"
         "</body>\n</html>\n"
@@ -514,7 +514,7 @@ HONOUR_COLUMNS = (
     ("name", "姓名", "Name"),
     ("unit", "单位", "Unit"),
     ("post", "职务", "Post"),
-    ("kind", "表彰类别", "Commendation"),
+    ("commendation", "表彰类别", "Commendation"),
     ("citation", "先进事迹", "Citation"),
     ("date", "日期", "Date"),
 )
@@ -535,8 +535,8 @@ def render_honour_roll(answer: dict, charts: dict, filters: dict, options: dict)
     ``charts`` (counts over all honours that match: by kind, by month), ``filters`` and
     ``options`` (the kinds and months of the search form). Only ``HONOUR_FIELDS`` are read.
     Hooks for tests: ``#total``, ``#honours`` (``tr[data-honour-id]``, cells ``td.<column>``
-    as ``HONOUR_COLUMNS`` names them), ``#empty``, ``svg[data-chart=by_kind|by_month]``,
-    ``nav#pages``, ``a#json`` and ``a#to-records``."""
+    as ``HONOUR_COLUMNS`` names them: ``td.commendation`` the kind), ``#empty``,
+    ``svg[data-chart=by_kind|by_month]``, ``nav#pages``, ``a#json`` and ``a#to-records``."""
     honours = answer.get("honours") or []
     total = int(answer.get("total") or 0)
     json_href = "honours.json" + query_string(filters, HONOUR_KEYS)
@@ -623,7 +623,7 @@ def _honour_row(honour: dict) -> str:
         "name": e(honour["cadre_name"]) if honour["cadre_name"] else withheld,
         "unit": e(honour["unit"]) if honour["unit"] else none,
         "post": e(honour["post"]) if honour["post"] else none,
-        "kind": label_html(honour["kind"]),
+        "commendation": label_html(honour["kind"]),
         "citation": e(honour["citation"]) if honour["citation"] else withheld,
         "date": date,
     }
