@@ -100,8 +100,9 @@ class AgencyRpcConsumer(RpcConsumer):
     gets ``MethodNotFound``, a body that is not ``{"args": [one object], "kwargs": {}}`` in
     JSON ``MalformedRequest``; only a well-formed request reaches a worker. A request that
     cannot be answered (no usable ``reply_to``) is acknowledged, logged and counted, and not
-    run. An unexpected failure is answered ``ServiceError`` naming an incident that is
-    logged with its traceback; nothing of it is echoed."""
+    run. A failure to reach the database is answered ``Unavailable``, any other unexpected
+    failure ``ServiceError``, each naming an incident that is logged with its traceback;
+    nothing of it is echoed."""
 
     queue_consumer = GuardedQueueConsumer()
 
@@ -161,8 +162,8 @@ class AgencyRpcConsumer(RpcConsumer):
         return result, exc_info
 
     def _answerable(self, exc_info: Any) -> BaseException:
-        """The error a caller is told: a documented one as it is, anything else as a
-        ``ServiceError`` naming the incident under which it is logged."""
+        """The error a caller is told: a documented one as it is, anything else as an
+        ``Unavailable`` or a ``ServiceError`` naming the incident under which it is logged."""
         error = exc_info[1]
         if isinstance(error, ANSWERED):
             return error
