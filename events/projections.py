@@ -2,14 +2,15 @@
 
 A ``Projection`` says which logs it reads and how one public event (``schemas.events``,
 read with ``events.published.LogReader``) changes its documents (``fold``). A ``Projector``
-feeds it: for each log, a batch of events and the tracking record of the last position
-applied are written in one transaction, so each event is applied exactly once and a
-projection resumes where it stopped. Logs are read independently, so a projection that joins
-across logs must give the same documents whatever order the logs arrive in (``fold``
-updates both sides of a join).
+feeds it batches: the next positions of every log behind its head, written in one
+transaction with the logs' tracking records of the last positions applied, so each event is
+applied exactly once and a projection resumes where it stopped. Logs are read independently
+(a batch takes each log's events in that log's order, one log after another), so a
+projection that joins across logs must give the same documents whatever order the logs
+arrive in (``fold`` updates both sides of a join).
 
 A batch is applied in memory (``Batch``): the documents its events touch are loaded once
-(``prepare`` says which, in a few queries), each event is folded into them in log order, and
+(``prepare`` says which, in a few queries), the events are folded into them one by one, and
 they are written back with one unordered ``bulk_write`` per collection. Joins read the
 batch's own documents first, so an event sees what the events before it in the batch did.
 
@@ -48,7 +49,8 @@ from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
 POINTERS = "projections"
-BATCH = 500
+BATCH = 2000
+"""The log positions one batch applies, in all logs together."""
 IN_CHUNK = 50
 
 
@@ -318,25 +320,39 @@ class Projector:
             guarded = generation is None
             target = self.live() if guarded else generation
             try:
-                for source, reader in self.readers.items():
-                    self._catch_up_log(target, reader, heads[source], guarded, progress)
-                return self.positions(target)
+                reached = self.positions(target)
+                while window := self._window(reached, heads):
+                    events = [
+                        event
+                        for source, (after, upto) in window.items()
+                        for event in self.readers[source].public_events(after, upto)
+                    ]
+                    applied = self._apply_batch(target, window, events, guarded)
+                    if applied and progress is not None:
+                        progress(sum(upto - after for after, upto in window.values()))
+                    reached = self.positions(target)
+                return reached
             except GenerationSwitched:
                 continue  # a rebuild went live: follow the new generation
 
-    def _catch_up_log(self, generation, reader, head, guarded, progress) -> None:
-        reached = generation.position(reader.log)
-        while reached < head:
-            upto = min(head, reached + BATCH)
-            events = list(reader.public_events(reached, upto))
-            applied = self._apply_batch(generation, reader.log, reached, upto, events, guarded)
-            if applied and progress is not None:
-                progress(upto - reached)
-            reached = generation.position(reader.log)
+    def _window(self, reached: dict[str, int], heads: dict[str, int]) -> dict[str, tuple[int, int]]:
+        """The positions (after, upto) the next batch takes from each log behind its head:
+        ``BATCH`` in all, shared in proportion to what each log has left, so that a rebuild
+        walks the logs side by side and a document (a cadre's file, say) is written about
+        once per batch for the events of every log rather than once per log."""
+        left = {source: heads[source] - reached[source] for source in self.readers}
+        left = {source: n for source, n in left.items() if n > 0}
+        total = sum(left.values())
+        return {
+            source: (reached[source], reached[source] + min(n, max(1, BATCH * n // total)))
+            for source, n in left.items()
+        }
 
-    def _apply_batch(self, generation, log, after, upto, events, guarded) -> bool:
-        """Apply ``events`` (positions ``after`` + 1 to ``upto``) with their tracking record
-        in one transaction; False if another worker got there first."""
+    def _apply_batch(self, generation, window, events, guarded) -> bool:
+        """Apply ``events`` (of each log, the positions after to upto of ``window``) with
+        the logs' tracking records in one transaction; False if another worker got there
+        first."""
+        logs = {self.readers[source].log: span for source, span in window.items()}
 
         def write(session: ClientSession) -> bool:
             if guarded:
@@ -347,11 +363,17 @@ class Projector:
                 )
                 if still_live.matched_count == 0:
                     raise GenerationSwitched(self.projection.name)
-            tracked = generation.tracking.tracking.find_one({"_id": log}, session=session)
-            if (tracked or {}).get("notification_id", 0) != after:
+            tracked = {
+                record["_id"]: record["notification_id"]
+                for record in generation.tracking.tracking.find(
+                    {"_id": {"$in": list(logs)}}, session=session
+                )
+            }
+            if any(tracked.get(log, 0) != after for log, (after, _) in logs.items()):
                 return False  # read again inside the transaction: someone else moved on
             self.projection.apply_batch(events, generation.db, session)
-            generation.tracking._record_tracking(session, Tracking(log, upto))
+            for log, (_, upto) in logs.items():
+                generation.tracking._record_tracking(session, Tracking(log, upto))
             return True
 
         try:
