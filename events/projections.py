@@ -49,7 +49,7 @@ from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
 POINTERS = "projections"
-BATCH = 2000
+BATCH = 5000
 """The log positions one batch applies, in all logs together."""
 IN_CHUNK = 50
 
