@@ -82,7 +82,7 @@ class Batch:
 
     # -- loading --------------------------------------------------------------------------
     def load(self, collection: str, ids: Iterable[Any]) -> None:
-        """Load, in one query, the documents of ``ids`` not in the batch yet."""
+        """Load the documents of ``ids`` not in the batch yet, in as few queries as may be."""
         known = self.documents[collection]
         missing = list(dict.fromkeys(i for i in ids if i is not None and i not in known))
         if not missing:
@@ -95,8 +95,8 @@ class Batch:
                 self.absent[collection].add(i)
 
     def load_where(self, collection: str, field: str, values: Iterable[Any]) -> None:
-        """Load, in one query, every stored document whose ``field`` matches one of
-        ``values`` (as ``{field: value}`` would), keeping the batch's own copies."""
+        """Load every stored document whose ``field`` matches one of ``values`` (as
+        ``{field: value}`` would), keeping the batch's own copies of those it has."""
         queried = self.queried.setdefault((collection, field), set())
         missing = list(dict.fromkeys(v for v in values if v not in queried))
         if not missing:
@@ -203,7 +203,7 @@ class Projection:
     def apply_batch(
         self, events: list[dict[str, Any]], db: dict[str, Collection], session: ClientSession
     ) -> None:
-        """Fold ``events`` (in log order) into ``db`` through ``session``."""
+        """Fold ``events`` (each log's in that log's order) into ``db`` through ``session``."""
         batch = Batch(db, session)
         self.prepare(events, batch)
         for event in events:
