@@ -1,22 +1,25 @@
 """Rebuild rate of the records service's projections, as a ratio to a raw scan of the same
-logs in the same run (timings on a shared machine are noisy; ratios much less so).
+logs in the same run (timings on a shared machine are noisy; ratios much less so), and the
+peak of Python memory a rebuild allocates, as the logs grow.
 
-    .venv/bin/python -m bench.rebuild [--events 100000]
+    .venv/bin/python -m bench.rebuild [--sizes 10000,30000,100000,200000]
 
-Starts a SecantusDB server of its own on a free port and writes a synthetic city into the
-four logs through their recorders (hash chain and positions as in production): units and
-cadres, findings, cases opened, decided and published, assessments, each command's events
-followed by its command record. Then it times, over the same logs: a raw scan (pymongo,
-every document in position order, nothing decoded), a read of the public events
-(``LogReader``: decode, published fields, causes), and ``Projector.rebuild`` of each
-projection (read, apply, write, with the tracking record in each batch's transaction).
-Nothing is asserted; it prints a table.
+Starts a SecantusDB server of its own on a free port; for each size, writes a synthetic city
+of that many log positions into the four logs through their recorders (hash chain and
+positions as in production): units and cadres, findings, cases opened, decided and
+published, assessments, each command's events followed by its command record. Then it
+times, over the same logs: a raw scan (pymongo, every document in position order, nothing
+decoded), a read of the public events (``LogReader``: decode, published fields, causes), and
+``Projector.rebuild`` of each projection (read, fold, write, with the logs' tracking records
+in each batch's transaction); then rebuilds each once more under ``tracemalloc`` for its
+peak (flat means it does not grow with the logs). Nothing is asserted; it prints a table.
 """
 
 from __future__ import annotations
 
 import random
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -110,46 +113,62 @@ def write_city(datastore: MongoDBDatastore, total: int, progress) -> int:
     return sum(log.count for log in logs.values())
 
 
-@click.command()
-@click.option("--events", "total", default=100_000, show_default=True)
-def main(total: int) -> None:
-    with scratch_datastore() as (datastore, _):
-        run(datastore, total)
+def timed(work) -> float:
+    started = time.monotonic()
+    work()
+    return time.monotonic() - started
 
 
-def run(datastore: MongoDBDatastore, total: int) -> None:
-    with click.progressbar(length=total, label=f"writing {total} events") as bar:
+def peak_kib(work) -> float:
+    tracemalloc.start()
+    try:
+        work()
+        return tracemalloc.get_traced_memory()[1] / 1024
+    finally:
+        tracemalloc.stop()
+
+
+def measure(datastore: MongoDBDatastore, total: int) -> dict:
+    datastore.client.drop_database(datastore.database.name)
+    with click.progressbar(length=total, label=f"writing {total} positions") as bar:
         written = write_city(datastore, total, bar.update)
 
-    started = time.monotonic()
-    scanned = sum(
-        1
-        for log in LOGS.values()
-        for _ in datastore.collection(log).find({}, {"_id": 0}).sort("position", 1)
-    )
-    raw = scanned / (time.monotonic() - started)
+    def scan() -> None:
+        for log in LOGS.values():
+            sum(1 for _ in datastore.collection(log).find({}, {"_id": 0}).sort("position", 1))
 
-    started = time.monotonic()
-    public = 0
-    for source in LOGS:
-        reader = LogReader(datastore, source)
-        public += sum(1 for _ in reader.public_events(0, reader.head()))
-    read = written / (time.monotonic() - started)
+    raw = timed(scan)
 
-    rates = {}
+    def read() -> None:
+        for source in LOGS:
+            reader = LogReader(datastore, source)
+            sum(1 for _ in reader.public_events(0, reader.head()))
+
+    row = {"size": written, "raw": written / raw, "read": written / timed(read)}
     for projection in (PersonnelFiles(), PublicRecords()):
         projector = Projector(datastore, projection)
-        started = time.monotonic()
-        projector.rebuild()
-        rates[projection.name] = written / (time.monotonic() - started)
+        row[projection.name] = written / timed(projector.rebuild)
+        row[projection.name + "_peak"] = peak_kib(projector.rebuild)
+    return row
 
-    click.echo(f"\n{written} log positions ({public} public events, the rest command records)")
-    click.echo(f"  {'raw scan (pymongo, sorted by position)':<44} {raw:>9.0f} positions/s  1.00")
+
+@click.command()
+@click.option("--sizes", default="10000,30000,100000,200000", show_default=True,
+              help="log positions in all, one synthetic city each")  # fmt: skip
+def main(sizes: str) -> None:
+    with scratch_datastore() as (datastore, _):
+        rows = [measure(datastore, int(size)) for size in sizes.split(",")]
     click.echo(
-        f"  {'public events read (LogReader)':<44} {read:>9.0f} positions/s  {read / raw:.3f}"
+        "\npositions  raw scan/s  LogReader/s (ratio)  rebuild personnel/s (ratio)"
+        "  rebuild public/s (ratio)  peak KiB: personnel  public"
     )
-    for name, rate in rates.items():
-        click.echo(f"  {'rebuild ' + name:<44} {rate:>9.0f} positions/s  {rate / raw:.3f}")
+    for r in rows:
+        click.echo(
+            f"{r['size']:>9} {r['raw']:>11.0f} {r['read']:>12.0f} ({r['read'] / r['raw']:.2f})"
+            f" {r['personnel']:>20.0f} ({r['personnel'] / r['raw']:.2f})"
+            f" {r['public']:>17.0f} ({r['public'] / r['raw']:.2f})"
+            f" {r['personnel_peak']:>20.0f} {r['public_peak']:>7.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
 """Projections: read models built from the published events of several services' logs.
 
 A ``Projection`` says which logs it reads and how one public event (``schemas.events``,
-read with ``events.published.LogReader``) changes its collections. A ``Projector`` feeds
-it: for each log, a batch of events and the tracking record of the last position applied
-are written in one transaction, so each event is applied exactly once and a projection
-resumes where it stopped. Logs are read independently, so a projection that joins across
-logs must give the same documents whatever order the logs arrive in (``apply`` updates both
-sides of a join).
+read with ``events.published.LogReader``) changes its documents (``fold``). A ``Projector``
+feeds it batches: the next positions of every log behind its head, written in one
+transaction with the logs' tracking records of the last positions applied, so each event is
+applied exactly once and a projection resumes where it stopped. Logs are read independently
+(a batch takes each log's events in that log's order, one log after another), so a
+projection that joins across logs must give the same documents whatever order the logs
+arrive in (``fold`` updates both sides of a join).
+
+A batch is applied in memory (``Batch``): the documents its events touch are loaded once
+(``prepare`` says which, in a few queries), the events are folded into them one by one, and
+they are written back with one unordered ``bulk_write`` per collection. Joins read the
+batch's own documents first, so an event sees what the events before it in the batch did.
 
 Generations make a rebuild safe: a projection's collections are named
 ``<projection>_g<N>_<collection>`` and the document ``projections/<projection>`` names the
@@ -21,13 +27,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from nameko.extensions import DependencyProvider
-from pymongo import ASCENDING
+from pymongo import ASCENDING, DeleteOne, InsertOne, ReplaceOne
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
@@ -43,23 +49,170 @@ from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
 POINTERS = "projections"
-BATCH = 500
+BATCH = 5000
+"""The log positions one batch applies, in all logs together."""
+IN_CHUNK = 50
 
 
 class GenerationSwitched(Exception):
     """The live generation changed while a batch was being applied to the old one."""
 
 
+def _keys(value: Any) -> tuple[Any, ...]:
+    """The values a query ``{field: value}`` matches a field holding ``value`` by (an array
+    matches each of its elements), hashable ones only."""
+    values = value if isinstance(value, list) else (value,)
+    return tuple(v for v in values if isinstance(v, Hashable))
+
+
+class Batch:
+    """The documents one batch of events touches, keyed by collection and ``_id``: loaded
+    once, changed in memory, written back by ``write``. A document read with ``get`` or
+    ``find`` is the batch's own copy: whoever changes it calls ``put`` (or ``delete``)."""
+
+    def __init__(self, db: dict[str, Collection], session: ClientSession | None) -> None:
+        self.db, self.session = db, session
+        self.documents: dict[str, dict[Any, dict[str, Any] | None]] = {n: {} for n in db}
+        self.stored: dict[str, set[Any]] = {n: set() for n in db}  # ids found in the database
+        self.absent: dict[str, set[Any]] = {n: set() for n in db}  # ids looked up, not found
+        self.changed: dict[str, dict[Any, None]] = {n: {} for n in db}
+        self.queried: dict[tuple[str, str], set[Any]] = {}
+        self.indexes: dict[tuple[str, str], dict[Any, dict[Any, None]]] = {}
+        self.indexed: dict[tuple[str, str], dict[Any, tuple[Any, ...]]] = {}
+
+    # -- loading --------------------------------------------------------------------------
+    def load(self, collection: str, ids: Iterable[Any]) -> None:
+        """Load the documents of ``ids`` not in the batch yet, in as few queries as may be."""
+        known = self.documents[collection]
+        missing = list(dict.fromkeys(i for i in ids if i is not None and i not in known))
+        if not missing:
+            return
+        for document in self._find(collection, "_id", missing):
+            self._loaded(collection, document)
+        for i in missing:
+            if i not in known:
+                known[i] = None
+                self.absent[collection].add(i)
+
+    def load_where(self, collection: str, field: str, values: Iterable[Any]) -> None:
+        """Load every stored document whose ``field`` matches one of ``values`` (as
+        ``{field: value}`` would), keeping the batch's own copies of those it has."""
+        queried = self.queried.setdefault((collection, field), set())
+        missing = list(dict.fromkeys(v for v in values if v not in queried))
+        if not missing:
+            return
+        for document in self._find(collection, field, missing):
+            if document["_id"] not in self.documents[collection]:
+                self._loaded(collection, document)
+        queried.update(missing)
+
+    def _find(self, collection: str, field: str, values: list[Any]) -> Iterator[dict[str, Any]]:
+        """``{field: {"$in": values}}``, in chunks of ``IN_CHUNK`` values (SecantusDB answers a
+        long ``$in`` in time growing faster than its length)."""
+        for start in range(0, len(values), IN_CHUNK):
+            chunk = values[start : start + IN_CHUNK]
+            yield from self.db[collection].find({field: {"$in": chunk}}, session=self.session)
+
+    def _loaded(self, collection: str, document: dict[str, Any]) -> None:
+        self.documents[collection][document["_id"]] = document
+        self.stored[collection].add(document["_id"])
+        self._index(collection, document["_id"], document)
+
+    # -- reading and changing -------------------------------------------------------------
+    def get(self, collection: str, _id: Any) -> dict[str, Any] | None:
+        if _id is None:
+            return None
+        if _id not in self.documents[collection]:
+            self.load(collection, [_id])
+        return self.documents[collection][_id]
+
+    def find(self, collection: str, field: str, value: Any) -> list[dict[str, Any]]:
+        """The documents whose ``field`` is ``value`` or an array holding it, as the batch
+        has them now."""
+        self.load_where(collection, field, [value])
+        key = (collection, field)
+        if key not in self.indexes:
+            self.indexes[key], self.indexed[key] = {}, {}
+            for _id, document in self.documents[collection].items():
+                self._index(collection, _id, document)
+        documents = self.documents[collection]
+        return [documents[i] for i in list(self.indexes[key].get(value, ()))]
+
+    def put(self, collection: str, document: dict[str, Any]) -> None:
+        self.documents[collection][document["_id"]] = document
+        self.changed[collection][document["_id"]] = None
+        self._index(collection, document["_id"], document)
+
+    def delete(self, collection: str, _id: Any) -> None:
+        if _id not in self.documents[collection]:
+            self.load(collection, [_id])
+        self.documents[collection][_id] = None
+        self.changed[collection][_id] = None
+        self._index(collection, _id, None)
+
+    def _index(self, collection: str, _id: Any, document: dict[str, Any] | None) -> None:
+        for (name, field), index in self.indexes.items():
+            if name != collection:
+                continue
+            indexed = self.indexed[name, field]
+            for value in indexed.pop(_id, ()):
+                index[value].pop(_id, None)
+            if document is not None and field in document:
+                values = indexed[_id] = _keys(document[field])
+                for value in values:
+                    index.setdefault(value, {})[_id] = None
+
+    # -- writing --------------------------------------------------------------------------
+    def write(self) -> None:
+        """One unordered ``bulk_write`` per collection changed: new documents inserted,
+        stored ones replaced, deleted ones deleted."""
+        for collection, changed in self.changed.items():
+            operations: list[InsertOne | ReplaceOne | DeleteOne] = []
+            documents, stored = self.documents[collection], self.stored[collection]
+            for _id in changed:
+                document = documents.get(_id)
+                if document is None:
+                    if _id in stored:
+                        operations.append(DeleteOne({"_id": _id}))
+                elif _id in stored:
+                    operations.append(ReplaceOne({"_id": _id}, document))
+                elif _id in self.absent[collection]:
+                    operations.append(InsertOne(document))
+                else:
+                    operations.append(ReplaceOne({"_id": _id}, document, upsert=True))
+            if operations:
+                self.db[collection].bulk_write(operations, ordered=False, session=self.session)
+
+
 class Projection:
     """Subclasses set ``name``, ``collections`` (name → indexes, each a tuple of keys) and
-    ``sources`` (the services whose logs it reads), and write ``apply``."""
+    ``sources`` (the services whose logs it reads), and write ``fold`` (and ``prepare``,
+    which makes a batch fast and never changes what it gives)."""
 
     name = ""
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
     sources: tuple[str, ...] = tuple(LOGS)
 
-    def apply(self, event: dict[str, Any], db: dict[str, Collection], session: ClientSession):
+    def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
+        """Load in bulk what folding ``events`` will read (anything not loaded here is
+        loaded when read, one query each)."""
+
+    def fold(self, event: dict[str, Any], batch: Batch) -> None:
         raise NotImplementedError
+
+    def apply_batch(
+        self, events: list[dict[str, Any]], db: dict[str, Collection], session: ClientSession
+    ) -> None:
+        """Fold ``events`` (each log's in that log's order) into ``db`` through ``session``."""
+        batch = Batch(db, session)
+        self.prepare(events, batch)
+        for event in events:
+            self.fold(event, batch)
+        batch.write()
+
+    def apply(self, event: dict[str, Any], db: dict[str, Collection], session: ClientSession):
+        """Fold one event: a batch of one."""
+        self.apply_batch([event], db, session)
 
 
 class Generation:
@@ -167,25 +320,39 @@ class Projector:
             guarded = generation is None
             target = self.live() if guarded else generation
             try:
-                for source, reader in self.readers.items():
-                    self._catch_up_log(target, reader, heads[source], guarded, progress)
-                return self.positions(target)
+                reached = self.positions(target)
+                while window := self._window(reached, heads):
+                    events = [
+                        event
+                        for source, (after, upto) in window.items()
+                        for event in self.readers[source].public_events(after, upto)
+                    ]
+                    applied = self._apply_batch(target, window, events, guarded)
+                    if applied and progress is not None:
+                        progress(sum(upto - after for after, upto in window.values()))
+                    reached = self.positions(target)
+                return reached
             except GenerationSwitched:
                 continue  # a rebuild went live: follow the new generation
 
-    def _catch_up_log(self, generation, reader, head, guarded, progress) -> None:
-        reached = generation.position(reader.log)
-        while reached < head:
-            upto = min(head, reached + BATCH)
-            events = list(reader.public_events(reached, upto))
-            applied = self._apply_batch(generation, reader.log, reached, upto, events, guarded)
-            if applied and progress is not None:
-                progress(upto - reached)
-            reached = generation.position(reader.log)
+    def _window(self, reached: dict[str, int], heads: dict[str, int]) -> dict[str, tuple[int, int]]:
+        """The positions (after, upto) the next batch takes from each log behind its head:
+        ``BATCH`` in all, shared in proportion to what each log has left, so that a rebuild
+        walks the logs side by side and a document (a cadre's file, say) is written about
+        once per batch for the events of every log rather than once per log."""
+        left = {source: heads[source] - reached[source] for source in self.readers}
+        left = {source: n for source, n in left.items() if n > 0}
+        total = sum(left.values())
+        return {
+            source: (reached[source], reached[source] + min(n, max(1, BATCH * n // total)))
+            for source, n in left.items()
+        }
 
-    def _apply_batch(self, generation, log, after, upto, events, guarded) -> bool:
-        """Apply ``events`` (positions ``after`` + 1 to ``upto``) with their tracking record
-        in one transaction; False if another worker got there first."""
+    def _apply_batch(self, generation, window, events, guarded) -> bool:
+        """Apply ``events`` (of each log, the positions after to upto of ``window``) with
+        the logs' tracking records in one transaction; False if another worker got there
+        first."""
+        logs = {self.readers[source].log: span for source, span in window.items()}
 
         def write(session: ClientSession) -> bool:
             if guarded:
@@ -196,12 +363,17 @@ class Projector:
                 )
                 if still_live.matched_count == 0:
                     raise GenerationSwitched(self.projection.name)
-            tracked = generation.tracking.tracking.find_one({"_id": log}, session=session)
-            if (tracked or {}).get("notification_id", 0) != after:
+            tracked = {
+                record["_id"]: record["notification_id"]
+                for record in generation.tracking.tracking.find(
+                    {"_id": {"$in": list(logs)}}, session=session
+                )
+            }
+            if any(tracked.get(log, 0) != after for log, (after, _) in logs.items()):
                 return False  # read again inside the transaction: someone else moved on
-            for event in events:
-                self.projection.apply(event, generation.db, session)
-            generation.tracking._record_tracking(session, Tracking(log, upto))
+            self.projection.apply_batch(events, generation.db, session)
+            for log, (_, upto) in logs.items():
+                generation.tracking._record_tracking(session, Tracking(log, upto))
             return True
 
         try:

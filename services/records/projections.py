@@ -23,10 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, uuid5
 
-from pymongo.client_session import ClientSession
-from pymongo.collection import Collection
-
-from events.projections import Projection
+from events.projections import Batch, Projection
 from schemas.accountability.reference import HANDLINGS
 from schemas.inspections.reference import category_of
 from services.records.domain import POST_ENDED, POSTING_EVENTS
@@ -91,11 +88,20 @@ def entry(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-Db = dict[str, Collection]
-
-
 #: The logs the projections read: the four services' (not records' own access record).
 SOURCES = ("cadre_registry", "evaluations", "inspections", "accountability")
+
+
+def _on_a_case(event: dict[str, Any]) -> bool:
+    return event["source"] == "accountability" and event["type"].startswith("case_")
+
+
+def _set(batch: Batch, collection: str, _id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """``$set`` with upsert, in the batch: the document with ``fields`` set."""
+    document = batch.get(collection, _id) or {"_id": _id}
+    document.update(fields)
+    batch.put(collection, document)
+    return document
 
 
 class PersonnelFiles(Projection):
@@ -108,83 +114,76 @@ class PersonnelFiles(Projection):
         "tasks": (),
     }
 
-    def apply(self, event: dict[str, Any], db: Db, session: ClientSession) -> None:
+    def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
+        batch.load("units", [e["originator_id"] for e in events if e["type"] == "unit_registered"])
+        batch.load("tasks", [e["originator_id"] for e in events
+                             if e["type"].startswith("responsibility_")])  # fmt: skip
+        batch.load("cases", [e["originator_id"] for e in events if _on_a_case(e)])
+        cadres = [e["originator_id"] for e in events if e["type"] in POSTING_EVENTS]
+        cadres += [
+            e["data"][k] for e in events for k in ("cadre_id", "owner_id") if e["data"].get(k)
+        ]
+        cadres += [d.get("owner_id") for d in batch.documents["tasks"].values() if d]
+        cadres += [d.get("cadre_id") for d in batch.documents["cases"].values() if d]
+        batch.load("files", cadres)
+
+    def fold(self, event: dict[str, Any], batch: Batch) -> None:
         kind, data = event["type"], event["data"]
         if kind == "unit_registered":
-            db["units"].update_one(
-                {"_id": event["originator_id"]},
-                {"$set": {"name": data["name"]}},
-                upsert=True,
-                session=session,
-            )
+            _set(batch, "units", event["originator_id"], {"name": data["name"]})
             return
         if kind == "cadre_personal_data_erased":
-            self._erase(event["originator_id"], db, session)
-        cadres = self._cadres_concerned(event, db, session)
-        for cadre_id in cadres:
-            update: dict[str, Any] = {"$push": {f"events.{event['source']}": entry(event)}}
+            self._erase(event["originator_id"], batch)
+        for cadre_id in self._cadres_concerned(event, batch):
+            file = batch.get("files", cadre_id) or {"_id": cadre_id}
+            file.setdefault("events", {}).setdefault(event["source"], []).append(entry(event))
             if kind == "cadre_registered":
-                update["$set"] = {"name": data["name"], "registered": True}
-            db["files"].update_one({"_id": cadre_id}, update, upsert=True, session=session)
+                file.update(name=data["name"], registered=True)
+            batch.put("files", file)
 
     @staticmethod
-    def _erase(cadre_id: str, db: Db, session: ClientSession) -> None:
+    def _erase(cadre_id: str, batch: Batch) -> None:
         """Forget the cadre's name wherever the file keeps it (the log keeps it sealed)."""
-        file = db["files"].find_one({"_id": cadre_id}, session=session) or {}
-        registry = (file.get("events") or {}).get("cadre_registry") or []
-        for kept in registry:
-            if kept["type"] == "cadre_registered":
-                kept["data"]["name"] = None
-        db["files"].update_one(
-            {"_id": cadre_id},
-            {
-                "$set": {
-                    "name": None,
-                    "personal_data_erased": True,
-                    "events.cadre_registry": registry,
-                }
-            },
-            upsert=True,
-            session=session,
-        )
+        file = batch.get("files", cadre_id) or {"_id": cadre_id}
+        registry = [
+            {**kept, "data": {**kept["data"], "name": None}}
+            if kept["type"] == "cadre_registered"
+            else kept
+            for kept in (file.get("events") or {}).get("cadre_registry") or []
+        ]
+        file.update(name=None, personal_data_erased=True)
+        file.setdefault("events", {})["cadre_registry"] = registry
+        batch.put("files", file)
 
-    def _cadres_concerned(self, event: dict[str, Any], db: Db, session) -> list[str]:
+    @staticmethod
+    def _cadres_concerned(event: dict[str, Any], batch: Batch) -> list[str]:
         kind, data = event["type"], event["data"]
         if kind in POSTING_EVENTS or kind == "cadre_personal_data_erased":
             return [event["originator_id"]]
         if kind == "responsibility_assigned":
-            db["tasks"].update_one(
-                {"_id": event["originator_id"]},
-                {"$set": {"owner_id": data["owner_id"]}},
-                upsert=True,
-                session=session,
-            )
+            _set(batch, "tasks", event["originator_id"], {"owner_id": data["owner_id"]})
             return [data["owner_id"]]
         if kind == "responsibility_owner_left":
             return [data["owner_id"]]
         if kind == "responsibility_reassigned":
-            before = db["tasks"].find_one_and_update(
-                {"_id": event["originator_id"]},
-                {"$set": {"owner_id": data["owner_id"]}},
-                upsert=True,
-                session=session,
-            )
-            previous = (before or {}).get("owner_id")
+            previous = (batch.get("tasks", event["originator_id"]) or {}).get("owner_id")
+            _set(batch, "tasks", event["originator_id"], {"owner_id": data["owner_id"]})
             return [c for c in (previous, data["owner_id"]) if c]
         if kind == "case_opened":
-            db["cases"].update_one(
-                {"_id": event["originator_id"]},
-                {"$set": {"cadre_id": data["cadre_id"]}},
-                upsert=True,
-                session=session,
-            )
+            _set(batch, "cases", event["originator_id"], {"cadre_id": data["cadre_id"]})
             return [data["cadre_id"]]
         if data.get("cadre_id"):  # decisions, appeals, commendations, assessments, findings
             return [data["cadre_id"]]
-        if event["source"] == "accountability" and kind.startswith("case_"):
-            case = db["cases"].find_one({"_id": event["originator_id"]}, session=session)
+        if _on_a_case(event):
+            case = batch.get("cases", event["originator_id"])
             return [case["cadre_id"]] if case else []
         return []
+
+
+#: What each side of a join refreshes: records and honours whose field holds the id.
+RECORD_JOINS = ("unit_id", "cadre_id", "finding_ids", "letter_ids", "publication_id",
+                "decision_id")  # fmt: skip
+HONOUR_JOINS = ("cadre_id", "unit_id", "commendation_id")
 
 
 class PublicRecords(Projection):
@@ -214,164 +213,196 @@ class PublicRecords(Projection):
         "commendations": (),
     }  # fmt: skip
 
-    def apply(self, event: dict[str, Any], db: Db, session: ClientSession) -> None:
+    @staticmethod
+    def _refreshes(event: dict[str, Any]) -> dict[str, Any] | None:
+        """Which records and honours an event's documents join into: ``{field: value}``."""
         kind, data, originator = event["type"], event["data"], event["originator_id"]
-        refresh: dict[str, Any] | None = None
         if kind == "unit_registered":
-            db["units"].update_one(
-                {"_id": originator}, {"$set": {"name": data["name"]}}, upsert=True, session=session
-            )
-            refresh = {"unit_id": originator}
+            return {"unit_id": originator}
+        if kind in POSTING_EVENTS or kind == "cadre_personal_data_erased":
+            return {"cadre_id": originator}
+        if kind == "finding_recorded":
+            return {"finding_ids": originator}
+        if kind == "rectification_letter_issued":
+            return {"letter_ids": originator}
+        if kind in ("case_published", "case_publication_withdrawn"):
+            return {"publication_id": data["publication_id"]}
+        if kind == "case_appeal_decided" and data["outcome"] in ("revoked", "changed"):
+            return {"decision_id": data["decision_id"]}
+        if kind in ("commendation_published", "commendation_publication_withdrawn"):
+            return {"commendation_id": originator}
+        return None
+
+    def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
+        """Load the documents the events name, the records and honours they refresh, then
+        what those join with: cases, cadres, letters, then units and findings."""
+        ids: dict[str, list[Any]] = {name: [] for name in self.collections}
+        where: dict[tuple[str, str], list[Any]] = {}
+        for event in events:
+            kind, data, originator = event["type"], event["data"], event["originator_id"]
+            named = {"unit_registered": "units", "finding_recorded": "findings",
+                     "rectification_letter_issued": "letters"}.get(kind)  # fmt: skip
+            if kind in POSTING_EVENTS or kind == "cadre_personal_data_erased":
+                named = "cadres"
+            elif _on_a_case(event):
+                named = "cases"
+            elif kind.startswith("commendation_"):
+                named = "commendations"
+            if named:
+                ids[named].append(originator)
+            if kind in POSTING_EVENTS:
+                ids["units"].append(data.get("unit_id"))
+            ids["cadres"].append(data.get("cadre_id"))
+            for basis in data.get("basis") or ():
+                ids["findings"].append(basis.get("finding_id"))
+                ids["letters"].append(basis.get("letter_id"))
+            if kind == "case_published":
+                ids["records"] += [public_record_id(data["publication_id"], decision)
+                                   for decision in data["decision_ids"]]  # fmt: skip
+            if kind == "commendation_published":
+                ids["honours"].append(honour_id(originator, event["originator_version"]))
+            for field, value in (self._refreshes(event) or {}).items():
+                if field in RECORD_JOINS:
+                    where.setdefault(("records", field), []).append(value)
+                if field in HONOUR_JOINS:
+                    where.setdefault(("honours", field), []).append(value)
+        for (collection, field), values in where.items():
+            batch.load_where(collection, field, values)
+        for name in ("records", "honours", "commendations"):
+            batch.load(name, ids[name])
+        records = [d for d in batch.documents["records"].values() if d]
+        honours = [d for d in batch.documents["honours"].values() if d]
+        batch.load("cases", ids["cases"] + [r.get("case_id") for r in records])
+        cases = [d for d in batch.documents["cases"].values() if d]
+        batch.load(
+            "cadres", ids["cadres"] + [d.get("cadre_id") for d in (*records, *honours, *cases)]
+        )
+        batch.load("letters", ids["letters"] + [i for d in (*records, *cases)
+                                                for i in d.get("letter_ids") or ()])  # fmt: skip
+        cadres = [d for d in batch.documents["cadres"].values() if d]
+        held = [
+            posting.get("unit_id") for cadre in cadres for posting in cadre.get("postings") or ()
+        ]
+        batch.load("units", ids["units"] + held)
+        finding_ids = [i for d in (*records, *cases, *batch.documents["letters"].values())
+                       if d for i in d.get("finding_ids") or ()]  # fmt: skip
+        batch.load("findings", ids["findings"] + finding_ids)
+
+    def fold(self, event: dict[str, Any], batch: Batch) -> None:
+        kind, data, originator = event["type"], event["data"], event["originator_id"]
+        if kind == "unit_registered":
+            _set(batch, "units", originator, {"name": data["name"]})
         elif kind in POSTING_EVENTS:
             posting = {
                 "on": data.get("effective_date"),
                 "type": kind,
                 **{k: data.get(k) for k in ("unit_id", "post") if k in data},
             }
-            update: dict[str, Any] = {"$push": {"postings": posting}}
+            cadre = batch.get("cadres", originator) or {"_id": originator}
+            cadre.setdefault("postings", []).append(posting)
             if kind == "cadre_registered":
-                update["$set"] = {"name": data["name"]}
-            db["cadres"].update_one({"_id": originator}, update, upsert=True, session=session)
-            refresh = {"cadre_id": originator}
+                cadre["name"] = data["name"]
+            batch.put("cadres", cadre)
         elif kind == "cadre_personal_data_erased":
-            db["cadres"].update_one({"_id": originator}, {"$set": {"name": None, "erased": True}},
-                                    upsert=True, session=session)  # fmt: skip
-            refresh = {"cadre_id": originator}
+            _set(batch, "cadres", originator, {"name": None, "erased": True})
         elif kind == "finding_recorded":
-            db["findings"].update_one(
-                {"_id": originator},
-                {"$set": {"situation": data["situation"]}},
-                upsert=True,
-                session=session,
-            )
-            refresh = {"finding_ids": originator}
+            _set(batch, "findings", originator, {"situation": data["situation"]})
         elif kind == "rectification_letter_issued":
-            db["letters"].update_one(
-                {"_id": originator},
-                {"$set": {"finding_ids": data["finding_ids"]}},
-                upsert=True,
-                session=session,
-            )
-            refresh = {"letter_ids": originator}
+            _set(batch, "letters", originator, {"finding_ids": data["finding_ids"]})
         elif kind == "case_opened":
             basis = data["basis"]
-            db["cases"].update_one(
-                {"_id": originator},
-                {
-                    "$set": {
-                        "cadre_id": data["cadre_id"],
-                        "finding_ids": [b["finding_id"] for b in basis if b.get("finding_id")],
-                        "letter_ids": [b["letter_id"] for b in basis if b.get("letter_id")],
-                        "decisions": {},
-                    }
-                },
-                upsert=True,
-                session=session,
-            )
+            _set(batch, "cases", originator, {
+                "cadre_id": data["cadre_id"],
+                "finding_ids": [b["finding_id"] for b in basis if b.get("finding_id")],
+                "letter_ids": [b["letter_id"] for b in basis if b.get("letter_id")],
+                "decisions": {},
+            })  # fmt: skip
         elif kind == "case_decided":
-            decision = {k: data.get(k) for k in ("decision_type", "kind", "form", "decided_on")}
-            db["cases"].update_one(
-                {"_id": originator},
-                {"$set": {f"decisions.{data['decision_id']}": decision}},
-                session=session,
-            )
+            case = batch.get("cases", originator)
+            if case is not None:
+                decision = {k: data.get(k) for k in ("decision_type", "kind", "form", "decided_on")}
+                case.setdefault("decisions", {})[data["decision_id"]] = decision
+                batch.put("cases", case)
         elif kind == "case_published":
-            self._publish(originator, data, db, session)
-            refresh = {"publication_id": data["publication_id"]}
+            self._publish(originator, data, batch)
         elif kind == "case_publication_withdrawn":
-            db["records"].delete_many({"publication_id": data["publication_id"]}, session=session)
+            for record in batch.find("records", "publication_id", data["publication_id"]):
+                batch.delete("records", record["_id"])
         elif kind == "case_appeal_decided" and data["outcome"] in ("revoked", "changed"):
-            db["cases"].update_one(
-                {"_id": originator},
-                {
-                    "$set": {
-                        f"decisions.{data['decision_id']}.appeal": data["outcome"],
-                        f"decisions.{data['decision_id']}.changed_to": data.get("changed_to"),
-                    }
-                },
-                session=session,
-            )
-            refresh = {"decision_id": data["decision_id"]}
+            case = batch.get("cases", originator)
+            if case is not None:
+                decision = case.setdefault("decisions", {}).setdefault(data["decision_id"], {})
+                decision.update(appeal=data["outcome"], changed_to=data.get("changed_to"))
+                batch.put("cases", case)
         elif kind == "commendation_commended":
-            db["commendations"].update_one(
-                {"_id": originator},
-                {"$set": {"kind": data["kind"], "commended_on": data["commended_on"]}},
-                upsert=True,
-                session=session,
-            )
+            _set(batch, "commendations", originator,
+                 {"kind": data["kind"], "commended_on": data["commended_on"]})  # fmt: skip
         elif kind == "commendation_published":
-            commendation = db["commendations"].find_one({"_id": originator}, session=session)
-            db["honours"].update_one(
-                {"_id": honour_id(originator, event["originator_version"])},
-                {"$set": {"commendation_id": originator, "cadre_id": data["cadre_id"],
-                          "kind": (commendation or {}).get("kind"),
-                          "commended_on": (commendation or {}).get("commended_on"),
-                          "published_on": data["published_on"], "citation": data["citation"],
-                          "month": data["published_on"][:7]}},
-                upsert=True, session=session,
-            )  # fmt: skip
-            refresh = {"commendation_id": originator}
+            commendation = batch.get("commendations", originator) or {}
+            _set(batch, "honours", honour_id(originator, event["originator_version"]), {
+                "commendation_id": originator, "cadre_id": data["cadre_id"],
+                "kind": commendation.get("kind"), "commended_on": commendation.get("commended_on"),
+                "published_on": data["published_on"], "citation": data["citation"],
+                "month": data["published_on"][:7]})  # fmt: skip
         elif kind == "commendation_publication_withdrawn":
-            db["honours"].delete_many({"commendation_id": originator}, session=session)
-        if refresh is not None:
-            for record in db["records"].find(refresh, session=session):
-                self._refresh(record, db, session)
-            if set(refresh) <= {"cadre_id", "unit_id", "commendation_id"}:
-                for honour in db["honours"].find(refresh, session=session):
-                    self._refresh_honour(honour, db, session)
+            for honour in batch.find("honours", "commendation_id", originator):
+                batch.delete("honours", honour["_id"])
+        if kind in ("case_publication_withdrawn", "commendation_publication_withdrawn"):
+            return
+        for field, value in (self._refreshes(event) or {}).items():
+            if field in RECORD_JOINS:
+                for record in batch.find("records", field, value):
+                    self._refresh(record, batch)
+            if field in HONOUR_JOINS:
+                for honour in batch.find("honours", field, value):
+                    self._refresh_honour(honour, batch)
 
-    def _refresh_honour(self, honour: dict[str, Any], db: Db, session) -> None:
+    def _refresh_honour(self, honour: dict[str, Any], batch: Batch) -> None:
         """The honour's cadre name and the unit and post held when commended, as the
         projection holds them now; the citation may name the cadre, so it is withheld with
         the name once the cadre's personal data is erased."""
-        cadre = db["cadres"].find_one({"_id": honour["cadre_id"]}, session=session) or {}
+        cadre = batch.get("cadres", honour["cadre_id"]) or {}
         held = self._posting_on(cadre.get("postings") or [], honour.get("commended_on"))
-        unit = db["units"].find_one({"_id": held.get("unit_id")}, session=session) or {}
-        fields = {
+        unit = batch.get("units", held.get("unit_id")) or {}
+        honour.update({
             "cadre_name": cadre.get("name"),
             "unit_id": held.get("unit_id"),
             "unit": unit.get("name"),
             "post": held.get("post"),
             "public_citation": None if cadre.get("erased") else honour.get("citation"),
-        }
-        db["honours"].update_one({"_id": honour["_id"]}, {"$set": fields}, session=session)
+        })  # fmt: skip
+        batch.put("honours", honour)
 
-    def _publish(self, case_id: str, data: dict[str, Any], db: Db, session) -> None:
-        case = db["cases"].find_one({"_id": case_id}, session=session)
+    @staticmethod
+    def _publish(case_id: str, data: dict[str, Any], batch: Batch) -> None:
+        case = batch.get("cases", case_id)
         for decision_id in data["decision_ids"]:
-            db["records"].update_one(
-                {"_id": public_record_id(data["publication_id"], decision_id)},
-                {
-                    "$set": {
-                        "publication_id": data["publication_id"],
-                        "case_id": case_id,
-                        "decision_id": decision_id,
-                        "cadre_id": case["cadre_id"],
-                        "finding_ids": case["finding_ids"],
-                        "letter_ids": case["letter_ids"],
-                        "published_on": data["published_on"],
-                        "summary": data["summary"],
-                        "month": data["published_on"][:7],
-                    }
-                },
-                upsert=True,
-                session=session,
-            )
+            _set(batch, "records", public_record_id(data["publication_id"], decision_id), {
+                "publication_id": data["publication_id"],
+                "case_id": case_id,
+                "decision_id": decision_id,
+                "cadre_id": case["cadre_id"],
+                "finding_ids": case["finding_ids"],
+                "letter_ids": case["letter_ids"],
+                "published_on": data["published_on"],
+                "summary": data["summary"],
+                "month": data["published_on"][:7],
+            })  # fmt: skip
 
-    def _refresh(self, record: dict[str, Any], db: Db, session) -> None:
+    def _refresh(self, record: dict[str, Any], batch: Batch) -> None:
         """Recompute a record's joined fields from what the projection holds now."""
-        case = db["cases"].find_one({"_id": record["case_id"]}, session=session) or {}
+        case = batch.get("cases", record["case_id"]) or {}
         decision = (case.get("decisions") or {}).get(record["decision_id"]) or {}
         if decision.get("appeal") == "revoked":
-            db["records"].delete_one({"_id": record["_id"]}, session=session)
+            batch.delete("records", record["_id"])
             return
         changed = decision.get("changed_to") if decision.get("appeal") == "changed" else None
-        cadre = db["cadres"].find_one({"_id": record["cadre_id"]}, session=session) or {}
+        cadre = batch.get("cadres", record["cadre_id"]) or {}
         held = self._posting_on(cadre.get("postings") or [], decision.get("decided_on"))
-        unit = db["units"].find_one({"_id": held.get("unit_id")}, session=session) or {}
-        situation = self._situation(record, db, session)
+        unit = batch.get("units", held.get("unit_id")) or {}
+        situation = self._situation(record, batch)
         kind = (changed or decision).get("kind")
-        fields = {
+        record.update({
             "cadre_name": cadre.get("name"),
             "unit_id": held.get("unit_id"),
             "unit": unit.get("name"),
@@ -384,8 +415,8 @@ class PublicRecords(Projection):
             "decided_on": decision.get("decided_on"),
             # the published text may name the cadre: withheld with the name once it is erased
             "summary": None if cadre.get("erased") else record.get("summary"),
-        }
-        db["records"].update_one({"_id": record["_id"]}, {"$set": fields}, session=session)
+        })  # fmt: skip
+        batch.put("records", record)
 
     @staticmethod
     def _posting_on(postings: list[dict[str, Any]], day: str | None) -> dict[str, Any]:
@@ -400,13 +431,12 @@ class PublicRecords(Projection):
         return held
 
     @staticmethod
-    def _situation(record: dict[str, Any], db: Db, session) -> str | None:
+    def _situation(record: dict[str, Any], batch: Batch) -> str | None:
         finding_ids = list(record.get("finding_ids") or [])
         for letter_id in record.get("letter_ids") or []:
-            letter = db["letters"].find_one({"_id": letter_id}, session=session) or {}
-            finding_ids += letter.get("finding_ids") or []
+            finding_ids += (batch.get("letters", letter_id) or {}).get("finding_ids") or []
         for finding_id in finding_ids:
-            finding = db["findings"].find_one({"_id": finding_id}, session=session)
+            finding = batch.get("findings", finding_id)
             if finding:
                 return finding["situation"]
         return None
