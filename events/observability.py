@@ -87,6 +87,14 @@ SAMPLED = Gauge(
     registry=REGISTRY,
 )
 
+CHECKPOINT_REFUSALS = Counter(
+    "youwei_checkpoint_refusals",
+    "Heads the checkpoint signer refused to sign because they do not extend the last head "
+    "it signed (the log was rewritten or cut short): alert on any",
+    ["log"],
+    registry=REGISTRY,
+)
+
 PROBE_TIMEOUT_SECONDS = 2.0
 
 
