@@ -502,16 +502,21 @@ class CheckpointSigner(DependencyProvider):
         datastore = datastore_from_config(self.config)
         try:
             while not self.stopping:
-                try:
-                    sign_head(datastore.database, private, self.log_name, self.signed_heads)
-                except CheckpointRefused as refused:
-                    CHECKPOINT_REFUSALS.labels(self.log_name).inc()
-                    log.error("checkpoint refused: %s", refused)
-                except Exception:
-                    log.exception("signing the head of %s failed", self.log_name)
+                self.sign_once(datastore.database, private)
                 time.sleep(self.seconds)
         finally:
             datastore.close()
+
+    def sign_once(self, database: Database, private: Ed25519PrivateKey) -> dict | None:
+        """Sign the head now; a refusal is counted and logged as an error, never raised."""
+        try:
+            return sign_head(database, private, self.log_name, self.signed_heads)
+        except CheckpointRefused as refused:
+            CHECKPOINT_REFUSALS.labels(self.log_name).inc()
+            log.error("checkpoint refused: %s", refused)
+        except Exception:
+            log.exception("signing the head of %s failed", self.log_name)
+        return None
 
     def stop(self) -> None:
         self.stopping = True

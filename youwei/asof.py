@@ -28,7 +28,8 @@ def business_day(event: dict[str, Any]) -> str | None:
 
 class AsOf(Projection):
     """``projection`` fed only the events that took effect by ``day`` (and those that carry
-    no business date), whenever they were recorded."""
+    no business date, such as a unit's registration), whenever they were recorded. Counts
+    the dated events it applied (``applied``) and left for later (``later``)."""
 
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
 
@@ -45,7 +46,8 @@ class AsOf(Projection):
         if day is not None and day > self.day:
             self.later.add(where)
             return
-        self.applied.add(where)
+        if day is not None:
+            self.applied.add(where)
         self.projection.apply(event, db, session)
 
 
@@ -89,7 +91,7 @@ def annotate(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in events:
         event["business_dates"] = business_dates(event)
         event["rules"] = rules_applied(event)
-        grading = ((event.get("data") or {}).get("outcome") or {}).get("rules_version")
-        if event.get("type") == "assessment_concluded" and grading:
-            event["grading_rules_version"] = grading
+        outcome = (event.get("data") or {}).get("outcome")
+        if event.get("type") == "assessment_concluded" and isinstance(outcome, dict):
+            event["grading_rules_version"] = outcome.get("rules_version")
     return events

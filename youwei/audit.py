@@ -219,6 +219,16 @@ def keygen(out: Path) -> None:
     click.echo(f"key {key_id(load_private_key(out).public_key())} written to {out}")
 
 
+@audit.command("key-id")
+@key_option
+def key_id_command(key_file) -> None:
+    """Print the id of a signing key (the first 16 hex digits of SHA-256 of its public key):
+    the id auditors pin with `verify --trust`."""
+    from events.checkpoints import key_id
+
+    click.echo(key_id(private_key(key_file).public_key()))
+
+
 @audit.command("rotate-key")
 @click.option("--from", "old", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "new", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -372,9 +382,9 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
             at = ", ".join(f"{s} {p}" for s, p in heads.items())
             if isinstance(fed, AsOf):
                 applied += len(fed.applied)
-                click.echo(f"{projection.name}: built in {scratch} as of {day} from "
-                           f"{len(fed.applied)} events that took effect by then ({len(fed.later)} "
-                           f"recorded events take effect later), recorded up to {at}")  # fmt: skip
+                click.echo(f"{projection.name}: built in {scratch} as of {day}: {len(fed.applied)} "
+                           f"dated events took effect by then, {len(fed.later)} later "
+                           f"(events recorded up to {at})")  # fmt: skip
             else:
                 applied += sum(heads.values())
                 click.echo(f"{projection.name}: built in {scratch} at {at}")
@@ -399,7 +409,8 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
         target.close()
     if applied == 0:
         click.echo(f"nothing in the logs took effect by {day or recorded_until.date()}: the "
-                   "replay is empty", err=True)  # fmt: skip
+                   "replay is empty (is the day right? --until goes by the dates events "
+                   "carry, --recorded-until by when they were recorded)", err=True)  # fmt: skip
         sys.exit(1)
     if cadre_id is not None:
         show_file(files or [], cadre_id, day or recorded_until.date())
