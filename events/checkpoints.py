@@ -297,8 +297,18 @@ class SignedHeads:
         self.path = Path(path)
 
     @classmethod
-    def beside(cls, key_file: str | Path) -> SignedHeads:
-        return cls(f"{key_file}.signed-heads.json")
+    def beside(cls, key_file: str | Path) -> SignedHeads | None:
+        """The file beside ``key_file``, or None (with a warning) where that folder cannot
+        be written, such as a read-only secret mount: set ``AUDIT_SIGNED_HEADS_FILE``."""
+        heads = cls(f"{key_file}.signed-heads.json")
+        if os.access(heads.path.parent, os.W_OK):
+            return heads
+        log.warning(
+            "cannot keep the signed heads beside %s (not writable): heads are signed without "
+            "checking that they extend the last one; set AUDIT_SIGNED_HEADS_FILE",
+            key_file,
+        )
+        return None
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, dict[str, Any]]]:
@@ -484,10 +494,7 @@ class CheckpointSigner(DependencyProvider):
         heads_file = config.get("AUDIT_SIGNED_HEADS_FILE") or os.environ.get(
             "AUDIT_SIGNED_HEADS_FILE"
         )
-        self.signed_heads = (
-            SignedHeads(heads_file) if heads_file
-            else SignedHeads.beside(self.key_file) if self.key_file else None
-        )  # fmt: skip
+        self.heads_file = heads_file
         self.config = config
         self.stopping = False
 
@@ -499,6 +506,9 @@ class CheckpointSigner(DependencyProvider):
 
     def _run(self) -> None:
         private = load_private_key(self.key_file)
+        self.signed_heads = (
+            SignedHeads(self.heads_file) if self.heads_file else SignedHeads.beside(self.key_file)
+        )
         datastore = datastore_from_config(self.config)
         try:
             while not self.stopping:
@@ -506,6 +516,8 @@ class CheckpointSigner(DependencyProvider):
                 time.sleep(self.seconds)
         finally:
             datastore.close()
+
+    signed_heads: SignedHeads | None = None
 
     def sign_once(self, database: Database, private: Ed25519PrivateKey) -> dict | None:
         """Sign the head now; a refusal is counted and logged as an error, never raised."""

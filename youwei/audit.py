@@ -398,6 +398,9 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
                 click.echo(f"personnel files as of {day or recorded_until.date()}: {len(files)} "
                            f"cadres, {barred} not eligible for promotion "
                            f"({scratch}.personnel_files)")  # fmt: skip
+                for file in files:
+                    if not file["eligible_for_promotion"]["eligible"]:
+                        click.echo(f"  not eligible: {file['cadre_id']} {file['name'] or ''}")
             if compare:
                 against, lines = differences(generation, logs, projection, heads)
                 for line in lines:
