@@ -6,15 +6,21 @@ extensions so that tests and demos can fix the date exactly.
   ``YOUWEI_TODAY`` (ISO) when set. Tests replace it with their own clock.
 - ``every``: a timer entrypoint whose interval in seconds comes from a config key, so a
   deployment (or a test) chooses how often a deadline check runs.
+- ``not_after_today``: the rule that every fact happens on a day no later than the city's
+  today (DOMAIN.md). There is no slack: a fact dated tomorrow in the city's time zone is
+  refused, whatever the caller's own clock says.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
+
+from schemas.errors import RuleViolation
 
 
 class CityClock:
@@ -24,6 +30,17 @@ class CityClock:
 
     def today(self) -> date:
         return self.fixed or datetime.now(self.zone).date()
+
+
+def not_after_today(
+    today: date, payload: dict[str, Any], fields: tuple[str, ...], rule: str
+) -> None:
+    """Refuse (``RuleViolation`` ``rule``) a command that dates a fact after ``today``:
+    ``fields`` are the payload's dates of what happened."""
+    for name in fields:
+        day = payload.get(name)
+        if day is not None and day > today:
+            raise RuleViolation(rule, f"{name} {day} is after the city's today ({today})")
 
 
 class Clock(DependencyProvider):

@@ -162,6 +162,42 @@ class CommandApplication(Application[UUID]):
         msg = f"{command}: too many concurrent changes to the same records; retry later"
         raise Conflict(msg)
 
+    def erase(
+        self,
+        command: str,
+        payload: dict[str, Any],
+        decide: Callable[[], Decision],
+        persons: Sequence[str],
+    ) -> dict[str, Any]:
+        """``execute`` a command that erases ``persons``' personal data: decide, record, and
+        only then destroy their keys (events.personal), so that a refused or failed command
+        destroys nothing. The keys are marked as being erased once decided (nothing new of
+        theirs is sealed from then on); a retry of the recorded command, or ``finish_erasures``
+        after a crash, destroys what is still marked."""
+        erasure = f"{self.name}:{CommandRecord.create_id(self.name, payload['command_id'])}"
+        marked: list[str] = []
+
+        def decide_and_mark() -> Decision:
+            decision = decide()
+            marked.extend(self.personal_keys.mark(persons, erasure))
+            return decision
+
+        try:
+            result = self.execute(command, payload, decide_and_mark)
+        except BaseException:
+            self.personal_keys.unmark(marked, erasure)
+            raise
+        self.personal_keys.destroy(erasure)
+        return result
+
+    def finish_erasures(self) -> int:
+        """Destroy the keys of erasures recorded but not yet done (the process died in
+        between); return how many keys."""
+        return self.personal_keys.finish(
+            self.name,
+            lambda erasure: self.find(UUID(erasure.partition(":")[2]), CommandRecord) is not None,
+        )
+
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
         """The aggregate with this id if it exists and is a ``kind``, else None."""
         try:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from kombu import Connection, Exchange, Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.containers import ContainerBeingKilled
@@ -49,6 +50,7 @@ from nameko.rpc import (
     RPC_REPLY_QUEUE_TEMPLATE,
     RPC_REPLY_QUEUE_TTL,
     MethodProxy,
+    ReplyListener,
     Rpc,
     RpcConsumer,
     RpcProxy,
@@ -56,6 +58,7 @@ from nameko.rpc import (
     get_rpc_exchange,
 )
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy, SingleThreadedReplyListener
+from pymongo.errors import ConnectionFailure
 
 from events.access import CALLER, AccessDenied, PersonnelFileRead, refusal_facts
 from events.dependency import ApplicationDependency
@@ -73,7 +76,7 @@ from events.inbox import (
     text_property,
 )
 from schemas import authorization
-from schemas.errors import EXPECTED, Forbidden, ServiceError
+from schemas.errors import EXPECTED, Forbidden, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -165,11 +168,21 @@ class AgencyRpcConsumer(RpcConsumer):
             return error
         number = incident()
         log.error("%s: incident %s", self.container.service_name, number, exc_info=exc_info)
+        if isinstance(error, OperationalError | ConnectionFailure):
+            return Unavailable(number)
         return ServiceError(number)
 
 
-ANSWERED = (*EXPECTED, MalformedRequest, MethodNotFound, IncorrectSignature, ServiceError)
-"""Errors a caller is told as they are (docs/rpc-wire.md); any other is a ServiceError."""
+ANSWERED = (
+    *EXPECTED,
+    MalformedRequest,
+    MethodNotFound,
+    IncorrectSignature,
+    ServiceError,
+    Unavailable,
+)
+"""Errors a caller is told as they are (docs/rpc-wire.md); any other is an ``Unavailable``
+(the database could not be reached) or a ``ServiceError``."""
 
 
 def _lenient_argument(message: Any) -> Any:
@@ -368,9 +381,25 @@ class IdentifiedServiceProxy(ServiceProxy):
         )
 
 
+REPLY_QUEUE_ARGUMENTS = {"x-expires": RPC_REPLY_QUEUE_TTL, "x-queue-type": "classic"}
+"""A reply queue lives as long as its caller: classic, whatever the broker's default queue
+type (a quorum queue's Raft group on three nodes buys nothing for it: a reply lost with a
+node is a call timed out, which the caller sends again with its ``command_id``)."""
+
+
+class ClassicReplyListener(ReplyListener):
+    """nameko's reply listener of a service's proxies, its queue declared classic."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.queue.queue_arguments = dict(REPLY_QUEUE_ARGUMENTS)
+
+
 class AgencyRpcProxy(RpcProxy):
     """nameko's ``RpcProxy``: a service's calls to another service, sent with ``user_id`` =
-    the service's own RabbitMQ user (from its ``AMQP_URI``)."""
+    the service's own RabbitMQ user (from its ``AMQP_URI``), replies on a classic queue."""
+
+    rpc_reply_listener = ClassicReplyListener()
 
     def setup(self) -> None:
         super().setup()
@@ -404,7 +433,7 @@ class AgencyReplyListener(SingleThreadedReplyListener):
             RPC_REPLY_QUEUE_TEMPLATE.format(self.user, queue_uuid),
             exchange=exchange,
             routing_key=self.routing_key,
-            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL},
+            queue_arguments=dict(REPLY_QUEUE_ARGUMENTS),
         )
         self.queue_consumer.register_provider(self)
 

@@ -12,7 +12,19 @@ Nothing here ever updates or deletes an event.
 Environment: ``MONGODB_URI`` (default ``mongodb://127.0.0.1:27017``), ``MONGODB_DATABASE``
 (default ``youwei``), ``CREATE_TABLE`` (default yes: create collections and indexes),
 ``MONGODB_GROUP_COMMIT_MAX_EVENTS`` (default 1000), ``MONGODB_SUBSCRIBE_POLL_SECONDS``
-(default 0.5: the longest a subscription waits on the change stream before re-reading).
+(default 0.5: the longest a subscription waits on the change stream before re-reading),
+``MONGODB_READ_CONCERN`` (``majority``, the default, or ``snapshot``: the read concern of
+every transaction; it can only be made stronger).
+
+Acknowledged means durable: every transaction this module runs (appends, tracking,
+projections, views) commits with write concern ``{w: "majority", j: true}`` and reads with
+``majority`` (or ``snapshot``) read concern, set on the transaction itself
+(``MongoDBDatastore.transaction``): a transaction does not take the write concern of the
+``Database`` object, and the cluster's default may have been lowered. An append whose commit
+outcome was unknown (the reply lost with the connection, or the transaction run again after a
+transient error) and that finds its own events stored whole returns their positions: it did
+succeed. Otherwise an event already stored is a conflict (``IntegrityError``), as
+eventsourcing requires.
 """
 
 from __future__ import annotations
@@ -42,7 +54,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
-from pymongo.client_session import ClientSession
+from pymongo.client_session import ClientSession, TransactionOptions
 from pymongo.collection import Collection
 from pymongo.errors import (
     BulkWriteError,
@@ -53,6 +65,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 from pymongo.read_concern import ReadConcern
+from pymongo.read_preferences import ReadPreference
 from pymongo.write_concern import WriteConcern
 
 from events.groupcommit import GroupCommitter, Pending
@@ -82,32 +95,68 @@ def _database_errors() -> Iterator[None]:
         raise DatabaseError(str(error)) from error
 
 
+def _commit_outcome_unknown(error: BaseException) -> bool:
+    """Whether a transaction failed with its commit's outcome unknown (pymongo's
+    ``UnknownTransactionCommitResult`` label): it may have committed."""
+    cause = error.__cause__
+    return isinstance(cause, PyMongoError) and cause.has_error_label(
+        "UnknownTransactionCommitResult"
+    )
+
+
 def _create_collection(collection: Collection) -> None:
     """Create explicitly, so that the first transactions need not create it concurrently."""
     with contextlib.suppress(CollectionInvalid, OperationFailure):
         collection.database.create_collection(collection.name)
 
 
-class MongoDBDatastore:
-    """One MongoClient (thread- and greenlet-safe, pooled) and the database it writes."""
+DURABLE = WriteConcern("majority", j=True)
+"""The write concern of everything this module writes: on a majority, journaled."""
+READ_CONCERNS = ("majority", "snapshot")
+"""The read concerns a transaction may use, weakest first (``local`` is not among them)."""
 
-    def __init__(self, uri: str, database: str) -> None:
+
+def transaction_options(read_concern: str = "majority") -> TransactionOptions:
+    """The options of every transaction: durable commits, reads of committed data only."""
+    if read_concern not in READ_CONCERNS:
+        msg = f"MONGODB_READ_CONCERN is one of {READ_CONCERNS}, not {read_concern!r}"
+        raise ValueError(msg)
+    return TransactionOptions(
+        read_concern=ReadConcern(read_concern),
+        write_concern=DURABLE,
+        read_preference=ReadPreference.PRIMARY,
+    )
+
+
+class MongoDBDatastore:
+    """One MongoClient (thread- and greenlet-safe, pooled) and the database it writes.
+    ``client_options`` go to the ``MongoClient`` (a test's command listener, say)."""
+
+    def __init__(
+        self, uri: str, database: str, read_concern: str = "majority", **client_options: Any
+    ) -> None:
+        self.options = transaction_options(read_concern)
         self.client: pymongo.MongoClient = pymongo.MongoClient(
-            uri, uuidRepresentation="standard", tz_aware=True, appname="youwei-events"
-        )
+            uri, uuidRepresentation="standard", tz_aware=True, appname="youwei-events",
+            **client_options,
+        )  # fmt: skip
         self.database = self.client.get_database(
-            database,
-            write_concern=WriteConcern("majority", j=True),
-            read_concern=ReadConcern("majority"),
+            database, write_concern=DURABLE, read_concern=ReadConcern("majority")
         )
 
     def collection(self, name: str) -> Collection:
         return self.database.get_collection(name)
 
     def transaction(self, callback: Any) -> Any:
-        """Run ``callback(session)`` in a transaction, retried on transient conflicts."""
+        """Run ``callback(session)`` in a transaction (``transaction_options``), retried on
+        transient conflicts."""
         with _database_errors(), self.client.start_session() as session:
-            return session.with_transaction(callback)
+            return session.with_transaction(
+                callback,
+                read_concern=self.options.read_concern,
+                write_concern=self.options.write_concern,
+                read_preference=self.options.read_preference,
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -120,6 +169,7 @@ def datastore_from_config(config: dict[str, Any]) -> MongoDBDatastore:
     return MongoDBDatastore(
         settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
         settings.get("MONGODB_DATABASE") or "youwei",
+        read_concern=settings.get("MONGODB_READ_CONCERN") or "majority",
     )
 
 
@@ -259,11 +309,54 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
                 pending.settle(result)
 
     def _transact_appends(self, appends: Sequence[_Append]) -> list[list[int]]:
-        """Commit the appends; return the positions each got."""
-        ids, head = self.datastore.transaction(lambda session: self._append(session, appends))
+        """Commit the appends; return the positions each got. When the commit's outcome
+        was unknown (its reply lost, or the transaction run again after a transient error)
+        and the appends are found stored whole, that is their success."""
+        attempts = 0
+
+        def append(session: ClientSession) -> tuple[list[list[int]], dict[str, Any] | None]:
+            nonlocal attempts
+            attempts += 1
+            return self._append(session, appends)
+
+        try:
+            ids, head = self.datastore.transaction(append)
+        except DatabaseError as error:
+            if attempts > 1 or _commit_outcome_unknown(error):
+                stored = [self._stored_already(item) for item in appends]
+                if all(positions is not None for positions in stored):
+                    self._last_head = None  # read the head again next time
+                    return stored  # type: ignore[return-value]
+            raise
         if head is not None:
             self._last_head = head
         return ids
+
+    def _stored_already(self, append: _Append) -> list[int] | None:
+        """The positions of an append found stored as a whole (the same events, topics and
+        states, at consecutive positions, and its tracking recorded): a commit that landed
+        though its reply was lost. None when any of it is missing or differs: a conflict."""
+        found = []
+        with _database_errors():
+            for row in append.rows:
+                stored = self.events.find_one(
+                    {"originator_id": row["originator_id"],
+                     "originator_version": row["originator_version"]},
+                    {"_id": 0, "position": 1, "topic": 1, "state": 1},
+                )  # fmt: skip
+                if stored is None or (stored["topic"], stored["state"]) != (
+                    row["topic"], row["state"],
+                ):  # fmt: skip
+                    return None
+                found.append(stored["position"])
+        if found and found != list(range(found[0], found[0] + len(found))):
+            return None
+        if append.tracking is not None and not self._tracked(append.tracking):
+            return None
+        return found if found or append.tracking is not None else None
+
+    def _tracked(self, tracking: Tracking) -> bool:
+        return False
 
     def _append(
         self, session: ClientSession, appends: Sequence[_Append]
@@ -481,6 +574,11 @@ class MongoDBTrackingRecorder(TrackingRecorder):
             )
             raise IntegrityError(msg) from error
 
+    def _tracked(self, tracking: Tracking) -> bool:
+        """Whether ``tracking`` (or a later position of its application) is recorded."""
+        recorded = self.max_tracking_id(tracking.application_name) or 0
+        return recorded >= tracking.notification_id
+
     def max_tracking_id(self, application_name: str) -> int | None:
         with _database_errors():
             record = self.tracking.find_one({"_id": application_name})
@@ -513,6 +611,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
     MONGODB_DATABASE = "MONGODB_DATABASE"
     MONGODB_GROUP_COMMIT_MAX_EVENTS = "MONGODB_GROUP_COMMIT_MAX_EVENTS"
     MONGODB_SUBSCRIBE_POLL_SECONDS = "MONGODB_SUBSCRIBE_POLL_SECONDS"
+    MONGODB_READ_CONCERN = "MONGODB_READ_CONCERN"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -524,6 +623,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
         self.datastore = MongoDBDatastore(
             uri=self.env.get(self.MONGODB_URI) or "mongodb://127.0.0.1:27017",
             database=self.env.get(self.MONGODB_DATABASE) or "youwei",
+            read_concern=self.env.get(self.MONGODB_READ_CONCERN) or "majority",
         )
 
     def _env_number(self, key: str, default: Any, kind: type) -> Any:

@@ -3,16 +3,24 @@
 Every service class has ``observability = Observability()``. Each container counts its
 entrypoint calls and their latency (``prometheus_client``), and samples its relay's and
 its projections' lag behind the logs. When ``METRICS_ADDRESS`` (``host:port``) is set, the
-first container of a process to start opens one HTTP server for the whole process (``youwei
-up`` and ``nameko run`` with several services run many containers in one process: a server
-per container would clash on the port); the last one to stop closes it. It serves:
+first container of a process to start opens one HTTP server for the whole process
+(``nameko run`` with several services runs many containers in one process: a server per
+container would clash on the port; ``youwei up`` runs one service per process, each on a
+port of its own); the last one to stop closes it. It serves:
 
 - ``/metrics``: Prometheus' text format (``docs/operations.md`` lists the metrics);
 - ``/healthz`` (liveness): 200 while the process answers and each of its containers runs;
   a blocked event loop answers nothing, so the probe fails;
 - ``/readyz`` (readiness): 200 when each container runs and this process can reach its
-  RabbitMQ (an AMQP connection is opened) and its MongoDB (a ``ping``) now; else 503. Both
-  answer a JSON report per service.
+  RabbitMQ (an AMQP connection is opened) and its MongoDB (a ``ping``) now; else 503. The
+  records service is ready without the broker: its public page is served from MongoDB alone
+  (``SERVES_WITHOUT_BROKER``; the report still says whether the broker answers). Both answer
+  a JSON report per service.
+
+Besides calls, it samples what to watch (docs/operations.md, "Watch it"): the lag of the
+relay, of the projections and of every policy consumer (its tracked position against its
+upstream log), and the age of the log's latest signed checkpoint; event handlers count
+their retries and parks (``events.consumer``), and refusals (``Forbidden``) are counted.
 
 Unset or empty, no server runs and the metrics are only counted.
 """
@@ -24,6 +32,8 @@ import json
 import logging
 import threading
 import time
+from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from kombu import Connection
@@ -39,6 +49,8 @@ from prometheus_client import (
 )
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
+
+from schemas.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +106,50 @@ CHECKPOINT_REFUSALS = Counter(
     ["log"],
     registry=REGISTRY,
 )
+CONSUMER_LAG = Gauge(
+    "youwei_consumer_lag_events",
+    "Events of the types a policy handles in its upstream log after the position it tracked "
+    "(at most LAG_SCAN_LIMIT counted)",
+    ["service", "policy", "source"],
+    registry=REGISTRY,
+)
+CONSUMER_POSITION = Gauge(
+    "youwei_consumer_position",
+    "The position of its upstream log that a policy has tracked",
+    ["service", "policy", "source"],
+    registry=REGISTRY,
+)
+RETRIES = Counter(
+    "youwei_event_retries",
+    "Event messages whose handler failed and that were sent to a retry queue",
+    ["service", "queue"],
+    registry=REGISTRY,
+)
+PARKS = Counter(
+    "youwei_event_parks",
+    "Event messages parked (<queue>.parked): malformed, or failed after every retry",
+    ["service", "queue", "reason"],
+    registry=REGISTRY,
+)
+CHECKPOINT_AGE = Gauge(
+    "youwei_checkpoint_age_seconds",
+    "Seconds since the latest signed checkpoint of the service's log (since the process "
+    "started, if none is signed); only while a signing key is configured",
+    ["service", "log"],
+    registry=REGISTRY,
+)
+ACCESS_REFUSED = Counter(
+    "youwei_access_refused",
+    "Calls refused by the authorization policy (Forbidden; recorded as AccessDenied)",
+    ["service", "method"],
+    registry=REGISTRY,
+)
 
 PROBE_TIMEOUT_SECONDS = 2.0
+LAG_SCAN_LIMIT = 100_000
+#: Services that serve without the broker: records' public page reads MongoDB only, so
+#: its pods stay in the Ingress while RabbitMQ is away.
+SERVES_WITHOUT_BROKER = frozenset({"records"})
 
 
 def _running(container) -> bool:
@@ -231,7 +285,8 @@ class _ProcessServer:
                 "rabbitmq": amqp[provider.amqp_uri] or "ok",
                 "mongodb": mongodb[provider.mongodb_uri] or "ok",
             }
-            entry["ready"] = entry["running"] and entry["rabbitmq"] == entry["mongodb"] == "ok"
+            broker = entry["rabbitmq"] == "ok" or provider.service in SERVES_WITHOUT_BROKER
+            entry["ready"] = entry["running"] and entry["mongodb"] == "ok" and broker
             report[provider.container.service_name] = entry
         return bool(report) and all(r["ready"] for r in report.values()), report
 
@@ -253,6 +308,7 @@ class Observability(DependencyProvider):
         self.sample_seconds = float(config.get("METRICS_SAMPLE_SECONDS") or 5.0)
         self.service = self.container.service_name
         self.started_at: dict[Any, float] = {}
+        self.process_started = time.time()
         self.stopping = False
         self.labels: set[tuple[Any, ...]] = set()
 
@@ -284,6 +340,8 @@ class Observability(DependencyProvider):
             expected = getattr(entrypoint, "expected_exceptions", ()) or ()
             outcome = "refused" if isinstance(exc_info[1], expected) else "failed"
             ERRORS.labels(self.service, method, exc_info[0].__name__).inc()
+            if isinstance(exc_info[1], Forbidden):
+                ACCESS_REFUSED.labels(self.service, method).inc()
         CALLS.labels(self.service, method, outcome).inc()
 
     def worker_teardown(self, worker_ctx) -> None:
@@ -322,8 +380,87 @@ class Observability(DependencyProvider):
                         labels = (self.service, name, source)
                         PROJECTION_LAG.labels(*labels).set(reader.head() - position)
                         self.labels.add((PROJECTION_LAG, labels))
+        application = self._application()
+        if application is not None:
+            database = application.factory.datastore.database
+            self._sample_consumers(application, database)
+            self._sample_checkpoint(database)
         SAMPLED.labels(self.service).set(time.time())
         self.labels.add((SAMPLED, (self.service,)))
+
+    def _application(self):
+        from events.dependency import ApplicationDependency
+
+        for extension in self.container.dependencies:
+            if isinstance(extension, ApplicationDependency) and extension.application is not None:
+                return extension.application
+        return None
+
+    def _sample_consumers(self, application, database) -> None:
+        """Each policy's lag: the events of its types after the position it tracked.
+
+        A tracking record ``<policy><<log>`` says how far a policy walked its upstream log;
+        the types it handles are those of the service's handlers on that log. Where a service
+        runs several policies on one log, each is taken to handle the type of the event at its
+        tracked position (a policy's position is always one of its own events once it has
+        applied one), so that one policy's events are not counted as another's lag."""
+        from events.consumer import LogEventHandler
+        from events.published import event_type
+        from schemas.events import LOGS
+
+        handled: dict[str, set[str]] = defaultdict(set)
+        sources: dict[str, str] = {}
+        for entrypoint in self.container.entrypoints:
+            if isinstance(entrypoint, LogEventHandler):
+                log_name = LOGS[entrypoint.source_service]
+                handled[log_name].add(entrypoint.event_type)
+                sources[log_name] = entrypoint.source_service
+        tracking = getattr(application.recorder, "tracking", None)
+        if not handled or tracking is None:
+            return
+        policies: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for record in tracking.find({}, {"notification_id": True}):
+            policy, separator, log_name = str(record["_id"]).partition("<")
+            if separator and log_name in handled:
+                policies[log_name].append((policy, record["notification_id"]))
+        for log_name, tracked in policies.items():
+            events = database[log_name]
+            for policy, position in tracked:
+                types = handled[log_name]
+                if len(tracked) > 1:
+                    at = events.find_one({"position": position}, {"topic": True})
+                    own = at and event_type(at["topic"])
+                    types = {own} if own in types else types
+                after = events.find({"position": {"$gt": position}}, {"topic": True})
+                pending = sum(
+                    1 for e in after.limit(LAG_SCAN_LIMIT) if event_type(e["topic"]) in types
+                )
+                labels = (self.service, policy, sources[log_name])
+                CONSUMER_LAG.labels(*labels).set(pending)
+                CONSUMER_POSITION.labels(*labels).set(position)
+                self.labels.update({(CONSUMER_LAG, labels), (CONSUMER_POSITION, labels)})
+
+    def _sample_checkpoint(self, database) -> None:
+        """The age of the latest checkpoint of this service's log, while a key is set to
+        sign it: a signer that fails (an unregistered or retired key, the database away)
+        shows as a growing age, which an alert watches (YouweiCheckpointStale)."""
+        from events.checkpoints import CHECKPOINTS, CheckpointSigner
+        from schemas.events import LOGS
+
+        signing = any(isinstance(e, CheckpointSigner) and e.key_file
+                      for e in self.container.extensions)  # fmt: skip
+        log_name = LOGS.get(self.service)
+        if not signing or log_name is None:
+            return
+        latest = database[CHECKPOINTS].find_one(
+            {"log": log_name}, {"signed_at": True}, sort=[("signed_at", -1)]
+        )
+        since = self.process_started
+        if latest is not None:
+            since = datetime.fromisoformat(latest["signed_at"].replace("Z", "+00:00")).timestamp()
+        labels = (self.service, log_name)
+        CHECKPOINT_AGE.labels(*labels).set(max(0.0, time.time() - since))
+        self.labels.add((CHECKPOINT_AGE, labels))
 
     def _forget_lag(self) -> None:
         """A stopped service's lag is no longer known: its series go."""

@@ -1,8 +1,9 @@
 """Personal data that can be erased from an append-only log (crypto-shredding).
 
 The personal fields of an event (a cadre's name, gender and birth date; a rater's keyed
-reference) are stored sealed: AES-256-GCM under a key of that person's own, kept outside the
-logs in ``personal_keys``. Destroying the key erases the person's data from every log,
+reference; the references of the public reports a case rests on, under the case's key) are
+stored sealed: AES-256-GCM under a key of that person's own, kept outside the logs in
+``personal_keys``. Destroying the key erases the person's data from every log,
 export and rebuild at once, while the stored bytes — and so the hash chain — stay as they
 were. Events name their personal fields in ``PERSONAL_FIELDS`` (topic → field → whose data
 it is); everything else about storage is unchanged.
@@ -12,6 +13,13 @@ A sealed value is stored as ``{"_type_": "sealed", "_data_": {"subject", "nonce"
 without its key, it reads as ``None``. An erased person keeps a tombstone, so nothing new of
 theirs is ever sealed again by mistake. Keys are read on every open (no cache), so an
 erasure holds at once in every process.
+
+An erasure is decided, then recorded, then done (``events.commands.CommandApplication.erase``):
+the keys it will destroy are first marked with the erasure's command record
+(``erasing``), from which moment nothing new of those people is sealed; once the erasure is
+recorded the marked keys are destroyed. A mark whose command was refused or failed is taken
+off again; one left by a process that died between recording and destroying is finished by
+the next retry, start or timer round (``pending``).
 """
 
 from __future__ import annotations
@@ -19,14 +27,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
 from eventsourcing.utils import get_topic
+from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -41,6 +51,8 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "name": "originator", "gender": "originator", "birth_date": "originator",
     },
     "services.evaluations.domain:CadreRatings.Rated": {"rater_hash": "field:rater_hash"},
+    # a public report's reference, under a key of the case (who reported is never published)
+    "services.accountability.domain:Case.Opened": {"reports": "originator"},
 }  # fmt: skip
 
 
@@ -83,7 +95,8 @@ class PersonalKeys:
 
     def key_to_seal(self, subject: str, renew: bool = False) -> bytes:
         """The subject's key, made on first use. An erased subject's is refused, unless
-        ``renew``: then what is sealed from now on has a new key (a rater who rates again)."""
+        ``renew``: then what is sealed from now on has a new key (a rater who rates again).
+        A subject being erased (``erasing``) is refused either way."""
         if renew:
             self.keys.update_one({"_id": subject, "key": None},
                                  {"$set": {"key": AESGCM.generate_key(256)},
@@ -96,17 +109,63 @@ class PersonalKeys:
             found = self.keys.find_one({"_id": subject})
         if found.get("key") is None:
             raise Erased(f"the personal data of subject {subject} was erased")
+        if found.get("erasing"):
+            raise Erased(f"the personal data of subject {subject} is being erased")
         return found["key"]
 
-    def erase(self, person: str) -> bool:
-        """Destroy the person's key (keeping a tombstone); True if there was one."""
-        subject = subject_of(person)
-        before = self.keys.find_one_and_update(
-            {"_id": subject},
-            {"$set": {"key": None, "erased_at": datetime.now(UTC)}},
-            upsert=True,
-        )
-        return bool(before and before.get("key"))
+    def mark(self, persons: Iterable[str], erasure: str) -> list[str]:
+        """Mark the live keys of ``persons`` as being erased by ``erasure``
+        (``<scope>:<id>``); return the subjects this marked now (none already marked so)."""
+        marked = []
+        for subject in map(subject_of, persons):
+            done = self.keys.update_one(
+                {"_id": subject, "key": {"$ne": None}, "erasing": {"$ne": erasure}},
+                {"$set": {"erasing": erasure, "erasing_since": datetime.now(UTC)}},
+            )
+            if done.modified_count:
+                marked.append(subject)
+        return marked
+
+    def unmark(self, subjects: Iterable[str], erasure: str) -> None:
+        """Take ``erasure``'s mark off ``subjects`` (it was not recorded)."""
+        self.keys.update_many({"_id": {"$in": list(subjects)}, "erasing": erasure},
+                              {"$unset": {"erasing": "", "erasing_since": ""}})  # fmt: skip
+
+    def destroy(self, erasure: str) -> int:
+        """Destroy the keys marked by ``erasure`` (recorded), keeping their tombstones;
+        return how many."""
+        return self.keys.update_many(
+            {"erasing": erasure},
+            {"$set": {"key": None, "erased_at": datetime.now(UTC)},
+             "$unset": {"erasing": "", "erasing_since": ""}},
+        ).modified_count  # fmt: skip
+
+    def pending(self, scope: str) -> dict[str, datetime]:
+        """The erasures of ``scope`` (``<scope>:<id>``) with keys marked and not yet
+        destroyed: erasure → when first marked."""
+        self.keys.create_index([("erasing", ASCENDING)])
+        found: dict[str, datetime] = {}
+        ours = {"erasing": {"$gt": f"{scope}:", "$lt": f"{scope};"}}  # ";" follows ":"
+        for document in self.keys.find(ours, {"erasing": True, "erasing_since": True}):
+            erasure, since = document["erasing"], document["erasing_since"]
+            found[erasure] = min(found.get(erasure, since), since)
+        return found
+
+    def finish(
+        self, scope: str, recorded: Any, abandoned_after: timedelta = timedelta(hours=1)
+    ) -> int:
+        """Destroy the keys of every pending erasure of ``scope`` that ``recorded(erasure)``
+        says was recorded; take off the marks of one not recorded ``abandoned_after`` it was
+        marked (its process died before recording it, and nobody retried). Return the keys
+        destroyed."""
+        destroyed = 0
+        for erasure, since in self.pending(scope).items():
+            if recorded(erasure):
+                destroyed += self.destroy(erasure)
+            elif datetime.now(UTC) - since > abandoned_after:
+                self.keys.update_many({"erasing": erasure},
+                                      {"$unset": {"erasing": "", "erasing_since": ""}})  # fmt: skip
+        return destroyed
 
 
 class Sealer:

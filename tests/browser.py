@@ -8,9 +8,11 @@ such a test ``browser`` (say so in the test module too, ``pytestmark = pytest.ma
 
 The browser is Debian's package ``chromium`` at ``/usr/bin/chromium``, launched with
 ``executable_path``: Playwright's own browser download (``playwright install``) is never
-needed, and could not reach its host from here anyway. ``.ci/run`` installs the package
-when it is missing. Without it the fixture FAILS, naming the package: a browser test that
-quietly skipped would let CI pass without ever opening the page.
+needed, and could not reach its host from here anyway. ``scripts/test`` installs the
+package when it is missing, and a CJK font (``fonts-wqy-microhei``) when fontconfig knows
+none for Chinese. Without Chromium the fixture FAILS, naming the package: a browser test that
+quietly skipped would let CI pass without ever opening the page. ``untyped_glyphs`` finds
+characters that a page draws as "tofu" (no font has them).
 
 Not under eventlet: browser tests run in the plain pass only. tests/conftest.py marks any
 test that asks for ``browser_page`` as ``browser`` and deselects those in the ``nameko test``
@@ -59,7 +61,7 @@ def cannot_start() -> str | None:
     if not os.access(CHROMIUM, os.X_OK):
         return (
             f"{CHROMIUM} is missing: browser tests need Debian's package {APT_PACKAGE!r} "
-            f"(apt-get install -y {APT_PACKAGE}; .ci/run installs it)"
+            f"(apt-get install -y {APT_PACKAGE}; scripts/test installs it)"
         )
     return None
 
@@ -96,3 +98,46 @@ def browser_page(chromium_browser: Browser) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+#: For ``tofu``: each distinct Han character of an element's text drawn on a canvas in the
+#: element's own font (family, weight, style; at 48px), beside U+10FFFD, which no font has.
+_DRAW_HAN = """element => {
+    const style = getComputedStyle(element);
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 64;
+    canvas.lang = element.closest("[lang]")?.lang || document.documentElement.lang;
+    const context = canvas.getContext("2d");
+    context.font = `${style.fontStyle} ${style.fontWeight} 48px ${style.fontFamily}`;
+    const draw = character => {
+        context.clearRect(0, 0, 64, 64);
+        context.fillText(character, 4, 52);
+        const pixels = context.getImageData(0, 0, 64, 64).data;
+        return pixels.some(value => value) ? pixels.join() : "";
+    };
+    const missing = draw("\\u{10FFFD}");
+    const han = [...new Set(element.textContent)].filter(c => /\\p{Script=Han}/u.test(c));
+    const tofu = han.filter(c => { const image = draw(c); return !image || image === missing; });
+    return {han, tofu};
+}"""
+
+
+def tofu(locator) -> tuple[list[str], list[str]]:
+    """The Han characters of ``locator``'s text, and those among them that Chromium draws
+    blank or as the box it draws for a character no font has: with no CJK font, all."""
+    drawn = locator.evaluate(_DRAW_HAN)
+    return drawn["han"], drawn["tofu"]
+
+
+def fonts_used(page: Page, selector: str) -> list[dict]:
+    """The platform fonts Chromium rendered the first element matching ``selector`` with
+    (DevTools' CSS.getPlatformFontsForNode: family and glyph count), for messages."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    finally:
+        cdp.detach()

@@ -192,6 +192,17 @@ def test_a_case_opened_late_moves_its_steps_later() -> None:
     day = demo.CaseDay("case/x", date(2026, 5, 20), planned_open=date(2026, 5, 6))
     assert demo.resolve(day, {}, {"case/x": date(2026, 5, 6)}) == "2026-05-20"
     assert demo.resolve(day, {}, {"case/x": date(2026, 11, 28)}) == "2026-12-12"
+    # a case a policy opened was opened on the services' today: no step of it comes later
+    by_policy = demo.CaseDay("case/x", date(2026, 5, 20), date(2026, 5, 6), by_policy=True)
+    assert demo.resolve(by_policy, {}, {"case/x": date(2026, 5, 6)}) == "2026-05-06"
+    assert demo.resolve(by_policy, {}, {"case/x": date(2026, 11, 28)}) == "2026-11-28"
+
+
+def test_the_year_ends_before_the_day_the_demo_is_written_for() -> None:
+    """The year (and the early next year its last cases run into) is over: the services
+    refuse facts dated after their today."""
+    assert demo.YEAR == 2025
+    assert demo.plan_year(seed=11, scale=SMALL).facts["handling_dismissal_from_service"]
 
 
 # --- against the services ----------------------------------------------------------------
@@ -215,21 +226,24 @@ def settled(database, seconds: float = 1.5, limit: float = 60) -> dict[str, int]
 def test_the_year_loads_over_rpc_and_again_adds_nothing(
     container_factory, rabbit_config, mongodb_uri
 ) -> None:
+    from nameko.testing.services import replace_dependencies
+
     from services.accountability.service import AccountabilityService
     from services.cadre_registry.service import CadreRegistryService
     from services.evaluations.service import EvaluationsService
     from services.inspections.service import InspectionsService
-    from tests.services.support import FixedClock, running_services
+    from tests.services.support import RATER_KEY, FixedClock, running_services
     from tests.services.test_inspections_rpc import wait_for
 
-    clock = FixedClock(date(2026, 1, 1))
+    clock = FixedClock(date(2026, 6, 30))  # after every day the year (2025) names
     services = [CadreRegistryService, EvaluationsService, InspectionsService,
                 AccountabilityService]  # fmt: skip
     plan = demo.plan_year(seed=11, scale=SMALL)
     with running_services(
         services, container_factory, rabbit_config, mongodb_uri, clock=clock,
-        INSPECTIONS_DEADLINE_CHECK_SECONDS=0.2, EVENT_RETRY_DELAYS=[0.2, 0.5],
+        INSPECTIONS_DEADLINE_CHECK_SECONDS=3600, EVENT_RETRY_DELAYS=[0.2, 0.5],
     ) as (rpc, database):  # fmt: skip
+        # the deadline check runs once, at the start (no letter yet), until the end below
         loader = demo.Loader(rabbit_config["AMQP_URI"], workers=4, patience=60)
         loader.check()
         done = []
@@ -247,7 +261,8 @@ def test_the_year_loads_over_rpc_and_again_adds_nothing(
         finding_case = plan.facts["cases_by_policy"][0]
         case = rpc.accountability.get_case({"case_id": results[finding_case]["case_id"]})
         assert case["basis"][0]["kind"]["code"] == "finding"
-        assert case["opened_on"] == case["occurred_on"]  # today was before it was found
+        assert case["opened_on"] == "2026-06-30"  # the day it was opened: the services' today
+        assert case["occurred_on"] < case["opened_on"]  # the day found
         # an appeal revoked: the decision and its publication withdrawn
         revoked = next(c for c in plan.facts["appeal_revoked"] if c in plan.facts["withdrawn"])
         case = rpc.accountability.get_case({"case_id": results[revoked]["case_id"]})
@@ -277,9 +292,19 @@ def test_the_year_loads_over_rpc_and_again_adds_nothing(
         assert rpc.accountability.list_cases({})["total"] == cases["total"]
 
         # letters left without an accepted report become overdue by the service's today,
-        # and those naming a task open a case against its owner
-        clock.date = date(2026, 12, 31)
+        # and those naming a task open a case against its owner: an inspections service
+        # whose deadline check runs often
         overdue = plan.letters_overdue_on(clock.date)
-        wait_for(lambda: rpc.inspections.list_rectification_letters({"overdue": True})["total"]
-                 == overdue)  # fmt: skip
-        wait_for(lambda: rpc.accountability.list_cases({"basis": "overdue_letter"})["total"] > 0)
+        config = {**rabbit_config, "INSPECTIONS_DEADLINE_CHECK_SECONDS": 0.2,
+                  "EVENTSOURCING": {"MONGODB_URI": mongodb_uri,
+                                    "MONGODB_DATABASE": database.name,
+                                    "EVALUATIONS_RATER_KEY": RATER_KEY}}  # fmt: skip
+        checker = container_factory(InspectionsService, config)
+        replace_dependencies(checker, clock=clock)
+        checker.start()
+        try:
+            wait_for(lambda: rpc.inspections.list_rectification_letters({"overdue": True})
+                     ["total"] == overdue)  # fmt: skip
+            wait_for(lambda: rpc.accountability.list_cases({"basis": "overdue_letter"})["total"])
+        finally:
+            checker.kill()

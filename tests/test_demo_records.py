@@ -28,7 +28,8 @@ def test_the_demo_year_fills_the_records_and_its_history_shows_causes(
 ) -> None:
     plan = demo.plan_year(seed=11, scale=0.03)
     with running_services(
-        SERVICES, container_factory, rabbit_config, mongodb_uri, clock=FixedClock(date(2026, 1, 1)),
+        SERVICES, container_factory, rabbit_config, mongodb_uri,
+        clock=FixedClock(date(2026, 6, 30)),  # after every day the year (2025) names
         EVENT_RETRY_DELAYS=[0.2, 0.5], PROJECTIONS_POLL_SECONDS=0.2,
     ) as (rpc, database):  # fmt: skip
         results = demo.Loader(rabbit_config["AMQP_URI"], workers=4, patience=60).load(plan)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -39,17 +40,18 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
     }
     applications = [CadreRegistry(env=env), Evaluations(env=env), Inspections(env=env),
                     Accountability(env=env)]  # fmt: skip
+    # the city's today: after every day the examples name, the 2026 assessment period open
+    today = CityClock("Asia/Shanghai", date(2026, 12, 31))
     registry = worker_factory(CadreRegistryService, registry=applications[0])
     evaluations = worker_factory(
-        EvaluationsService, evaluations=applications[1], cadre_registry=registry
+        EvaluationsService, evaluations=applications[1], cadre_registry=registry, clock=today
     )
     inspections = worker_factory(
-        InspectionsService, inspections=applications[2], cadre_registry=registry,
-        clock=CityClock("Asia/Shanghai"),
-    )  # fmt: skip
+        InspectionsService, inspections=applications[2], cadre_registry=registry, clock=today
+    )
     accountability = worker_factory(
         AccountabilityService, accountability=applications[3], cadre_registry=registry,
-        inspections=inspections, evaluations=evaluations,
+        inspections=inspections, evaluations=evaluations, clock=today,
     )  # fmt: skip
     datastore = MongoDBDatastore(mongodb_uri, database)
     projectors = {p.name: Projector(datastore, p) for p in (PersonnelFiles(), PublicRecords())}
@@ -75,7 +77,7 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         assert last["change"]["code"] == "dismissed"  # as the example's comment says
         exec(compile(evaluations_example, str(RPC_DOC), "exec"), namespace)
         assessment = evaluations.get_assessment({"cadre_id": namespace["liaison"], "year": 2026})
-        assert assessment["grade"]["zh"] == "称职" and assessment["rules_version"] == "2026.2"
+        assert assessment["grade"]["zh"] == "称职" and assessment["rules_version"] == "2026.3"
         exec(compile(inspections_example, str(RPC_DOC), "exec"), namespace)
         letter = inspections.get_rectification_letter({"letter_id": namespace["letter"]})
         assert letter["status"]["code"] == "accepted"
@@ -87,6 +89,8 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         assert case["publications"][0]["withdrawn_on"] == "2026-06-01"
         closed = accountability.list_cases({"cadre_id": namespace["liaison"], "status": "closed"})
         assert closed["total"] == 1
+        listed = accountability.list_commendations({"cadre_id": namespace["liaison"]})
+        assert listed["total"] == 1 and listed["commendations"][0]["published"]
         exec(compile(records_example, str(RPC_DOC), "exec"), namespace)
         during = records.personnel_file({"cadre_id": namespace["liaison"], "as_of": "2026-05-25"})
         restriction = during["restrictions"][0]
@@ -97,6 +101,8 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         )
         assert after["eligible"]
         assert records.public_records({"q": "陈刚"})["total"] == 0
+        [honour] = records.honour_roll({"q": "陈刚"})["honours"]
+        assert honour["kind"]["zh"] == "嘉奖" and "扎根窗口服务" in honour["citation"]
     finally:
         datastore.close()
         for application in applications:

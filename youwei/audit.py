@@ -32,12 +32,29 @@ def database_options(command):
     )(command)
 
 
+def local_signing_key() -> Path:
+    """Where ``youwei up`` keeps the local stack's signing key (``youwei.stack.signing_key``,
+    which makes it when missing; this only names it)."""
+    from youwei.stack import state_dir
+
+    return state_dir() / "audit-signing-key.pem"
+
+
+def default_key_file() -> str | None:
+    """``AUDIT_SIGNING_KEY_FILE``, else the local stack's key if ``youwei up`` made one."""
+    if os.environ.get("AUDIT_SIGNING_KEY_FILE"):
+        return os.environ["AUDIT_SIGNING_KEY_FILE"]
+    local = local_signing_key()
+    return str(local) if local.is_file() else None
+
+
 def key_option(command):
     return click.option(
         "--key-file",
         type=click.Path(dir_okay=False),
-        default=lambda: os.environ.get("AUDIT_SIGNING_KEY_FILE"),
-        help="The Ed25519 signing key (PEM); default: $AUDIT_SIGNING_KEY_FILE.",
+        default=default_key_file,
+        show_default="$AUDIT_SIGNING_KEY_FILE, else the key `youwei up` made",
+        help="The Ed25519 signing key (PEM).",
     )(command)
 
 
@@ -50,7 +67,10 @@ def private_key(key_file: str | None):
     from events.checkpoints import SigningKeyError, load_private_key
 
     if not key_file:
-        raise click.UsageError("no signing key: give --key-file or set AUDIT_SIGNING_KEY_FILE")
+        raise click.UsageError(
+            "no signing key: give --key-file or set AUDIT_SIGNING_KEY_FILE "
+            f"(on the local stack, `youwei up` makes {local_signing_key()})"
+        )
     try:
         return load_private_key(key_file)
     except SigningKeyError as error:

@@ -1,4 +1,4 @@
-"""``youwei demo``: a scripted year (2026) of a fictional city, 云岭市, loaded through the
+"""``youwei demo``: a scripted year (2025) of a fictional city, 云岭市, loaded through the
 services' RPC API and nothing else.
 
 ``plan_year(seed, scale)`` is pure: it writes the year as a list of steps (one RPC command
@@ -19,9 +19,13 @@ The accountability service opens a case by itself for every finding about a cadr
 every ``incompetent`` grade (docs/events.md, policies): the plan never opens those, it
 *finds* them (``list_cases``) and goes on from there. Such a case is dated by the service's
 own "today", so the steps of its chain are planned from the day it would open and moved
-later by as many days as it opened later (``CaseDay``). Rectification letters left without
-an accepted report become overdue at the inspections service's next deadline check (by
-its today); a letter that names a task then opens a case against the task's owner.
+later by as many days as it opened later (``CaseDay``), but never past the day it opened:
+that was the services' today, and nothing is dated after it (docs/rpc.md). The year ends
+before today, so nothing the demo loads is in the future; its annual assessments are
+concluded on the services' today (the year's assessment period has begun). Rectification
+letters left without an accepted report become overdue at the inspections service's next
+deadline check (by its today); a letter that names a task then opens a case against the
+task's owner.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from schemas.accountability.reference import ACCOUNTABILITY_FORMS, HANDLINGS, ME
 from schemas.evaluations.reference import ASSESSMENT_RULES, CURRENT_RULES, GRADE_ORDER, score
 from schemas.inspections.reference import SITUATIONS
 
-YEAR = 2026
+YEAR = 2025  # a year that ended: the services refuse facts dated after their today
 CITY = "云岭市"
 NAMESPACE = uuid.UUID("8d6a1f0e-3b7c-4e59-a2d4-5c9e0f1b7a36")
 PERSON = "演示数据 youwei demo"
@@ -73,6 +77,8 @@ class CaseDay:
     case: str
     day: date
     planned_open: date
+    #: a case a policy opened, on the services' today: no step of it comes later
+    by_policy: bool = False
 
 
 @dataclass
@@ -624,7 +630,7 @@ class Script:
                       unit, post, rank, post_kind, tier, gender=gender,
                       birth=between(rng, date(born[0], 1, 1), date(born[1], 12, 31)),
                       since=between(rng, date(2019 if rank != "city_level" else 2021, 1, 1),
-                                    date(2025, 12, 31)))  # fmt: skip
+                                    date(YEAR - 1, 12, 31)))  # fmt: skip
         self.cadres.append(cadre)
         unit.cadres.append(cadre)
         self.add(cadre.key, "cadre_registry", "register_cadre", "中共云岭市委组织部",
@@ -961,7 +967,7 @@ class Script:
     def cases(self) -> None:
         rng = self.rng
         self.pending_flows = list(REQUIRED_FLOWS)
-        #: (cadre, the step of an admonishment or accountability in 2026), for the veto
+        #: (cadre, the step of an admonishment or accountability in YEAR), for the veto
         self.sanctioned: list[tuple[Cadre, str]] = []
         # findings about a cadre: the accountability service opens the case itself
         for finding in self.findings:
@@ -1036,7 +1042,7 @@ class Script:
             self.chain(case, cadre, opened, flow, problem, "督查暗访发现所在单位")
 
     def day(self, case: str, planned_open: date, day: date) -> CaseDay:
-        return CaseDay(case, day, planned_open)
+        return CaseDay(case, day, planned_open, case in self.facts["cases_by_policy"])
 
     def chain(self, case: str, cadre: Cadre, opened: date, flow: tuple[str, str],
               problem: str, source: str) -> None:  # fmt: skip
@@ -1178,7 +1184,8 @@ class Script:
                          task_id=Ref(cadre.task, "task_id"),
                          owner_id=Ref(successor.key, "cadre_id"),
                          effective_date=CaseDay(decided.case, decided.day + timedelta(days=1),
-                                                decided.planned_open))  # fmt: skip
+                                                decided.planned_open,
+                                                decided.by_policy))  # fmt: skip
         return decision
 
     def exemption(self, case: str, cadre: Cadre, opened: date, effort: dict, outcome: str) -> None:
@@ -1303,14 +1310,20 @@ class Script:
             pool = [c for c in pool if c not in rising]
             first = graded.index("excellent")
             pool[first:first] = rising
+        twice = 0  # incompetent the year before too: dismissal from the civil service (辞退)
         for cadre, grade in zip(pool, graded, strict=False):
+            if grade == "incompetent" and twice < self.scaled(2, 1):
+                twice += 1
+                self.assess(cadre, grade, YEAR - 1)
+                self.assess(cadre, grade, YEAR, running=2)
+                continue
             self.assess(cadre, grade, YEAR)
         for cadre in pool[count : count + self.scaled(3, 1)]:
             for year in (YEAR - 2, YEAR - 1, YEAR):
                 self.assess(cadre, "excellent", year)
             self.facts["three_excellent_years"].append(cadre.key)
-        # cadres given an admonishment or accountability in 2026 and rated well: the grade
-        # is capped at competent (rules 2026.2) once evaluations has the measure, which it
+        # cadres given an admonishment or accountability in YEAR and rated well: the grade
+        # is capped at competent (rules 2026.2 on) once evaluations has the measure, which it
         # follows from accountability's events (the assessment comes after the measure)
         capped = [s for s in self.sanctioned if not s[0].roles & {"assessed", "handled"}]
         for cadre, measure in capped[: self.scaled(3, 1)]:
@@ -1318,9 +1331,10 @@ class Script:
             self.facts["capped"].append(cadre.key)
 
     def assess(self, cadre: Cadre, grade: str, year: int, after: tuple = (),
-               expected: str | None = None) -> None:  # fmt: skip
+               expected: str | None = None, running: int = 1) -> None:  # fmt: skip
         """Ratings that make ``grade``, then the year's assessment (``expected``: the grade
-        the service gives, when a measure in force caps it)."""
+        the service gives, when a measure in force caps it; ``running``: the years running
+        with this grade)."""
         cadre.roles.add("assessed")
         ballots, ratings = self.grade_ratings(grade)
         rng = self.rng
@@ -1336,13 +1350,33 @@ class Script:
         self.assessed_before[cadre.key] = (key,)  # an earlier year's grade comes first
         self.facts["grades"].append((cadre.key, year, expected or grade))
         if grade == "incompetent":
-            self.incompetent(cadre, key)
+            self.incompetent(cadre, key, year, running)
 
-    def incompetent(self, cadre: Cadre, assessment: str) -> None:
-        """The accountability service opens a case proposing demotion: find it, decide."""
-        case = self.find_case(f"case/{assessment}", cadre, "assessment", year=YEAR)
+    def incompetent(self, cadre: Cadre, assessment: str, year: int, running: int) -> None:
+        """The accountability service opens a case proposing demotion, or in the second
+        year running dismissal from the civil service: find it, decide."""
+        case = self.find_case(f"case/{assessment}", cadre, "assessment", year=year)
         self.facts["cases_by_policy"].append(case)
         opened = on(12, 31)
+        if year != YEAR:  # the year before: overtaken by the second year's case
+            self.facts["flows"].append((case, "open", ""))
+            return
+        if running == 2:
+            cadre.roles.add("handled")
+            decided = self.day(case, opened, opened + timedelta(days=8))
+            self.add(f"{case}/handling", "accountability", "decide_handling",
+                     "中共云岭市委组织部", lane=case, case_id=Ref(case, "case_id"),
+                     handling="dismissal_from_service",
+                     reason=f"{cadre.name}同志{YEAR - 1}、{YEAR}年度连续两年考核被确定为不称职，"
+                            "依据《公务员辞退规定》予以辞退。",
+                     decided_on=decided)  # fmt: skip
+            self.facts["handling_dismissal_from_service"].append(cadre.key)
+            self.facts["flows"].append((case, "handling", "dismissal_from_service"))
+            self.add(f"{case}/close", "accountability", "close_case", "中共云岭市委组织部",
+                     lane=case, case_id=Ref(case, "case_id"),
+                     conclusion="辞退决定已执行，案件办结。",
+                     closed_on=self.day(case, opened, opened + timedelta(days=20)))  # fmt: skip
+            return
         n = len(self.facts["demotion_cases"])
         self.facts["demotion_cases"].append(case)
         if n % 3 == 2:
@@ -1527,7 +1561,7 @@ def describe(plan: Plan) -> list[str]:
         f"ratings {counts['evaluations.submit_rating']} ("
         + ", ".join(f"{k} {n}" for k, n in sorted(channels.items()))
         + ") · assessments "
-        f"{counts['evaluations.conclude_annual_assessment']} (2026: "
+        f"{counts['evaluations.conclude_annual_assessment']} ({YEAR}: "
         + ", ".join(f"{g} {grades[g]}" for g in GRADE_ORDER)
         + f"; {len(facts['capped'])} "
         "capped by a measure; " + f"{len(facts['three_excellent_years'])} excellent three "
@@ -1583,7 +1617,10 @@ def resolve(value: Any, results: dict[str, dict], opened: dict[str, date]) -> An
         return results[value.key][value.name]
     if isinstance(value, CaseDay):
         late = max(timedelta(0), opened[value.case] - value.planned_open)
-        return (value.day + late).isoformat()
+        day = value.day + late
+        if value.by_policy:  # opened on the services' today: nothing after it
+            day = min(day, opened[value.case])
+        return day.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):

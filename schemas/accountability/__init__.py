@@ -113,16 +113,22 @@ class DecideHandling(CaseCommand):
 
     @validates_schema
     def _target_for_the_handling(self, data: dict, **kwargs: object) -> None:
-        if data.get("handling") not in HANDLINGS:
-            return
-        needed = HANDLING_TARGETS.get(data["handling"], ())
-        errors = {name: [f"required with the handling {data['handling']}"]
-                  for name in needed if name not in data}  # fmt: skip
-        errors.update({name: [f"not used with the handling {data['handling']}"]
-                       for name in ("unit_id", "post", "rank")
-                       if name in data and name not in needed})  # fmt: skip
-        if errors:
-            raise ValidationError(errors)
+        target_for_the_handling(data.get("handling"), data)
+
+
+def target_for_the_handling(handling: str | None, data: dict) -> None:
+    """The fields of the new post that ``handling`` needs (``HANDLING_TARGETS``), and no
+    others; a measure, or a handling that names no post, names none."""
+    if handling is None:
+        return
+    needed = HANDLING_TARGETS.get(handling, ())
+    errors = {name: [f"required with the handling {handling}"]
+              for name in needed if name not in data}  # fmt: skip
+    errors.update({name: [f"not used with {handling}"]
+                   for name in ("unit_id", "post", "rank")
+                   if name in data and name not in needed})  # fmt: skip
+    if errors:
+        raise ValidationError(errors)
 
 
 class RegisterReformEffort(Command):
@@ -159,17 +165,26 @@ class FileAppeal(CaseCommand):
 
 class ChangedDecision(Strict):
     """What an appeal changes a decision to: a measure (with ``form`` for accountability)
-    or a handling, as the decision was."""
+    or a handling, as the decision was; a handling names its new post as ``DecideHandling``
+    does (``unit_id``, ``post``, ``rank``: ``HANDLING_TARGETS``), and the registry applies
+    it in place of the original."""
 
     kind = fields.String(
         required=True,
         validate=codes({**MEASURES, **HANDLINGS}),
     )
     form = fields.String(load_default=None, allow_none=True, validate=codes(ACCOUNTABILITY_FORMS))
+    unit_id = fields.UUID()
+    post = fields.String(validate=NAME)
+    rank = fields.String(validate=codes(RANKS))
 
     @validates_schema
     def _form_with_accountability(self, data: dict, **kwargs: object) -> None:
         form_only_with_accountability(data.get("kind"), data.get("form"))
+
+    @validates_schema
+    def _target_for_the_handling(self, data: dict, **kwargs: object) -> None:
+        target_for_the_handling(data.get("kind"), data)
 
 
 class DecideAppeal(CaseCommand):
@@ -195,6 +210,21 @@ class Commend(Command):
     kind = fields.String(required=True, validate=codes(COMMENDATIONS))
     reason = fields.String(required=True, validate=TEXT)
     commended_on = Day(required=True)
+
+
+class PublishCommendation(Command):
+    """``citation``: the text shown on the public honour roll (宣传先进事迹); the
+    commendation's ``reason`` stays private."""
+
+    commendation_id = fields.UUID(required=True)
+    citation = fields.String(required=True, validate=TEXT)
+    published_on = Day(required=True)
+
+
+class WithdrawCommendationPublication(Command):
+    commendation_id = fields.UUID(required=True)
+    reason = fields.String(required=True, validate=TEXT)
+    withdrawn_on = Day(required=True)
 
 
 class PublishResult(CaseCommand):
@@ -248,3 +278,24 @@ class ListCases(Page):
             and data["opened_from"] > data["opened_to"]
         ):
             raise ValidationError({"opened_to": ["must not be before opened_from"]})
+
+
+class ListCommendations(Page):
+    """Every filter is optional; given ones must all match. ``published``: on the honour
+    roll now (published, not withdrawn); the period is of ``commended_on``, both ends
+    included."""
+
+    cadre_id = fields.UUID()
+    kind = fields.String(validate=codes(COMMENDATIONS))
+    published = Flag()
+    commended_from = Day()
+    commended_to = Day()
+
+    @validates_schema
+    def _period_in_order(self, data: dict, **kwargs: object) -> None:
+        if (
+            "commended_from" in data
+            and "commended_to" in data
+            and data["commended_from"] > data["commended_to"]
+        ):
+            raise ValidationError({"commended_to": ["must not be before commended_from"]})

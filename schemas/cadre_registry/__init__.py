@@ -67,6 +67,10 @@ class OrderResignation(PostEnding):
     pass
 
 
+class DismissFromService(PostEnding):
+    """辞退: the cadre leaves the civil service (免职, ``Dismiss``, ends only a post)."""
+
+
 class Demote(Command):
     cadre_id = fields.UUID(required=True)
     rank = fields.String(required=True, validate=codes(RANKS))
@@ -137,3 +141,9 @@ class ResponsibilitiesOf(Strict):
 
 class OwnerOf(Strict):
     task_id = fields.UUID(required=True)
+
+
+class TasksNeedingOwner(Page):
+    """Tasks whose owner left the post; ``kind`` filters."""
+
+    kind = fields.String(validate=codes(TASK_KINDS))

@@ -33,6 +33,8 @@ STATUSES = {
     "off_post_training": ("离职培训", "off-post training"),
     "dismissed": ("免职", "dismissed"),
     "resigned": ("责令辞职", "resigned (ordered)"),
+    # 辞退: out of the civil service, not only out of a post (免职)
+    "dismissed_from_service": ("辞退", "dismissed from the civil service"),
 }
 
 #: Why a cadre holds the post they hold: the registry commands that change a post.
@@ -45,7 +47,8 @@ POST_CHANGES = {
     "dismissed": ("免职", "dismissed"),
     "ordered_to_resign": ("责令辞职", "ordered to resign"),
     "demoted": ("降职", "demoted"),
-    "reinstated": ("恢复原职务", "reinstated: a handling revoked on appeal"),
+    "dismissed_from_service": ("辞退", "dismissed from the civil service"),
+    "reinstated": ("恢复原职务", "reinstated: a handling revoked or changed on appeal"),
 }
 
 #: Responsibilities: a city-level leader's share of the "seven-in-one" key work, or a

@@ -14,7 +14,7 @@ from schemas.evaluations.reference import (
 
 MONTH = matches("[0-9]{4}-(0[1-9]|1[0-2])", "must be a month, YYYY-MM")
 MONTH_OR_YEAR = matches("[0-9]{4}(-(0[1-9]|1[0-2]))?", "must be a month (YYYY-MM) or a year (YYYY)")
-YEAR = validate.Range(min=2000, max=2100)
+YEAR = validate.Range(min=2000, max=2099)  # the years whose days are all within Day's range
 
 
 class SubmitRating(Command):
@@ -31,7 +31,7 @@ class SubmitRating(Command):
     @validates_schema
     def _value_on_the_channels_scale(self, data: dict, **kwargs: object) -> None:
         channel, value = data.get("channel"), data.get("value")
-        if channel in SCALES and value not in SCALES[channel]:
+        if channel in SCALES and (not isinstance(value, str) or value not in SCALES[channel]):
             allowed = ", ".join(SCALES[channel])
             raise ValidationError({"value": [f"on the {channel} scale, one of: {allowed}"]})
         if channel in NUMERIC_SCALES:
@@ -48,9 +48,13 @@ class RatingsSummary(Strict):
 
 
 class ConcludeAnnualAssessment(Command):
+    """``concluded_on``: the day the assessment was concluded (default: the city's today),
+    no later than today and within the year's assessment period (docs/rpc.md)."""
+
     cadre_id = fields.UUID(required=True)
     year = fields.Integer(required=True, strict=True, validate=YEAR)
     rules_version = fields.String(load_default=None, validate=codes(ASSESSMENT_RULES))
+    concluded_on = Day()
 
 
 class GetAssessment(Strict):

@@ -7,6 +7,8 @@ catalogue or rules version adds, never redefines.
 
 from __future__ import annotations
 
+from datetime import date
+
 CATALOGUE_VERSION = "2026.1"
 
 #: Channel → (label zh, label en, official or public evaluation).
@@ -98,4 +100,18 @@ ASSESSMENT_RULES["2026.2"] = {
         }
     ],
 }
-CURRENT_RULES = "2026.2"
+ASSESSMENT_RULES["2026.3"] = {
+    **ASSESSMENT_RULES["2026.2"],
+    # 公务员考核规定: the annual assessment is made at the end of the year or early in the
+    # next; a year may be assessed from this day of that year (MM-DD) on, never before.
+    # Versions before 2026.3 named no period: an assessment by them keeps this one.
+    "assessment_opens": "12-01",
+}
+CURRENT_RULES = "2026.3"
+
+
+def assessment_opens(year: int, version: str) -> date:
+    """The first day ``year`` may be assessed by the rules of ``version``."""
+    rules = ASSESSMENT_RULES[version]
+    opens = rules.get("assessment_opens") or ASSESSMENT_RULES["2026.3"]["assessment_opens"]
+    return date.fromisoformat(f"{year}-{opens}")

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from schemas.accountability.reference import HANDLINGS, MEASURES
+from schemas.accountability.reference import COMMENDATIONS, HANDLINGS, MEASURES
 from schemas.common import NAME, Day, Page, Strict, codes
 from schemas.evaluations import MONTH
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
 
 #: A public record's fields, all of them: what the public page and ``public_records`` show.
-#: Nothing private (no rater, complainant, evidence, reason or internal id) is ever among them.
+#: Nothing private (no rater, complainant, evidence, reason or internal id) is ever among them:
+#: ``record_id`` is opaque (``services.records.projections.public_record_id``); ``summary`` is
+#: the text published for the public (``publish_result``).
 PUBLIC_RECORD_FIELDS = (
     "record_id",
     "published_on",
@@ -24,6 +26,23 @@ PUBLIC_RECORD_FIELDS = (
     "decision",
     "form",
     "decided_on",
+    "summary",
+)
+
+
+#: An honour-roll entry's fields, all of them (宣传先进事迹: DOMAIN.md): never the
+#: commendation's private reason or an internal id; ``honour_id`` is opaque
+#: (``services.records.projections.honour_id``); ``citation`` is the text published for the
+#: public (``publish_commendation``).
+HONOUR_FIELDS = (
+    "honour_id",
+    "published_on",
+    "cadre_name",
+    "unit",
+    "post",
+    "kind",
+    "citation",
+    "commended_on",
 )
 
 
@@ -55,3 +74,15 @@ class PublicRecords(Page):
 
 class ProjectionsStatus(Strict):
     """No fields."""
+
+
+class HonourRoll(Page):
+    """Every filter is optional; given ones must all match. ``q`` is text found in the
+    cadre's name, unit or post; ``month`` is of ``published_on``."""
+
+    q = fields.String(validate=NAME)
+    kind = fields.String(validate=codes(COMMENDATIONS))
+    month = fields.String(validate=MONTH)
+    page_size = fields.Integer(
+        load_default=20, strict=True, validate=validate.Range(min=1, max=200)
+    )

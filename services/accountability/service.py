@@ -10,7 +10,7 @@ from uuid import UUID
 from nameko.exceptions import RemoteError
 
 from events.checkpoints import CheckpointSigner
-from events.clock import CityClock, Clock
+from events.clock import CityClock, Clock, not_after_today
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
 from events.identity import Access, AgencyRpcProxy, rpc
@@ -21,6 +21,26 @@ from schemas import accountability as contract
 from schemas.common import load
 from schemas.errors import EXPECTED
 from services.accountability.application import Accountability
+
+#: How many years back a run of one grade is counted (the consequence rules need three).
+MAX_RUN = 10
+#: Each command's dates of what happened: none may be after the city's today.
+FACT_DATES: dict[type, tuple[str, ...]] = {
+    contract.OpenCase: ("occurred_on", "opened_on"),
+    contract.RecordStatement: ("made_on",),
+    contract.ImposeMeasure: ("decided_on",),
+    contract.DecideHandling: ("decided_on",),
+    contract.RegisterReformEffort: ("registered_on",),
+    contract.GrantExemption: ("granted_on",),
+    contract.FileAppeal: ("filed_on",),
+    contract.DecideAppeal: ("decided_on",),
+    contract.Commend: ("commended_on",),
+    contract.PublishCommendation: ("published_on",),
+    contract.WithdrawCommendationPublication: ("withdrawn_on",),
+    contract.PublishResult: ("published_on",),
+    contract.WithdrawPublication: ("withdrawn_on",),
+    contract.CloseCase: ("closed_on",),
+}
 
 
 class AccountabilityService:
@@ -64,8 +84,11 @@ class AccountabilityService:
         def decide(upstream: dict[str, Any]):
             data = upstream["data"]
             earlier = [self._grade(data["cadre_id"], data["year"] - n) for n in (2, 1)]
+            grade, run = data["outcome"]["grade"], 1
+            while run < MAX_RUN and self._grade(data["cadre_id"], data["year"] - run) == grade:
+                run += 1
             return self.accountability.assessment_consequences(
-                upstream, earlier, self.clock.today()
+                upstream, earlier, self.clock.today(), run
             )
 
         return self.accountability.process(
@@ -85,22 +108,22 @@ class AccountabilityService:
 
     @rpc(expected_exceptions=EXPECTED)
     def open_case(self, command: Any) -> dict[str, Any]:
-        payload = load(contract.OpenCase, command)
+        payload = self._load(contract.OpenCase, command)
         self._require_cadre(payload["cadre_id"], "cadre_id")
         facts = [self._basis_fact(payload["cadre_id"], item) for item in payload["basis"]]
         return self.accountability.open_case(payload, facts)
 
     @rpc(expected_exceptions=EXPECTED)
     def record_statement(self, command: Any) -> dict[str, Any]:
-        return self.accountability.record_statement(load(contract.RecordStatement, command))
+        return self.accountability.record_statement(self._load(contract.RecordStatement, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def impose_measure(self, command: Any) -> dict[str, Any]:
-        return self.accountability.impose_measure(load(contract.ImposeMeasure, command))
+        return self.accountability.impose_measure(self._load(contract.ImposeMeasure, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def decide_handling(self, command: Any) -> dict[str, Any]:
-        payload = load(contract.DecideHandling, command)
+        payload = self._load(contract.DecideHandling, command)
         if "unit_id" in payload:
             query = {"unit_id": str(payload["unit_id"])}
             require(self.cadre_registry.get_unit, query, "unit_id")
@@ -108,7 +131,7 @@ class AccountabilityService:
 
     @rpc(expected_exceptions=EXPECTED)
     def register_reform_effort(self, command: Any) -> dict[str, Any]:
-        payload = load(contract.RegisterReformEffort, command)
+        payload = self._load(contract.RegisterReformEffort, command)
         require(self.cadre_registry.get_unit, {"unit_id": str(payload["unit_id"])}, "unit_id")
         for participant in payload["participants"]:
             self._require_cadre(participant, "participants")
@@ -116,33 +139,48 @@ class AccountabilityService:
 
     @rpc(expected_exceptions=EXPECTED)
     def grant_exemption(self, command: Any) -> dict[str, Any]:
-        return self.accountability.grant_exemption(load(contract.GrantExemption, command))
+        return self.accountability.grant_exemption(self._load(contract.GrantExemption, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def file_appeal(self, command: Any) -> dict[str, Any]:
-        return self.accountability.file_appeal(load(contract.FileAppeal, command))
+        return self.accountability.file_appeal(self._load(contract.FileAppeal, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def decide_appeal(self, command: Any) -> dict[str, Any]:
-        return self.accountability.decide_appeal(load(contract.DecideAppeal, command))
+        payload = self._load(contract.DecideAppeal, command)
+        if (payload["changed_to"] or {}).get("unit_id"):
+            query = {"unit_id": str(payload["changed_to"]["unit_id"])}
+            require(self.cadre_registry.get_unit, query, "changed_to")
+        return self.accountability.decide_appeal(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def commend(self, command: Any) -> dict[str, Any]:
-        payload = load(contract.Commend, command)
+        payload = self._load(contract.Commend, command)
         self._require_cadre(payload["cadre_id"], "cadre_id")
         return self.accountability.commend(payload)
 
     @rpc(expected_exceptions=EXPECTED)
+    def publish_commendation(self, command: Any) -> dict[str, Any]:
+        payload = self._load(contract.PublishCommendation, command)
+        return self.accountability.publish_commendation(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def withdraw_commendation_publication(self, command: Any) -> dict[str, Any]:
+        payload = self._load(contract.WithdrawCommendationPublication, command)
+        return self.accountability.withdraw_commendation_publication(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
     def publish_result(self, command: Any) -> dict[str, Any]:
-        return self.accountability.publish_result(load(contract.PublishResult, command))
+        return self.accountability.publish_result(self._load(contract.PublishResult, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def withdraw_publication(self, command: Any) -> dict[str, Any]:
-        return self.accountability.withdraw_publication(load(contract.WithdrawPublication, command))
+        payload = self._load(contract.WithdrawPublication, command)
+        return self.accountability.withdraw_publication(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def close_case(self, command: Any) -> dict[str, Any]:
-        return self.accountability.close_case(load(contract.CloseCase, command))
+        return self.accountability.close_case(self._load(contract.CloseCase, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_case(self, query: Any) -> dict[str, Any]:
@@ -159,6 +197,18 @@ class AccountabilityService:
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, query: Any) -> dict[str, Any]:
         return self.accountability.list_cases(load(contract.ListCases, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_commendations(self, query: Any) -> dict[str, Any]:
+        return self.accountability.list_commendations(load(contract.ListCommendations, query))
+
+    def _load(self, schema: type, command: Any) -> dict[str, Any]:
+        """The validated command; one that dates a fact after the city's today is refused
+        (``accountability.not_after_today``)."""
+        payload = load(schema, command)
+        rule = "accountability.not_after_today"
+        not_after_today(self.clock.today(), payload, FACT_DATES[schema], rule)
+        return payload
 
     def _require_cadre(self, cadre_id: Any, field: str) -> None:
         require(self.cadre_registry.get_cadre, {"cadre_id": str(cadre_id)}, field)

@@ -16,6 +16,8 @@ from schemas.cadre_registry.reference import RANK_ORDER, TASK_OWNER_RANK
 from schemas.errors import RuleViolation
 
 SERVING = ("in_post", "off_post_training")
+#: A cadre still in the civil service, whether or not they hold a post (辞退 ends it).
+IN_SERVICE = ("in_post", "off_post_training", "dismissed", "resigned")
 NAMESPACE = UUID("3e7a9c41-5b2d-4f6e-8a1c-9d0b2e4f6a83")
 
 
@@ -124,10 +126,10 @@ class Cadre(Aggregate):
         self._require_in_order(effective_date)
         self._appointed(unit_id, post, rank, post_kind, effective_date)
 
-    def transfer(self, unit_id: UUID, post: str, effective_date: date) -> None:
+    def transfer(self, unit_id: UUID, post: str, effective_date: date, reason: str = "") -> None:
         self._require_status("transfer", ("in_post",))
         self._require_in_order(effective_date)
-        self._transferred(unit_id, post, effective_date)
+        self._transferred(unit_id, post, effective_date, reason)
 
     def change_to_non_leadership(self, post: str, effective_date: date, reason: str) -> None:
         self._require_status("change_to_non_leadership", SERVING)
@@ -152,6 +154,20 @@ class Cadre(Aggregate):
         self._require_status("order_resignation", SERVING)
         self._require_in_order(effective_date)
         self._ordered_to_resign(effective_date, reason)
+
+    def dismiss_from_service(self, effective_date: date, reason: str) -> None:
+        """辞退: the cadre leaves the civil service (not only a post, as with 免职)."""
+        self._require_status("dismiss_from_service", IN_SERVICE)
+        self._require_in_order(effective_date)
+        self._dismissed_from_service(effective_date, reason)
+
+    def left_post(self, held: dict[str, Any]) -> bool:
+        """Whether the cadre, who held ``held`` (an entry of the history), has left that
+        post: no longer in post, in another unit, or at another rank (a task needs its
+        owner's rank). Their tasks then need a new owner."""
+        return (
+            self.status != "in_post" or self.unit_id != held["unit_id"] or self.rank != held["rank"]
+        )
 
     def demote(self, rank: str, post: str, effective_date: date, reason: str) -> None:
         self._require_status("demote", SERVING)
@@ -207,10 +223,13 @@ class Cadre(Aggregate):
         self._hold("appointed", unit_id, post, rank, post_kind, "in_post", effective_date, "")
 
     @event("Transferred")
-    def _transferred(self, unit_id: UUID, post: str, effective_date: date) -> None:
+    def _transferred(
+        self, unit_id: UUID, post: str, effective_date: date, reason: str = ""
+    ) -> None:
         self._hold(
-            "transferred", unit_id, post, self.rank, self.post_kind, "in_post", effective_date, ""
-        )
+            "transferred", unit_id, post, self.rank, self.post_kind, "in_post", effective_date,
+            reason,
+        )  # fmt: skip
 
     @event("ChangedToNonLeadership")
     def _changed_to_non_leadership(self, post: str, effective_date: date, reason: str) -> None:
@@ -233,6 +252,13 @@ class Cadre(Aggregate):
     @event("OrderedToResign")
     def _ordered_to_resign(self, effective_date: date, reason: str) -> None:
         self._hold("ordered_to_resign", None, "", self.rank, "", "resigned", effective_date, reason)
+
+    @event("DismissedFromService")
+    def _dismissed_from_service(self, effective_date: date, reason: str) -> None:
+        self._hold(
+            "dismissed_from_service", None, "", self.rank, "", "dismissed_from_service",
+            effective_date, reason,
+        )  # fmt: skip
 
     @event("Demoted")
     def _demoted(self, rank: str, post: str, effective_date: date, reason: str) -> None:
@@ -272,7 +298,10 @@ class Cadre(Aggregate):
 
 
 class Responsibility(Aggregate):
-    """A task with exactly one owner at any time (事有专人、人有专责)."""
+    """A task with exactly one owner at any time (事有专人、人有专责). When its owner leaves
+    the post, the task is ``vacant`` (who left, when, why) until it is given a new owner."""
+
+    vacant: dict[str, Any] | None = None  # a class default: states recorded before it
 
     @event("Assigned")
     def __init__(self, kind: str, title: str, owner_id: UUID, effective_date: date) -> None:
@@ -287,13 +316,23 @@ class Responsibility(Aggregate):
                 "registry.effective_date_in_order",
                 f"effective date {effective_date} is before the last assignment",
             )
-        if owner_id != self.owner_id:
+        if owner_id != self.owner_id or self.vacant is not None:
             self._reassigned(owner_id, effective_date)
+
+    def owner_left(self, change: str, effective_date: date, reason: str) -> None:
+        if self.vacant is None:
+            self._owner_left(self.owner_id, change, effective_date, reason)
 
     @event("Reassigned")
     def _reassigned(self, owner_id: UUID, effective_date: date) -> None:
         self.owner_id = owner_id
         self.owners.append({"owner_id": owner_id, "from": effective_date})
+        self.vacant = None
+
+    @event("OwnerLeft")
+    def _owner_left(self, owner_id: UUID, change: str, effective_date: date, reason: str) -> None:
+        self.vacant = {"owner_id": owner_id, "change": change, "since": effective_date,
+                       "reason": reason}  # fmt: skip
 
 
 class AppliedHandling(Aggregate):
@@ -328,6 +367,15 @@ class AppliedHandling(Aggregate):
         cadre.reinstate(self.before, effective_date, reason)
         self._undone(effective_date)
 
+    def replace(self, handling: str, before: dict[str, Any], entry: int) -> None:
+        """The decision was changed on appeal to ``handling``, applied after this one was
+        undone: what a later undo would restore is now ``before``."""
+        self._replaced(handling, before, entry)
+
     @event("Undone")
     def _undone(self, effective_date: date) -> None:
         self.undone = True
+
+    @event("Replaced")
+    def _replaced(self, handling: str, before: dict[str, Any], entry: int) -> None:
+        self.handling, self.before, self.entry, self.undone = handling, before, entry, False

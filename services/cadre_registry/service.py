@@ -87,6 +87,10 @@ class CadreRegistryService:
         return self.registry.order_resignation(load(contract.OrderResignation, command))
 
     @rpc(expected_exceptions=EXPECTED)
+    def dismiss_from_service(self, command: Any) -> dict[str, Any]:
+        return self.registry.dismiss_from_service(load(contract.DismissFromService, command))
+
+    @rpc(expected_exceptions=EXPECTED)
     def demote(self, command: Any) -> dict[str, Any]:
         return self.registry.demote(load(contract.Demote, command))
 
@@ -109,6 +113,10 @@ class CadreRegistryService:
     @rpc(expected_exceptions=EXPECTED)
     def responsibilities_of(self, query: Any) -> dict[str, Any]:
         return self.registry.responsibilities_of(load(contract.ResponsibilitiesOf, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def tasks_needing_owner(self, query: Any) -> dict[str, Any]:
+        return self.registry.tasks_needing_owner(load(contract.TasksNeedingOwner, query))
 
     @rpc(expected_exceptions=EXPECTED)
     def owner_of(self, query: Any) -> dict[str, Any]:

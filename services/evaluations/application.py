@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from events.commands import CommandApplication, Decision
+from events.personal import Erased
 from schemas.common import label
-from schemas.errors import NotFound, RuleViolation
+from schemas.errors import Conflict, NotFound, RuleViolation
 from schemas.evaluations.reference import (
     ASSESSMENT_RULES,
     CHANNELS,
@@ -24,6 +26,7 @@ from services.evaluations.domain import (
     CadreSanctions,
     RaterErasure,
     assess,
+    check_assessment_day,
     summarize,
 )
 
@@ -40,6 +43,7 @@ class Evaluations(CommandApplication):
             msg = "EVALUATIONS_RATER_KEY is not set: it keys the hashes of raters' references"
             raise OSError(msg)
         self._rater_key = key.encode()
+        self.finish_erasures()
 
     def rater_hash(self, channel: str, rater_ref: str) -> str:
         return hmac.new(
@@ -47,17 +51,20 @@ class Evaluations(CommandApplication):
         ).hexdigest()
 
     def erase_rater(self, command: dict[str, Any]) -> dict[str, Any]:
-        """Destroy the keys of a rater's references on every channel (so their ratings keep
-        counting but no longer say who gave them), then record that an erasure happened."""
+        """Record that a rater was erased, then destroy the keys of their references on every
+        channel (``CommandApplication.erase``), so their ratings keep counting but no longer
+        say who gave them. The raw reference goes no further than here: the payload (and so
+        the command's digest, which tells a retry from a reused ``command_id``) keeps its
+        keyed hash instead."""
         rater_ref = command.pop("rater_ref")
-        for channel in CHANNELS:
-            self.personal_keys.erase(self.rater_hash(channel, rater_ref))
+        command["rater_hash"] = self.rater_hash("*", rater_ref)
 
         def decide() -> Decision:
             erasure = RaterErasure(command["reason"], command["erased_on"])
             return [erasure], {"erasure_id": str(erasure.id)}
 
-        return self.execute("erase_rater", command, decide)
+        persons = [self.rater_hash(channel, rater_ref) for channel in CHANNELS]
+        return self.erase("erase_rater", command, decide, persons)
 
     def submit_rating(self, command: dict[str, Any]) -> dict[str, Any]:
         # The raw reference goes no further than here: not into events, not into the digest.
@@ -71,7 +78,15 @@ class Evaluations(CommandApplication):
             counted = ratings.rate(command["channel"], command["value"], rater_hash)
             return [ratings], {"counted": counted, "period": command["period"]}
 
-        return self.execute("submit_rating", command, decide)
+        try:
+            return self.execute("submit_rating", command, decide)
+        except Erased:  # the rater's key is marked: an erasure is under way, or left unfinished
+            self.finish_erasures()
+        try:
+            return self.execute("submit_rating", command, decide)
+        except Erased:
+            msg = "an erasure of this rater is under way: retry later"
+            raise Conflict(msg) from None
 
     def ratings_summary(self, query: dict[str, Any]) -> dict[str, Any]:
         ratings = self._period_ratings(query["cadre_id"], query["period"])
@@ -81,10 +96,14 @@ class Evaluations(CommandApplication):
             **with_labels(summarize(ratings)),
         }
 
-    def conclude_annual_assessment(self, command: dict[str, Any]) -> dict[str, Any]:
+    def conclude_annual_assessment(self, command: dict[str, Any], today: date) -> dict[str, Any]:
+        """``concluded_on`` (else ``today``, the city's) is no later than today and within
+        the year's assessment period."""
         version = command["rules_version"] or CURRENT_RULES
+        concluded_on = command.get("concluded_on") or today
 
         def decide() -> Decision:
+            check_assessment_day(command["year"], concluded_on, today, version)
             assessment_id = Assessment.create_id(command["cadre_id"], command["year"])
             if self.find(assessment_id, Assessment) is not None:
                 raise RuleViolation(
@@ -95,7 +114,7 @@ class Evaluations(CommandApplication):
             sanctions = self.find(CadreSanctions.create_id(command["cadre_id"]), CadreSanctions)
             measures = sanctions.in_year(command["year"]) if sanctions else []
             outcome = assess(ratings, ASSESSMENT_RULES[version], version, measures)
-            assessment = Assessment(command["cadre_id"], command["year"], outcome)
+            assessment = Assessment(command["cadre_id"], command["year"], outcome, concluded_on)
             return [assessment], assessment_view(assessment)
 
         return self.execute("conclude_annual_assessment", command, decide)
@@ -164,5 +183,6 @@ def assessment_view(assessment: Assessment) -> dict[str, Any]:
         "final_score": outcome["final_score"],
         "vetoes": outcome["vetoes"],
         "rules_version": outcome["rules_version"],
+        "concluded_on": assessment.concluded_on.isoformat() if assessment.concluded_on else None,
         **with_labels(outcome["summary"]),
     }

@@ -10,7 +10,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from schemas.errors import RuleViolation
-from schemas.evaluations.reference import CHANNELS, GRADE_ORDER, score
+from schemas.evaluations.reference import CHANNELS, GRADE_ORDER, assessment_opens, score
 
 NAMESPACE = UUID("0b8f6f8e-4d0c-4f7e-9d6a-3a1c2e5b7d11")
 
@@ -118,18 +118,39 @@ def assess(
     }
 
 
+def check_assessment_day(year: int, concluded_on: date, today: date, version: str) -> None:
+    """A year is assessed on a day no later than today, and not before its assessment
+    period opens (``assessment_opens`` of the rules ``version``)."""
+    if concluded_on > today:
+        raise RuleViolation(
+            "evaluations.not_after_today",
+            f"concluded_on {concluded_on} is after the city's today ({today})",
+        )
+    opens = assessment_opens(year, version)
+    if concluded_on < opens:
+        raise RuleViolation(
+            "evaluations.assessment_period",
+            f"the {year} assessment period opens on {opens} (rules {version}); "
+            f"it cannot be concluded on {concluded_on}",
+        )
+
+
 class Assessment(Aggregate):
-    """A cadre's concluded annual assessment (年度考核), with the rules version it used."""
+    """A cadre's concluded annual assessment (年度考核), with the rules version it used and
+    the day it was concluded (None: recorded before assessments were dated)."""
 
     @staticmethod
     def create_id(cadre_id: UUID, year: int) -> UUID:
         return uuid5(NAMESPACE, f"assessment:{cadre_id}:{year}")
 
     @event("Concluded")
-    def __init__(self, cadre_id: UUID, year: int, outcome: dict[str, Any]) -> None:
+    def __init__(
+        self, cadre_id: UUID, year: int, outcome: dict[str, Any], concluded_on: date | None = None
+    ) -> None:
         self.cadre_id = cadre_id
         self.year = year
         self.outcome = outcome
+        self.concluded_on = concluded_on
 
 
 class CadreSanctions(Aggregate):

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from events.checkpoints import CheckpointSigner
+from events.clock import CityClock, Clock
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
 from events.identity import Access, AgencyRpcProxy, rpc
@@ -27,6 +28,7 @@ class EvaluationsService:
     cadre_registry = AgencyRpcProxy("cadre_registry")
     relay = RelayExtension()
     checkpoints = CheckpointSigner()
+    clock: CityClock = Clock()
 
     @log_event_handler("accountability", "case_decided")
     def measure_decided(self, event: dict[str, Any]) -> int:
@@ -54,7 +56,7 @@ class EvaluationsService:
     def conclude_annual_assessment(self, command: Any) -> dict[str, Any]:
         payload = load(contract.ConcludeAnnualAssessment, command)
         self._require_cadre(payload["cadre_id"])
-        return self.evaluations.conclude_annual_assessment(payload)
+        return self.evaluations.conclude_annual_assessment(payload, self.clock.today())
 
     @rpc(expected_exceptions=EXPECTED)
     def get_assessment(self, query: Any) -> dict[str, Any]:

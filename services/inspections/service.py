@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from events.checkpoints import CheckpointSigner
-from events.clock import CityClock, Clock, every
+from events.clock import CityClock, Clock, every, not_after_today
 from events.dependency import ApplicationDependency
 from events.identity import Access, AgencyRpcProxy, rpc
 from events.observability import Observability
@@ -21,6 +21,17 @@ from schemas import inspections as contract
 from schemas.common import load
 from schemas.errors import EXPECTED
 from services.inspections.application import Inspections
+
+#: Each command's dates of what happened: none may be after the city's today (a letter's
+#: ``deadline`` is a day to come, and is not one of them).
+FACT_DATES: dict[type, tuple[str, ...]] = {
+    contract.OpenInspection: ("started_on",),
+    contract.RecordFinding: ("found_on",),
+    contract.IssueRectificationLetter: ("issued_on",),
+    contract.ReportRectification: ("reported_on",),
+    contract.ReviewRectification: ("reviewed_on",),
+    contract.ExposeFinding: ("exposed_on",),
+}
 
 
 class InspectionsService:
@@ -35,11 +46,11 @@ class InspectionsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def open_inspection(self, command: Any) -> dict[str, Any]:
-        return self.inspections.open_inspection(load(contract.OpenInspection, command))
+        return self.inspections.open_inspection(self._load(contract.OpenInspection, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def record_finding(self, command: Any) -> dict[str, Any]:
-        payload = load(contract.RecordFinding, command)
+        payload = self._load(contract.RecordFinding, command)
         self._require_unit(payload)
         if payload["cadre_id"] is not None:
             query = {"cadre_id": str(payload["cadre_id"])}
@@ -48,7 +59,7 @@ class InspectionsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def issue_rectification_letter(self, command: Any) -> dict[str, Any]:
-        payload = load(contract.IssueRectificationLetter, command)
+        payload = self._load(contract.IssueRectificationLetter, command)
         self._require_unit(payload)
         if payload["task_id"] is not None:
             query = {"task_id": str(payload["task_id"])}
@@ -57,15 +68,17 @@ class InspectionsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def report_rectification(self, command: Any) -> dict[str, Any]:
-        return self.inspections.report_rectification(load(contract.ReportRectification, command))
+        payload = self._load(contract.ReportRectification, command)
+        return self.inspections.report_rectification(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def review_rectification(self, command: Any) -> dict[str, Any]:
-        return self.inspections.review_rectification(load(contract.ReviewRectification, command))
+        payload = self._load(contract.ReviewRectification, command)
+        return self.inspections.review_rectification(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def expose_finding(self, command: Any) -> dict[str, Any]:
-        return self.inspections.expose_finding(load(contract.ExposeFinding, command))
+        return self.inspections.expose_finding(self._load(contract.ExposeFinding, command))
 
     @rpc(expected_exceptions=EXPECTED)
     def get_inspection(self, query: Any) -> dict[str, Any]:
@@ -95,6 +108,12 @@ class InspectionsService:
     def check_deadlines(self) -> list[str]:
         """The deadline timer: letters not accepted by their deadline become overdue."""
         return self.inspections.mark_overdue_letters(self.clock.today())
+
+    def _load(self, schema: type, command: Any) -> dict[str, Any]:
+        payload = load(schema, command)
+        rule = "inspections.not_after_today"
+        not_after_today(self.clock.today(), payload, FACT_DATES[schema], rule)
+        return payload
 
     def _require_unit(self, payload: dict[str, Any]) -> None:
         require(self.cadre_registry.get_unit, {"unit_id": str(payload["unit_id"])}, "unit_id")

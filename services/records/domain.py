@@ -49,31 +49,31 @@ def restrictions(events: list[dict[str, Any]], version: str) -> list[Restriction
     log order) cause under the rules of ``version``."""
     rules = RESTRICTION_RULES[version]
     found: list[Restriction] = []
+    decided_on: dict[str, date] = {}  # decision → the day it was decided
     for event in events:
         data = event["data"]
         if event["type"] == "case_decided":
             facts = {data["decision_type"]: data["kind"], "form": data.get("form")}
-            starts = date.fromisoformat(data["decided_on"])
+            starts = decided_on[data["decision_id"]] = date.fromisoformat(data["decided_on"])
             decision = data["decision_id"]
         elif event["type"] == "assessment_concluded":
             facts = {"grade": data["outcome"]["grade"]}
             starts = date(data["year"] + 1, 1, 1)
             decision = None
         elif event["type"] == "case_appeal_decided" and data["outcome"] in ("revoked", "changed"):
-            original = None
             for restriction in found:
                 if restriction.decision_id == data["decision_id"]:
                     restriction.lifted_on = date.fromisoformat(data["decided_on"])
                     restriction.lifted_by.append(event["event_id"])
-                    original = restriction
             if data["outcome"] == "revoked" or not data.get("changed_to"):
                 continue
             # A changed decision restricts as its new kind would have, from the original
-            # decision's day (the time already served counts).
+            # decision's day (the time already served counts), whether or not the original
+            # kind restricted anything.
             changed = data["changed_to"]
             decision_type = "handling" if changed["kind"] in HANDLINGS else "measure"
             facts = {decision_type: changed["kind"], "form": changed.get("form")}
-            starts = original.starts if original else date.fromisoformat(data["decided_on"])
+            starts = decided_on.get(data["decision_id"]) or date.fromisoformat(data["decided_on"])
             decision = data["decision_id"]
         else:
             continue
@@ -158,8 +158,11 @@ POSTING_EVENTS = {
     "cadre_dismissed",
     "cadre_ordered_to_resign",
     "cadre_demoted",
+    "cadre_dismissed_from_service",
     "cadre_reinstated",
 }
+#: Events after which the cadre holds no post.
+POST_ENDED = ("cadre_dismissed", "cadre_ordered_to_resign", "cadre_dismissed_from_service")
 STATUS_AFTER = {
     "cadre_registered": "in_post",
     "cadre_appointed": "in_post",
@@ -167,6 +170,7 @@ STATUS_AFTER = {
     "cadre_sent_to_off_post_training": "off_post_training",
     "cadre_dismissed": "dismissed",
     "cadre_ordered_to_resign": "resigned",
+    "cadre_dismissed_from_service": "dismissed_from_service",
 }
 
 
@@ -186,7 +190,7 @@ def posting(registry_events: list[dict[str, Any]]) -> dict[str, Any]:
         if event["type"] not in POSTING_EVENTS:
             continue
         data = event["data"]
-        if event["type"] in ("cadre_dismissed", "cadre_ordered_to_resign"):
+        if event["type"] in POST_ENDED:
             held.update(unit_id=None, post=None, post_kind=None)
         if event["type"] == "cadre_changed_to_non_leadership":
             held["post_kind"] = "non_leadership"

@@ -10,11 +10,18 @@ three logs (the cadre's name and posting from the registry, the situation from t
 the case rests on, the decision from accountability). Each side of a join refreshes the
 records it touches, so the result does not depend on which log arrives first. A withdrawn
 publication's records are removed, and so is the record of a decision revoked on appeal.
+A record's id is public and opaque (``public_record_id``).
+
+The honour roll (``honours``, in the same projection, beside the records it is published
+with): one document per commendation published with its public citation and not withdrawn,
+joined with the cadre's name and the unit and post held when commended; never the
+commendation's private reason. Its id is public and opaque too (``honour_id``).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import NAMESPACE_URL, uuid5
 
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
@@ -22,7 +29,7 @@ from pymongo.collection import Collection
 from events.projections import Projection
 from schemas.accountability.reference import HANDLINGS
 from schemas.inspections.reference import category_of
-from services.records.domain import POSTING_EVENTS
+from services.records.domain import POST_ENDED, POSTING_EVENTS
 
 #: The date each kind of event takes effect (the first of these fields it has).
 DATE_FIELDS = (
@@ -38,6 +45,27 @@ DATE_FIELDS = (
     "found_on",
     "erased_on",
 )
+
+
+#: The namespace of public record ids (``public_record_id``); changing it changes every id.
+RECORD_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:youwei:public-record")
+
+
+def public_record_id(publication_id: str, decision_id: str) -> str:
+    """A published decision's public id: a name-based UUID (RFC 9562 version 5, SHA-1) of
+    the publication and the decision, so the same in every rebuild, and one-way: it neither
+    shows nor leads back to the internal ids, which never leave the services."""
+    return str(uuid5(RECORD_ID_NAMESPACE, f"{publication_id}:{decision_id}"))
+
+
+#: The namespace of the honour roll's public ids (``honour_id``).
+HONOUR_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:youwei:honour-roll")
+
+
+def honour_id(commendation_id: str, version: int) -> str:
+    """A publication of a commendation on the honour roll: its public id, one-way from the
+    commendation and the version its publication made (the same in every rebuild)."""
+    return str(uuid5(HONOUR_ID_NAMESPACE, f"{commendation_id}:{version}"))
 
 
 def effective_on(event: dict[str, Any]) -> str:
@@ -132,6 +160,8 @@ class PersonnelFiles(Projection):
                 session=session,
             )
             return [data["owner_id"]]
+        if kind == "responsibility_owner_left":
+            return [data["owner_id"]]
         if kind == "responsibility_reassigned":
             before = db["tasks"].find_one_and_update(
                 {"_id": event["originator_id"]},
@@ -178,7 +208,11 @@ class PublicRecords(Projection):
         "findings": (),
         "letters": (),
         "cases": (),
-    }
+        # the honour roll: one document per commendation published and not withdrawn
+        "honours": (("published_on",), ("commendation_id",), ("cadre_id",), ("unit_id",),
+                    ("kind",), ("month",)),
+        "commendations": (),
+    }  # fmt: skip
 
     def apply(self, event: dict[str, Any], db: Db, session: ClientSession) -> None:
         kind, data, originator = event["type"], event["data"], event["originator_id"]
@@ -200,8 +234,8 @@ class PublicRecords(Projection):
             db["cadres"].update_one({"_id": originator}, update, upsert=True, session=session)
             refresh = {"cadre_id": originator}
         elif kind == "cadre_personal_data_erased":
-            db["cadres"].update_one({"_id": originator}, {"$set": {"name": None}}, upsert=True,
-                                    session=session)  # fmt: skip
+            db["cadres"].update_one({"_id": originator}, {"$set": {"name": None, "erased": True}},
+                                    upsert=True, session=session)  # fmt: skip
             refresh = {"cadre_id": originator}
         elif kind == "finding_recorded":
             db["findings"].update_one(
@@ -258,15 +292,55 @@ class PublicRecords(Projection):
                 session=session,
             )
             refresh = {"decision_id": data["decision_id"]}
+        elif kind == "commendation_commended":
+            db["commendations"].update_one(
+                {"_id": originator},
+                {"$set": {"kind": data["kind"], "commended_on": data["commended_on"]}},
+                upsert=True,
+                session=session,
+            )
+        elif kind == "commendation_published":
+            commendation = db["commendations"].find_one({"_id": originator}, session=session)
+            db["honours"].update_one(
+                {"_id": honour_id(originator, event["originator_version"])},
+                {"$set": {"commendation_id": originator, "cadre_id": data["cadre_id"],
+                          "kind": (commendation or {}).get("kind"),
+                          "commended_on": (commendation or {}).get("commended_on"),
+                          "published_on": data["published_on"], "citation": data["citation"],
+                          "month": data["published_on"][:7]}},
+                upsert=True, session=session,
+            )  # fmt: skip
+            refresh = {"commendation_id": originator}
+        elif kind == "commendation_publication_withdrawn":
+            db["honours"].delete_many({"commendation_id": originator}, session=session)
         if refresh is not None:
             for record in db["records"].find(refresh, session=session):
                 self._refresh(record, db, session)
+            if set(refresh) <= {"cadre_id", "unit_id", "commendation_id"}:
+                for honour in db["honours"].find(refresh, session=session):
+                    self._refresh_honour(honour, db, session)
+
+    def _refresh_honour(self, honour: dict[str, Any], db: Db, session) -> None:
+        """The honour's cadre name and the unit and post held when commended, as the
+        projection holds them now; the citation may name the cadre, so it is withheld with
+        the name once the cadre's personal data is erased."""
+        cadre = db["cadres"].find_one({"_id": honour["cadre_id"]}, session=session) or {}
+        held = self._posting_on(cadre.get("postings") or [], honour.get("commended_on"))
+        unit = db["units"].find_one({"_id": held.get("unit_id")}, session=session) or {}
+        fields = {
+            "cadre_name": cadre.get("name"),
+            "unit_id": held.get("unit_id"),
+            "unit": unit.get("name"),
+            "post": held.get("post"),
+            "public_citation": None if cadre.get("erased") else honour.get("citation"),
+        }
+        db["honours"].update_one({"_id": honour["_id"]}, {"$set": fields}, session=session)
 
     def _publish(self, case_id: str, data: dict[str, Any], db: Db, session) -> None:
         case = db["cases"].find_one({"_id": case_id}, session=session)
         for decision_id in data["decision_ids"]:
             db["records"].update_one(
-                {"_id": f"{data['publication_id']}:{decision_id}"},
+                {"_id": public_record_id(data["publication_id"], decision_id)},
                 {
                     "$set": {
                         "publication_id": data["publication_id"],
@@ -276,6 +350,7 @@ class PublicRecords(Projection):
                         "finding_ids": case["finding_ids"],
                         "letter_ids": case["letter_ids"],
                         "published_on": data["published_on"],
+                        "summary": data["summary"],
                         "month": data["published_on"][:7],
                     }
                 },
@@ -307,6 +382,8 @@ class PublicRecords(Projection):
             "decision": kind,
             "form": (changed or decision).get("form"),
             "decided_on": decision.get("decided_on"),
+            # the published text may name the cadre: withheld with the name once it is erased
+            "summary": None if cadre.get("erased") else record.get("summary"),
         }
         db["records"].update_one({"_id": record["_id"]}, {"$set": fields}, session=session)
 
@@ -317,7 +394,7 @@ class PublicRecords(Projection):
         for posting in postings:
             if day is not None and posting.get("on") and posting["on"] > day and held:
                 break
-            if posting["type"] in ("cadre_dismissed", "cadre_ordered_to_resign"):
+            if posting["type"] in POST_ENDED:
                 continue  # the record names the post the cadre held when decided about
             held.update({k: v for k, v in posting.items() if k in ("unit_id", "post") and v})
         return held

@@ -21,6 +21,7 @@ from events.checkpoints import (
     KEYS,
     Keys,
     SigningKeyError,
+    key_id,
     load_private_key,
     new_private_key_pem,
     sign_head,
@@ -30,6 +31,7 @@ from events.logformat import GENESIS_HASH, event_hash
 from events.mongodb import HEADS_COLLECTION
 from events.verify import verify_log
 from tests.events.support import fresh_database_name, new_factory
+from youwei import stack
 from youwei.cli import main
 
 LOG = "audited_events"
@@ -224,6 +226,41 @@ def test_the_audit_commands(database, key_file, tmp_path, mongodb_uri) -> None:
                                    "--to", str(tmp_path / "k.pem"), *where])  # fmt: skip
     assert rotated.exit_code == 0 and "retired" in rotated.output
     assert runner.invoke(main, ["audit", "verify", *where]).exit_code == 0
+
+
+def test_export_signs_with_the_local_stacks_key_by_default(database, key_file, tmp_path,
+                                                            mongodb_uri) -> None:  # fmt: skip
+    """Without --key-file or AUDIT_SIGNING_KEY_FILE, the key `youwei up` made in the state
+    folder signs; with none of them, a usage error says where that key would be."""
+    runner = CliRunner()
+    state = tmp_path / "state"
+    env = {"YOUWEI_STATE_DIR": str(state), "AUDIT_SIGNING_KEY_FILE": None}
+    where = ["--uri", mongodb_uri, "--database", database.name]
+
+    def export_to(out: str, **changes):
+        return runner.invoke(main, ["audit", "export", str(tmp_path / out), *where],
+                             env={**env, **changes})  # fmt: skip
+
+    refused = export_to("none")
+    assert refused.exit_code == 2 and "no signing key" in refused.output
+    assert str(state / "audit-signing-key.pem") in refused.output.replace("\n", "")
+    assert not (tmp_path / "none").exists()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("YOUWEI_STATE_DIR", str(state))
+        local = stack.signing_key()  # as `youwei up` makes it
+    exported = export_to("local")
+    assert exported.exit_code == 0, exported.output
+    assert manifest_key(tmp_path / "local") == key_id(load_private_key(local).public_key())
+
+    # AUDIT_SIGNING_KEY_FILE comes first: its key (not the one in service) is the one refused
+    given = export_to("given", AUDIT_SIGNING_KEY_FILE=str(key_file))
+    other = key_id(load_private_key(key_file).public_key())
+    assert given.exit_code == 1 and f"signing key {other} is not registered" in given.output
+
+
+def manifest_key(folder: Path) -> str:
+    return json.loads((folder / "manifest.json").read_text())["signature"]["key_id"]
 
 
 def standalone(folder: Path) -> subprocess.CompletedProcess:

@@ -29,6 +29,7 @@ AGENCY_ROLES = {
     "org": "organization_department",
     "org_b": "organization_department",
     "commission": "discipline_commission",
+    "commission_b": "discipline_commission",
     "hall": "service_hall",
     "auditor": "auditor",
 }

@@ -8,7 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from schemas.accountability.reference import ACCOUNTABILITY_FORMS, HANDLINGS, MEASURES
+from schemas.accountability.reference import (
+    ACCOUNTABILITY_FORMS,
+    DECISION_TYPES,
+    HANDLINGS,
+    MEASURES,
+)
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
 
 SCRIPT_NAME = "<script>alert('x')</script>王五"
@@ -27,6 +32,8 @@ def record(number: int, name: str | None, unit: str | None, post: str | None,
            form: str | None = None, **extra: Any) -> dict:  # fmt: skip
     category = SITUATIONS[situation][2] if situation else None
     decisions = MEASURES if decision_type == "measure" else HANDLINGS
+    # the published text; withheld (None) with the name of an erased cadre
+    summary = f"对{unit}{post}{name}同志予以{decisions[decision][0]}" if name else None
     return {
         "record_id": f"r-{number:03d}",
         "published_on": decided_on[:8] + "28",
@@ -35,10 +42,11 @@ def record(number: int, name: str | None, unit: str | None, post: str | None,
         "post": post,
         "category": label(CATEGORIES, category),
         "situation": label(SITUATIONS, situation),
-        "decision_type": decision_type,
+        "decision_type": label(DECISION_TYPES, decision_type),
         "decision": label(decisions, decision),
         "form": label(ACCOUNTABILITY_FORMS, form),
         "decided_on": decided_on,
+        "summary": summary,
         **extra,
     }
 

@@ -7,9 +7,13 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from schemas.errors import InvalidCommand, RuleViolation
-from services.accountability.domain import Case, ReformEffort
+from schemas.records.reference import CONSEQUENCE_RULES
+from services.accountability.domain import Case, ReformEffort, proposed_consequence
+from services.records.domain import consequences
 
 CADRE = uuid4()
 FINDING = {"kind": "finding", "finding_id": uuid4()}
@@ -148,12 +152,43 @@ def test_one_appeal_per_decision_and_what_the_outcome_does() -> None:
     refused("accountability.change_within_type",
             lambda: c.decide_appeal(handling, "changed", "x", date(2026, 5, 22),
                                     {"kind": "post_adjustment", "form": None}))  # fmt: skip
+    unit = uuid4()
     c.decide_appeal(handling, "changed", "改为转任", date(2026, 5, 22),
-                    {"kind": "transfer", "form": None})  # fmt: skip
+                    {"kind": "transfer", "form": None, "unit_id": unit,
+                     "post": "调研员"})  # fmt: skip
     changed = c.decision(handling)
     assert (changed["kind"], changed["status"]) == ("transfer", "changed")
-    assert changed["changes"] == [{"kind": "post_adjustment", "form": None}]
+    # what it was, and the post the new handling names, for the registry to apply
+    assert changed["changes"] == [{"kind": "post_adjustment", "form": None,
+                                   "target": {"post": "科员"}}]  # fmt: skip
+    assert changed["target"] == {"unit_id": unit, "post": "调研员", "rank": None}
     with pytest.raises(InvalidCommand):
         c.file_appeal(uuid4(), "no such decision", date(2026, 5, 22))
     c.close("办结", date(2026, 5, 30))
     assert c.status == "closed"
+
+
+@given(st.lists(st.sampled_from(["incompetent", "excellent", "competent"]), min_size=1,
+                max_size=8))  # fmt: skip
+def test_the_case_an_assessment_opens_cites_the_rule_the_personnel_file_shows(grades) -> None:
+    """For any run of grades, the last year's proposal is the longest-running consequence
+    the records service finds for that year (issue 15: the file and the case agree)."""
+    rules = CONSEQUENCE_RULES["2026.1"]
+    years = {2020 + n: grade for n, grade in enumerate(grades)}
+    last = max(years)
+    run = 1
+    while years.get(last - run) == years[last]:
+        run += 1
+    assessed = [{"event_id": f"a-{y}", "data": {"year": y, "outcome": {"grade": g}}}
+                for y, g in years.items()]  # fmt: skip
+    fired = [c for c in consequences(assessed, "2026.1") if c.year == last]
+    longest = max(fired, key=lambda c: rules[c.rule]["years_running"], default=None)
+    assert proposed_consequence(years[last], run, rules) == (longest.rule if longest else None)
+
+
+def test_two_incompetent_years_propose_dismissal_from_the_service() -> None:
+    rules = CONSEQUENCE_RULES["2026.1"]
+    assert proposed_consequence("incompetent", 1, rules) == "incompetent_demotion"
+    assert proposed_consequence("incompetent", 2, rules) == "incompetent_twice_dismissal"
+    assert proposed_consequence("incompetent", 3, rules) == "incompetent_demotion"  # afresh
+    assert proposed_consequence("competent", 2, rules) is None

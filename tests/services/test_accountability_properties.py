@@ -14,6 +14,7 @@ so any combination of breakages must be refused too.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from unittest.mock import Mock
 from uuid import UUID, uuid4
 
@@ -42,11 +43,13 @@ from services.accountability.application import Accountability
 from services.accountability.service import AccountabilityService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, assert_refused_without_trace, broken
-from tests.services.support import ACTOR, command
+from tests.services.fuzz import READABLE
+from tests.services.support import ACTOR, FixedClock, command
 
 # What the stand-ins know.
 UNIT, CADRE, COLLEAGUE, FINDING, LETTER = (str(uuid4()) for _ in range(5))
 ASSESSED_YEAR = 2025
+TODAY = date(2026, 12, 31)
 
 SCHEMAS = {
     "open_case": contract.OpenCase,
@@ -105,6 +108,7 @@ def stand_ins() -> dict[str, Mock]:
             get_rectification_letter=lookup("letter", "letter_id", letters),
         ),
         "evaluations": Mock(get_assessment=Mock(side_effect=get_assessment)),
+        "clock": FixedClock(TODAY),  # after every day the valid payloads name
     }
 
 
@@ -164,7 +168,8 @@ class World:
             "file_appeal": {"case_id": self.appealed, "decision_id": self.unappealed,
                             "grounds": "有培训通知为证", "filed_on": "2026-03-12"},
             "decide_appeal": {"case_id": self.appealed, "decision_id": self.pending,
-                              "outcome": "changed", "changed_to": {"kind": "transfer"},
+                              "outcome": "changed",
+                              "changed_to": {"kind": "transfer", "unit_id": UNIT, "post": "科员"},
                               **reason, "decided_on": "2026-03-15"},
             "decide_appeal/upheld": {"case_id": self.appealed, "decision_id": self.pending,
                                      "outcome": "upheld", **reason, "decided_on": "2026-03-15"},
@@ -289,7 +294,13 @@ BROKEN_CHANGED_TO = [
     {"kind": "transfer", "form": "admonishment"},  # a form only with accountability
     {"kind": "accountability"}, {"kind": "accountability", "form": None},
     {"kind": "accountability", "form": "no_such_code"},
-    {"kind": "transfer", "surprise": 1},
+    {"kind": "transfer", "unit_id": UNIT, "post": "科员", "surprise": 1},
+    # a handling names the post it changes to, as it needs (HANDLING_TARGETS), and no more
+    {"kind": "transfer"}, {"kind": "transfer", "post": "科员"},
+    {"kind": "transfer", "unit_id": str(uuid4()), "post": "科员"},  # no such unit
+    {"kind": "transfer", "unit_id": UNIT, "post": ""},
+    {"kind": "demotion", "post": "科员"}, {"kind": "demotion", "rank": "colonel", "post": "科员"},
+    {"kind": "dismissal", "post": "科员"}, {"kind": "talk", "post": "科员"},
 ]  # fmt: skip
 CONTRACT = Contract(
     texts=dict.fromkeys(TEXTS, 2000),
@@ -469,7 +480,7 @@ def talkative(service) -> str:
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(
-    text=st.text(min_size=1, max_size=2000),
+    text=st.text(READABLE, min_size=1, max_size=2000),
     kind=st.sampled_from(sorted(COMMENDATIONS)),
 )
 def test_valid_statements_and_commendations_are_recorded_once(world, talkative, text, kind) -> None:

@@ -23,7 +23,7 @@ NOWHERE = "8a5e0000-0000-4000-8000-000000000000"
 
 @pytest.fixture
 def clock() -> FixedClock:
-    return FixedClock(date(2026, 5, 10))
+    return FixedClock(date(2026, 12, 31))  # after every day the tests name
 
 
 @pytest.fixture
@@ -74,6 +74,7 @@ def test_one_whole_case_reads_back_as_the_ordered_events_of_the_logs(cluster, ci
     """Finding in an undercover visit, letter, overdue, case, statement, admonishment,
     appeal revoked: the story, from the logs alone."""
     rpc, database = cluster
+    clock.date = date(2026, 5, 12)  # before the letter's deadline
     found = finding(rpc, city["unit"], None)  # about the unit: no case opens by itself
     letter = rpc.inspections.issue_rectification_letter(
         command(unit_id=city["unit"], finding_ids=[found], requirements="限期整改",
@@ -85,6 +86,7 @@ def test_one_whole_case_reads_back_as_the_ordered_events_of_the_logs(cluster, ci
 
     clock.date = date(2026, 6, 11)
     wait_for(lambda: rpc.inspections.get_rectification_letter({"letter_id": letter})["overdue"])
+    clock.date = date(2026, 7, 1)
     case = rpc.accountability.open_case(
         command(cadre_id=city["cadre"], summary="暗访发现窗口无人，整改逾期",
                 basis=[{"kind": "finding", "finding_id": found},
@@ -148,7 +150,8 @@ def test_measures_handling_publication_and_closing(cluster, city) -> None:
     )
     changed = rpc.accountability.decide_appeal(
         command(case_id=case, decision_id=adjustment, outcome="changed", reason="改为转任",
-                decided_on="2026-05-25", changed_to={"kind": "transfer"})
+                decided_on="2026-05-25",
+                changed_to={"kind": "transfer", "unit_id": city["unit"], "post": "科员"})
     )["case"]["decisions"][1]  # fmt: skip
     assert changed["kind"]["code"] == "transfer" and changed["status"]["code"] == "changed"
     assert changed["was"][0]["kind"]["code"] == "post_adjustment"
@@ -172,7 +175,11 @@ def test_measures_handling_publication_and_closing(cluster, city) -> None:
             command(case_id=case, measure="talk", reason="x", decided_on="2026-06-03")
         )
     assert error.value.value.startswith("accountability.case_closed")
-    assert rpc.accountability.get_case({"case_id": case}) == closed
+    shown = rpc.accountability.get_case({"case_id": case})
+    # the same case, but a command's result (kept in the log) names no report's reference
+    assert shown["basis"][0]["reference"] == "12345热线 第88号"
+    assert closed["basis"][0]["reference"] is None
+    assert {**shown, "basis": closed["basis"]} == closed
     assert verify_log(database, LOG).ok
 
 

@@ -118,3 +118,40 @@ def test_unit_membership_has_no_duplicates() -> None:
     assert unit.members == [member]
     unit.release(member)
     assert unit.members == []
+
+
+def test_dismissal_from_the_service_ends_the_service_not_only_the_post() -> None:
+    c = cadre()
+    c.dismiss(date(2026, 4, 1), "免职")
+    c.dismiss_from_service(date(2026, 12, 15), "连续两年考核不称职")
+    assert (c.status, c.unit_id, c.post) == ("dismissed_from_service", None, "")
+    assert c.history[-1]["change"] == "dismissed_from_service"
+    for again in (lambda: c.dismiss_from_service(date(2026, 12, 16), "x"),
+                  lambda: c.appoint(uuid4(), "局长", "county_division", "leadership",
+                                    date(2026, 12, 16))):  # fmt: skip
+        with pytest.raises(RuleViolation) as error:
+            again()
+        assert rule_of(error) == "registry.cadre_not_serving"
+
+
+def test_who_leaves_the_post_and_a_task_that_needs_an_owner() -> None:
+    c = cadre()
+    held = dict(c.history[-1])
+    c.change_to_non_leadership("调研员", date(2026, 4, 1), "调整")
+    assert not c.left_post(held)  # same unit, same rank
+    c.transfer(uuid4(), "副局长", date(2026, 5, 1))
+    assert c.left_post(held)  # another unit
+    other = cadre()
+    other.send_to_off_post_training(date(2026, 4, 1), "培训")
+    assert other.left_post(held)
+
+    owner, successor = uuid4(), uuid4()
+    task = Responsibility("liaison_task", "联系大营街镇", owner, D)
+    task.owner_left("dismissed", date(2026, 4, 1), "为官不为")
+    task.owner_left("dismissed", date(2026, 4, 2), "again")  # once
+    assert task.vacant == {"owner_id": owner, "change": "dismissed", "since": date(2026, 4, 1),
+                           "reason": "为官不为"}  # fmt: skip
+    task.reassign(owner, date(2026, 6, 1))  # the same cadre again, back in post
+    assert task.vacant is None and len(task.owners) == 2
+    task.reassign(successor, date(2026, 7, 1))
+    assert task.owner_id == successor

@@ -89,6 +89,7 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
     assert rpc.cadre_registry.get_cadre({"cadre_id": cadre})["name"] == NAME
     assert rpc.records.personnel_file({"cadre_id": cadre})["name"] == NAME
     assert rpc.records.public_records({})["records"][0]["cadre_name"] == NAME
+    assert rpc.records.public_records({})["records"][0]["summary"] == "约谈"
 
     erased = rpc.cadre_registry.erase_personal_data(
         command(cadre_id=cadre, reason="本人申请，依法删除", erased_on="2026-04-01")
@@ -103,6 +104,7 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
     record = wait_for(lambda: (r := rpc.records.public_records({})["records"][0])
                       ["cadre_name"] is None and r)  # fmt: skip
     assert record["unit"] == "市住房和城乡建设局"
+    assert record["summary"] is None  # the published text may name the cadre: withheld too
 
     assert mentions(database, NAME, BIRTH) == []  # every log, view, projection, key store
     datastore = MongoDBDatastore(mongodb_uri, database.name)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import uuid4
 
 import pytest
 
 from schemas.errors import RuleViolation
 from schemas.evaluations.reference import ASSESSMENT_RULES, score
-from services.evaluations.domain import CadreRatings, CadreSanctions, assess, summarize
+from services.evaluations.domain import (
+    CadreRatings,
+    CadreSanctions,
+    assess,
+    check_assessment_day,
+    summarize,
+)
 
 RULES = ASSESSMENT_RULES["2026.1"]
 
@@ -103,3 +110,19 @@ def test_sanctions_count_in_their_year_until_revoked() -> None:
     ]
     assert sanctions.revoke("d1") and sanctions.in_year(2026) == []
     assert not sanctions.revoke("d1") and not sanctions.revoke("unknown")
+
+
+def test_a_year_is_assessed_within_its_period_and_never_after_today() -> None:
+    today = date(2026, 12, 15)
+    check_assessment_day(2026, date(2026, 12, 1), today, "2026.3")
+    check_assessment_day(2025, date(2026, 1, 20), today, "2026.3")
+    for year, day, version, rule in [
+        (2026, date(2026, 11, 30), "2026.3", "evaluations.assessment_period"),
+        (2026, date(2026, 11, 30), "2026.1", "evaluations.assessment_period"),  # no period
+        (2026, date(2026, 12, 16), "2026.3", "evaluations.not_after_today"),
+        (2027, date(2026, 12, 15), "2026.3", "evaluations.assessment_period"),
+    ]:
+        with pytest.raises(RuleViolation) as error:
+            check_assessment_day(year, day, today, version)
+        assert error.value.rule == rule
+    assert ASSESSMENT_RULES["2026.3"]["assessment_opens"] == "12-01"

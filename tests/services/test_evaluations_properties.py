@@ -4,6 +4,7 @@ registry it asks is a stand-in that knows one cadre (nameko's ``worker_factory``
 
 from __future__ import annotations
 
+from datetime import date
 from unittest.mock import Mock
 from uuid import uuid4
 
@@ -20,7 +21,8 @@ from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, assert_refused_without_trace, broken
-from tests.services.support import ACTOR, RATER_KEY
+from tests.services.fuzz import READABLE
+from tests.services.support import ACTOR, RATER_KEY, FixedClock
 
 SCHEMAS = {
     "submit_rating": contract.SubmitRating,
@@ -67,8 +69,9 @@ def service(mongodb_uri):
              "MONGODB_DATABASE": database, "EVALUATIONS_RATER_KEY": RATER_KEY}
     )  # fmt: skip
     yield worker_factory(
-        EvaluationsService, evaluations=application, cadre_registry=registry_stand_in()
-    )
+        EvaluationsService, evaluations=application, cadre_registry=registry_stand_in(),
+        clock=FixedClock(date(2026, 12, 31)),  # the 2026 assessment period is open
+    )  # fmt: skip
     application.factory.datastore.client.drop_database(database)
     application.close()
 
@@ -106,7 +109,9 @@ def test_randomly_broken_ratings_are_refused_and_leave_no_trace(service, method,
 
 
 @settings(max_examples=20, deadline=None)
-@given(value=st.integers(min_value=0, max_value=100), rater=st.text(min_size=1, max_size=200))
+@given(
+    value=st.integers(min_value=0, max_value=100), rater=st.text(READABLE, min_size=1, max_size=200)
+)
 def test_valid_ratings_are_accepted_once_and_counted_once_per_rater(service, value, rater) -> None:
     payload = {**valid("submit_rating"), "value": value, "rater_ref": rater}
     recorder = service.evaluations.recorder

@@ -19,7 +19,9 @@ PHONE = "13900001234"
 @pytest.fixture
 def cluster(container_factory, rabbit_config, mongodb_uri):
     services = [CadreRegistryService, EvaluationsService]
-    with running_services(services, container_factory, rabbit_config, mongodb_uri) as running:
+    with running_services(
+        services, container_factory, rabbit_config, mongodb_uri, YOUWEI_TODAY="2026-12-31"
+    ) as running:  # the city's today: the 2026 assessment period is open
         yield running
 
 
@@ -75,7 +77,8 @@ def test_an_annual_assessment_records_its_grade_and_rules_version(cluster, cadre
 
     concluded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=cadre, year=2026))
     assert concluded["grade"] == {"code": "excellent", "zh": "优秀", "en": "excellent"}
-    assert concluded["rules_version"] == "2026.2" and concluded["final_score"] == 100.0
+    assert concluded["rules_version"] == "2026.3" and concluded["final_score"] == 100.0
+    assert concluded["concluded_on"] == "2026-12-31"
     assert rpc.evaluations.get_assessment({"cadre_id": cadre, "year": 2026}) == concluded
     with pytest.raises(RemoteError) as error:
         rpc.evaluations.conclude_annual_assessment(command(cadre_id=cadre, year=2026))

@@ -70,8 +70,11 @@ def wait_for(condition, seconds: float = 20.0):
     return result
 
 
-def test_a_visit_records_findings_that_are_exposed_and_listed(cluster, unit_and_cadre) -> None:
+def test_a_visit_records_findings_that_are_exposed_and_listed(
+    cluster, unit_and_cadre, clock
+) -> None:
     rpc, database = cluster
+    clock.date = date(2026, 6, 30)  # after every day the visits name
     unit, cadre = unit_and_cadre
     inspection = visit(rpc)
     first = find(rpc, inspection, unit, cadre)
@@ -126,6 +129,7 @@ def test_a_letter_not_accepted_by_its_deadline_becomes_overdue_by_itself(
         command(unit_id=unit, finding_ids=[finding], requirements="建立窗口值守制度",
                 issued_on="2026-05-10", deadline="2026-06-10")
     )["letter_id"]  # fmt: skip
+    clock.date = date(2026, 6, 6)  # reports and reviews are recorded by their day
     rpc.inspections.report_rectification(
         command(letter_id=on_time, report="已建立值守制度", reported_on="2026-06-01")
     )

@@ -49,7 +49,7 @@ def city(cluster) -> dict[str, str]:
 
 
 def test_a_finding_goes_through_to_the_registry_and_back_on_appeal(
-    cluster, city, mongodb_uri
+    cluster, city, mongodb_uri, clock
 ) -> None:
     """Finding about a cadre → a case (accountability) → dismissal decided → the registry
     dismisses → the dismissal revoked on appeal → the registry reinstates; each once."""
@@ -70,6 +70,7 @@ def test_a_finding_goes_through_to_the_registry_and_back_on_appeal(
                                        "en": "a finding of an inspection"},
                               "finding_id": finding}]  # fmt: skip
     assert case["opened_on"] == "2026-05-12" and case["occurred_on"] == "2026-05-06"
+    clock.date = date(2026, 6, 1)  # the steps that follow are recorded by their day
 
     decision = rpc.accountability.decide_handling(
         command(case_id=case["case_id"], handling="dismissal", reason="在编不在岗",
@@ -112,7 +113,7 @@ def test_a_finding_goes_through_to_the_registry_and_back_on_appeal(
     [later] = wait_for(lambda: rpc.accountability.list_cases({"cadre_id": other})["cases"])
     rpc.accountability.decide_handling(
         command(case_id=later["case_id"], handling="off_post_training", reason="离岗培训",
-                decided_on="2026-05-20")
+                decided_on="2026-06-01")
     )  # fmt: skip
     wait_for(lambda: rpc.cadre_registry.get_cadre({"cadre_id": other})["status"]["code"]
              == "off_post_training")  # fmt: skip
@@ -158,8 +159,11 @@ def rate_year(rpc, cadre: str, year: int, official: str, public: str) -> None:
         )  # fmt: skip
 
 
-def test_assessments_open_a_case_or_propose_a_commendation(cluster, city, mongodb_uri) -> None:
+def test_assessments_open_a_case_or_propose_a_commendation(
+    cluster, city, mongodb_uri, clock
+) -> None:
     rpc, database = cluster
+    clock.date = date(2026, 12, 15)  # the 2026 assessment period is open
     rate_year(rpc, city["cadre"], 2026, "incompetent", "dissatisfied")
     graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=city["cadre"], year=2026))
     assert graded["grade"]["code"] == "incompetent"
@@ -186,13 +190,34 @@ def test_assessments_open_a_case_or_propose_a_commendation(cluster, city, mongod
         rate_year(rpc, star, year, "excellent", "satisfied")
         rpc.evaluations.conclude_annual_assessment(command(cadre_id=star, year=year))
     [commendation] = wait_for(commended)
-    assert commendation["data"]["kind"] == "commendation"
+    # the third-class merit (记三等功) as its own kind, citing its rule and version
+    assert commendation["data"]["kind"] == "third_class_merit"
+    assert (commendation["data"]["rule"], commendation["data"]["rules_version"],
+            commendation["data"]["source"]) == (
+        "excellent_three_years_merit", "2026.1", "公务员奖励规定")  # fmt: skip
+    [listed] = rpc.accountability.list_commendations({"cadre_id": star})["commendations"]
+    assert listed["commendation_id"] == commendation["originator_id"]
+    assert listed["kind"] == {"code": "third_class_merit", "zh": "记三等功",
+                              "en": "third-class merit"}  # fmt: skip
+    assert "2024–2026年度考核连续3年优秀" in listed["reason"] and not listed["published"]
     assert rpc.accountability.list_cases({"cadre_id": star})["total"] == 0
+
+    # a fourth excellent year is not a second merit: the run counts afresh after three (as
+    # the personnel file counts); the policy decides in log order, so once the next
+    # assessment's case is open, the fourth year was decided
+    clock.date = date(2027, 12, 15)
+    for cadre, grade, public in ((star, "excellent", "satisfied"),
+                                 (city["cadre"], "incompetent", "dissatisfied")):  # fmt: skip
+        rate_year(rpc, cadre, 2027, grade, public)
+        rpc.evaluations.conclude_annual_assessment(command(cadre_id=cadre, year=2027))
+    wait_for(lambda: rpc.accountability.list_cases({"cadre_id": city["cadre"]})["total"] == 2)
+    assert len(commended()) == 1
     reader.recorder.datastore.close()
 
 
-def test_an_admonishment_caps_the_grade_of_its_year_until_revoked(cluster, city) -> None:
+def test_an_admonishment_caps_the_grade_of_its_year_until_revoked(cluster, city, clock) -> None:
     rpc, database = cluster
+    clock.date = date(2026, 12, 15)  # the 2026 assessment period is open
     case = rpc.accountability.open_case(
         command(cadre_id=city["cadre"], basis=[{"kind": "report", "reference": "举报"}],
                 summary="x", occurred_on="2026-03-01", opened_on="2026-03-02")
@@ -222,4 +247,4 @@ def test_an_admonishment_caps_the_grade_of_its_year_until_revoked(cluster, city)
     rate_year(rpc, city["cadre"], 2026, "excellent", "satisfied")
     graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=city["cadre"], year=2026))
     assert (graded["grade"]["code"], graded["vetoes"]) == ("competent", ["sanctioned_in_year"])
-    assert graded["rules_version"] == "2026.2"
+    assert graded["rules_version"] == "2026.3"

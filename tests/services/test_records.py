@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -17,7 +19,7 @@ from events.mongodb import MongoDBDatastore
 from events.projections import Generation, Projector, differences, replay
 from events.verify import verify_log
 from schemas.events import LOGS
-from schemas.records import PUBLIC_RECORD_FIELDS
+from schemas.records import HONOUR_FIELDS, PUBLIC_RECORD_FIELDS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
@@ -52,7 +54,11 @@ PRIVATE = (
     "cadre_id",
     "case_id",
     "finding_id",
+    "组织考察材料",
+    "commendation_id",
 )
+#: The honour roll's one entry: Qian Jin's citation (嘉奖), published with this text.
+CITATION = "扎根窗口服务，群众满意度连续第一"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +78,7 @@ def year(container_factory_module, rabbit_config_module, mongodb_uri, web_port, 
         WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", AUDIT_SIGNING_KEY_FILE=str(signing_key),
         AUDIT_CHECKPOINT_SECONDS=0.3,
     ) as (rpc, database):  # fmt: skip
-        yield rpc, database, script(rpc)
+        yield rpc, database, script(rpc, lambda day: setattr(clock, "date", day))
 
 
 def register(rpc, name: str, unit: str, post: str) -> str:
@@ -106,10 +112,12 @@ def case_on_finding(rpc, inspection: str, unit: str, cadre: str, situation: str,
     return cases[0]["case_id"]
 
 
-def script(rpc) -> dict[str, str]:
+def script(rpc, advance: Callable[[date], None]) -> dict[str, str]:
     """Li Ming is admonished (published); Wang Fang's post is adjusted (published, then
     withdrawn); Zhao Qiang is dismissed and the dismissal revoked on appeal; Sun Li has a
-    basically competent year."""
+    basically competent year. The findings open their cases on the city's today then
+    (2026-03-10); the rest is recorded once ``advance`` has moved today past every day it
+    names."""
     transport = rpc.cadre_registry.register_unit(command(name="市交通运输局"))["unit_id"]
     hall = rpc.cadre_registry.register_unit(command(name="市政务服务中心"))["unit_id"]
     li = register(rpc, "李明", transport, "副局长")
@@ -121,6 +129,9 @@ def script(rpc) -> dict[str, str]:
     )["inspection_id"]
 
     li_case = case_on_finding(rpc, visit, transport, li, "absent_from_post", "2026-03-02")
+    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
+    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
+    advance(date(2026, 12, 15))
     rpc.accountability.impose_measure(
         command(
             case_id=li_case, measure="admonishment", reason="上班时间离岗", decided_on="2026-03-15"
@@ -130,7 +141,6 @@ def script(rpc) -> dict[str, str]:
         command(case_id=li_case, summary="诫勉谈话", published_on="2026-03-20")
     )
 
-    wang_case = case_on_finding(rpc, visit, hall, wang, "no_drive", "2026-03-03")
     rpc.accountability.decide_handling(
         command(
             case_id=wang_case,
@@ -147,7 +157,6 @@ def script(rpc) -> dict[str, str]:
         command(case_id=wang_case, reason="公布有误", withdrawn_on="2026-04-10")
     )
 
-    zhao_case = case_on_finding(rpc, visit, hall, zhao, "passes_the_buck", "2026-03-04")
     dismissal = rpc.accountability.decide_handling(
         command(
             case_id=zhao_case,
@@ -175,7 +184,30 @@ def script(rpc) -> dict[str, str]:
     rate_year(rpc, sun, 2026, "basically_competent", "basically_satisfied")
     graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=sun, year=2026))
     assert graded["grade"]["code"] == "basically_competent"
-    return {"li": li, "wang": wang, "zhao": zhao, "sun": sun, "transport": transport}
+
+    # commendations: Qian Jin's on the honour roll; Sun Li's published, then withdrawn;
+    # Zhao Qiang's never published
+    qian = register(rpc, "钱进", hall, "窗口科科长")
+
+    def commend(cadre: str, kind: str, on: str) -> str:
+        return rpc.accountability.commend(
+            command(cadre_id=cadre, kind=kind, reason="组织考察材料（内部）", commended_on=on)
+        )["commendation_id"]
+
+    praised = commend(qian, "citation", "2026-06-30")
+    rpc.accountability.publish_commendation(
+        command(commendation_id=praised, citation=CITATION, published_on="2026-07-02")
+    )
+    withdrawn = commend(sun, "promotion_recommendation", "2026-08-01")
+    rpc.accountability.publish_commendation(
+        command(commendation_id=withdrawn, citation="孙丽同志勇挑重担", published_on="2026-08-02")
+    )
+    rpc.accountability.withdraw_commendation_publication(
+        command(commendation_id=withdrawn, reason="公布有误", withdrawn_on="2026-08-03")
+    )
+    commend(zhao, "commendation", "2026-09-01")
+    return {"li": li, "wang": wang, "zhao": zhao, "sun": sun, "qian": qian,
+            "transport": transport}  # fmt: skip
 
 
 def restrictions_in_force(file: dict) -> list[str]:
@@ -237,7 +269,7 @@ def test_a_revoked_dismissal_lifts_its_restrictions_from_the_appeal(year) -> Non
     [appeal] = reinstated["appeals"]
     assert appeal["outcome"]["code"] == "revoked"
     assert all(r["lifted_by"] == [appeal["event_id"]] for r in reinstated["restrictions"])
-    assert reinstated["decisions"][0]["status"] == "revoked"
+    assert reinstated["decisions"][0]["status"]["code"] == "revoked"
     assert reinstated["eligible_for_promotion"]["eligible"]
 
 
@@ -290,9 +322,10 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert record["post"] == "副局长" and record["published_on"] == "2026-03-20"
     assert record["category"]["code"] == "muddling" and record["decision"]["code"] == "admonishment"
     assert record["situation"]["code"] == "absent_from_post"
+    assert record["summary"] == "诫勉谈话"  # publish_result's text for the public
     assert tuple(record) == PUBLIC_RECORD_FIELDS == (
         "record_id", "published_on", "cadre_name", "unit", "post", "category", "situation",
-        "decision_type", "decision", "form", "decided_on",
+        "decision_type", "decision", "form", "decided_on", "summary",
     )  # fmt: skip
     text = json.dumps(answer, ensure_ascii=False)
     assert not [word for word in PRIVATE if word in text]
@@ -303,9 +336,45 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert public(rpc, month="2026-03")["total"] == 1 and public(rpc, month="2026-05")["total"] == 0
 
 
+def test_the_honour_roll_shows_published_commendations_only(year) -> None:
+    rpc, _, cadres = year
+    answer = wait_for(lambda: (a := rpc.records.honour_roll({}))["total"] == 1 and a)
+    [honour] = answer["honours"]
+    assert tuple(honour) == HONOUR_FIELDS
+    assert (honour["cadre_name"], honour["unit"], honour["post"]) == ("钱进", "市政务服务中心",
+                                                                      "窗口科科长")  # fmt: skip
+    assert honour["kind"] == {"code": "citation", "zh": "嘉奖", "en": "citation"}
+    assert (honour["citation"], honour["commended_on"], honour["published_on"]) == (
+        CITATION, "2026-06-30", "2026-07-02")  # fmt: skip
+    assert str(UUID(honour["honour_id"])) == honour["honour_id"]
+    text = json.dumps(answer, ensure_ascii=False)
+    assert not [word for word in PRIVATE if word in text]
+    assert cadres["qian"] not in text and "孙丽" not in text and "赵强" not in text
+    assert rpc.records.honour_roll({"q": "窗口"})["total"] == 1
+    assert rpc.records.honour_roll({"kind": "promotion_recommendation"})["total"] == 0
+
+
+def internal_ids(rpc, cadre_id: str) -> list[str]:
+    """The ids of the cadre's cases, their decisions and publications."""
+    ids = []
+    for case in rpc.accountability.list_cases({"cadre_id": cadre_id})["cases"]:
+        case = rpc.accountability.get_case({"case_id": case["case_id"]})
+        ids += [case["case_id"], *(d["decision_id"] for d in case["decisions"])]
+        ids += [p["publication_id"] for p in case["publications"]]
+    return ids
+
+
 def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> None:
     rpc, database, cadres = year
-    wait_for(lambda: public(rpc)["total"] == 1)
+    [record] = wait_for(lambda: public(rpc)["records"])
+    # the public id is opaque: a UUID with no internal id, nor its first or last group, in it
+    assert str(UUID(record["record_id"])) == record["record_id"]
+    hidden = internal_ids(rpc, cadres["li"])
+    assert len(hidden) == 3
+    for internal in hidden:
+        groups = internal.split("-")
+        assert not {internal, groups[0], groups[-1]} & {*record["record_id"].split("-")}
+        assert internal not in record["record_id"]
     status = rpc.records.projections_status({})
     assert set(status) == {"personnel", "public"}
     datastore = MongoDBDatastore(mongodb_uri, database.name)
@@ -326,6 +395,7 @@ def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> No
         datastore.close()
     after = rpc.records.projections_status({})
     assert after["personnel"]["generation"] == status["personnel"]["generation"] + 1
+    assert public(rpc)["records"] == [record]  # its id too: the same after a rebuild
     assert all(log["lag"] == 0 for log in after["public"]["logs"].values())
     assert (
         rpc.records.personnel_file({"cadre_id": cadres["li"], "as_of": "2026-04-01"})[

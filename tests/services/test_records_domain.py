@@ -153,3 +153,30 @@ def test_the_posting_registry_events_leave() -> None:
     changed = posting(events)
     assert (changed["post_kind"], changed["status"], changed["unit_id"]) == (
         "non_leadership", "in_post", "u1")  # fmt: skip
+
+
+def test_a_change_on_appeal_restricts_from_the_original_day_when_the_original_did_not() -> None:
+    """Issue 15: an accountability measure in the form organizational_handling restricts
+    nothing; changed on appeal to an admonishment, it restricts from its own day."""
+    found = restrictions(
+        [decided("accountability", "2026-06-01", "d1", "measure", "organizational_handling"),
+         appeal("changed", "2026-07-01", "d1", {"kind": "admonishment", "form": None})],
+        "2026.1",
+    )  # fmt: skip
+    [admonished] = found
+    assert (admonished.starts, admonished.ends) == (date(2026, 6, 1), date(2026, 12, 1))
+    assert eligible_for_promotion(found, date(2026, 12, 15)) == (True, [])
+    assert not eligible_for_promotion(found, date(2026, 11, 30))[0]
+
+
+def test_dismissal_from_the_service_leaves_no_post() -> None:
+    events = [
+        {"type": "cadre_registered", "event_id": "r",
+         "data": {"unit_id": "u", "post": "局长", "rank": "county_division",
+                  "post_kind": "leadership", "effective_date": "2024-01-01"}},
+        {"type": "cadre_dismissed_from_service", "event_id": "x",
+         "data": {"effective_date": "2026-12-15", "reason": "连续两年不称职"}},
+    ]  # fmt: skip
+    held = posting(events)
+    assert (held["status"], held["unit_id"], held["post"]) == ("dismissed_from_service", None, None)
+    assert (held["since"], held["rank"]) == ("2026-12-15", "county_division")

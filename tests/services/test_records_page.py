@@ -100,10 +100,23 @@ def test_the_table_has_a_row_per_record_with_labels_in_both_languages() -> None:
     )
     assert "诫勉谈话" in html and "admonishment talk" in html
     assert "（不公开）" in html  # a record whose name is withheld
-    for column in ("姓名", "单位", "职务", "类别", "情形", "处理", "日期"):
+    for column in ("姓名", "单位", "职务", "类别", "情形", "处理", "公布内容", "日期"):
         assert column in html
     total = page.all("strong", id="total")[0]
     assert total["data-total"] == str(len(RECORDS))
+
+
+def test_each_row_shows_the_text_published_for_the_public() -> None:
+    html = rendered()
+    cells = re.findall(r'<tr data-record-id="([^"]+)">.*?<td class="summary"[^>]*>(.*?)</td>', html)
+    assert [record_id for record_id, _ in cells] == [
+        r["record_id"] for r in sorted(RECORDS, key=lambda r: r["decided_on"], reverse=True)
+    ]
+    shown = dict(cells)
+    assert shown["r-001"] == '<div class="v">对玉溪市红塔区住建局副局长张三同志予以约谈</div>'
+    assert "（不公开）" in shown["r-007"]  # none: withheld with the erased name
+    assert "<script>" not in shown["r-003"] and "&lt;script&gt;" in shown["r-003"]
+    assert "公布内容" in html and "As published" in html
 
 
 def test_query_string_keeps_the_filters_and_applies_changes() -> None:

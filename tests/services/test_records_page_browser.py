@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from services.records.page import render_page
+from tests.browser import fonts_used, tofu
 from tests.services.records_page_sample import (
     PRIVATE,
     RECORDS,
@@ -94,8 +95,24 @@ def test_the_table_shows_the_records_newest_first(page) -> None:
     assert "laziness" in row.locator("td.category").inner_text()
     assert "约谈" in row.locator("td.decision").inner_text()
     assert "2026-01-12" in row.locator("td.date").inner_text()
+    assert row.locator("td.summary").inner_text() == RECORDS[0]["summary"]
     withheld = page.locator('tr[data-record-id="r-007"] td.name').inner_text()
     assert "不公开" in withheld
+    assert "不公开" in page.locator('tr[data-record-id="r-007"] td.summary').inner_text()
+
+
+def test_the_chinese_text_is_drawn_in_a_cjk_font(page) -> None:
+    """Chinese glyphs, not boxes ("tofu"): every Han character of the title, a record, a form
+    label and a chart's labels draws unlike a character no font has."""
+    for selector in (
+        "h1 span[lang=zh-CN]",
+        'tr[data-record-id="r-001"] td.unit .v',
+        "form .field .name",
+        'svg[data-chart="by_category"] text.label',
+    ):
+        han, boxes = tofu(page.locator(selector).first)
+        assert han, selector
+        assert boxes == [], (selector, boxes, fonts_used(page, selector))
 
 
 def test_data_is_shown_as_text_and_runs_no_script(page) -> None:

@@ -40,7 +40,8 @@ class WireCaller:
         exchange = Exchange("nameko-rpc", type="topic", durable=True, passive=True)
         self.exchange = exchange(self.channel)
         queue = Queue(f"rpc.reply-{user}-{self.reply_key}", exchange, routing_key=self.reply_key,
-                      durable=False, queue_arguments={"x-expires": 300000})  # fmt: skip
+                      durable=False, queue_arguments={"x-expires": 300000,
+                                                      "x-queue-type": "classic"})  # fmt: skip
         self.replies: dict[str, dict] = {}
         self.consumer = Consumer(self.channel, [queue], callbacks=[self._on_reply], no_ack=False)
         self.consumer.consume()
