@@ -482,10 +482,12 @@ class CheckpointSigner(DependencyProvider):
 
     It refuses a head that does not extend the last one it signed, as kept in
     ``AUDIT_SIGNED_HEADS_FILE`` (default: beside the key file, ``SignedHeads``): each
-    refusal is logged as an error and counted in ``youwei_checkpoint_refusals_total``."""
+    refusal is logged as an error and counted in ``youwei_checkpoint_signing_refused_total``
+    (reason ``not_extending``; ``key`` for an unregistered or retired key)."""
 
     def setup(self) -> None:
-        self.log_name = LOGS[self.container.service_name]
+        self.service = self.container.service_name
+        self.log_name = LOGS[self.service]
         config = self.container.config
         self.key_file = config.get("AUDIT_SIGNING_KEY_FILE") or os.environ.get(
             "AUDIT_SIGNING_KEY_FILE"
@@ -520,11 +522,13 @@ class CheckpointSigner(DependencyProvider):
     signed_heads: SignedHeads | None = None
 
     def sign_once(self, database: Database, private: Ed25519PrivateKey) -> dict | None:
-        """Sign the head now; a refusal is counted and logged as an error, never raised."""
+        """Sign the head now; a refusal (``youwei_checkpoint_signing_refused_total``) is
+        counted and logged as an error, never raised."""
         try:
             return sign_head(database, private, self.log_name, self.signed_heads)
-        except CheckpointRefused as refused:
-            CHECKPOINT_REFUSALS.labels(self.log_name).inc()
+        except SigningKeyError as refused:
+            reason = "not_extending" if isinstance(refused, CheckpointRefused) else "key"
+            CHECKPOINT_REFUSALS.labels(self.service, self.log_name, reason).inc()
             log.error("checkpoint refused: %s", refused)
         except Exception:
             log.exception("signing the head of %s failed", self.log_name)

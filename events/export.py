@@ -15,7 +15,8 @@ An export is a folder:
 
 So a change to any byte is found: in a log, its digest and the chain fail; in the other
 files, their digests; in the manifest, its signature. Everything streams: memory stays flat
-however long the logs are. Exporting writes nothing to the database.
+however long the logs are. An auditor's export (their own key, or none) writes nothing to
+the database.
 """
 
 from __future__ import annotations
@@ -115,10 +116,14 @@ def export(
     directory: Path,
     private: Ed25519PrivateKey | None,
     progress: Callable[[int], None] | None = None,
+    own: bool = False,
 ) -> dict[str, Any]:
     """Write every log, the checkpoints and the keys to ``directory``; return the manifest,
-    signed by ``private``: a city key in service, or anyone's own key (the manifest then
-    carries its public key), or, with None, unsigned."""
+    signed by ``private``: the city's key in service (``Keys.ensure``: an unregistered key
+    is refused), or, if ``own``, anyone's own key (the manifest then carries its public key;
+    nothing is written to the database), or, with None, unsigned."""
+    if private is not None and not own:
+        Keys(database).ensure(private)
     directory.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, Any] = {"format": FORMAT, "exported_at": now_iso(), "logs": {}}
     for log in logs(database):
@@ -141,19 +146,16 @@ def export(
     keys = [{**k, "id": k.pop("_id")} for k in Keys(database).all()]
     (directory / "keys.json").write_text(json.dumps(keys, ensure_ascii=False, indent=1))
     manifest["keys"] = {"file": "keys.json", "sha256": _file_digest(directory / "keys.json")}
-    manifest["signature"] = None if private is None else _signature(database, private, manifest)
+    manifest["signature"] = None if private is None else _signature(private, manifest, own)
     (directory / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest
 
 
-def _signature(
-    database: Database, private: Ed25519PrivateKey, manifest: dict[str, Any]
-) -> dict[str, str]:
+def _signature(private: Ed25519PrivateKey, manifest: dict[str, Any], own: bool) -> dict[str, str]:
     public = private.public_key()
     signature = {"key_id": key_id(public), "signature": private.sign(canonical(manifest)).hex()}
-    in_service = Keys(database).current()
-    if in_service is None or in_service["_id"] != signature["key_id"]:
-        signature["public_key"] = raw_public(public).hex()  # not a city key: the exporter's
+    if own:  # not a city key: the exporter's, which the verifier names with --exporter
+        signature["public_key"] = raw_public(public).hex()
     return signature
 
 

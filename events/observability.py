@@ -100,10 +100,11 @@ SAMPLED = Gauge(
 )
 
 CHECKPOINT_REFUSALS = Counter(
-    "youwei_checkpoint_refusals",
-    "Heads the checkpoint signer refused to sign because they do not extend the last head "
-    "it signed (the log was rewritten or cut short): alert on any",
-    ["log"],
+    "youwei_checkpoint_signing_refused",
+    "Signing rounds refused by a service's checkpoint signer, by reason: not_extending (the "
+    "head does not extend the last head it signed: the log was rewritten or cut short) or "
+    "key (an unregistered or retired key)",
+    ["service", "log", "reason"],
     registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(

@@ -272,27 +272,38 @@ def rotate_key(old: str, new: str, uri: str, database: str) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @key_option
 @click.option(
+    "--auditor-key",
+    type=click.Path(dir_okay=False),
+    help="Sign with your own key (`youwei audit keygen`) instead of the city's: verify the "
+    "export with --exporter and its id.",
+)
+@click.option(
     "--unsigned",
     is_flag=True,
     help="Sign nothing (an auditor's export: verify it with --against what you hold).",
 )
 @database_options
-def export(directory: Path, key_file, unsigned: bool, uri: str, database: str) -> None:
+def export(directory: Path, key_file, auditor_key, unsigned: bool, uri: str, database: str):
     """Every log as JSON Lines, the checkpoints, the keys and a manifest in DIRECTORY, for
-    `youwei audit verify --from DIRECTORY`. The manifest is signed with --key-file: the
-    city's key in service, or your own (`youwei audit keygen`); or, with --unsigned, not at
-    all. Nothing is written to the database."""
+    `youwei audit verify --from DIRECTORY`. The manifest is signed with the city's key in
+    service (--key-file), or with your own (--auditor-key), or not at all (--unsigned); an
+    auditor's export writes nothing to the database."""
+    from events.checkpoints import SigningKeyError
     from events.export import export as write_export
     from events.verify import logs
 
-    private = None if unsigned else private_key(key_file)
+    if auditor_key and unsigned:
+        raise click.UsageError("give --auditor-key or --unsigned, not both")
+    private = None if unsigned else private_key(auditor_key or key_file)
     if directory.exists() and any(directory.iterdir()):
         raise click.ClickException(f"{directory} is not empty")
     client, db = connect(uri, database)
     total = sum(db[name].estimated_document_count() for name in logs(db))
     try:
         with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
-            manifest = write_export(db, directory, private, bar.update)
+            manifest = write_export(db, directory, private, bar.update, own=bool(auditor_key))
+    except SigningKeyError as error:
+        raise click.ClickException(str(error)) from error
     finally:
         client.close()
     for name, entry in manifest["logs"].items():

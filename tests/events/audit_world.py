@@ -9,6 +9,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,17 +42,18 @@ def rpc_world(mongodb_uri: str) -> Iterator[tuple[str, dict]]:
            "MONGODB_DATABASE": database, "EVALUATIONS_RATER_KEY": RATER_KEY}  # fmt: skip
     applications = [CadreRegistry(env=env), Evaluations(env=env), Inspections(env=env),
                     Accountability(env=env)]  # fmt: skip
-    clock = CityClock("Asia/Shanghai")
+    # the city's today: after every day the examples name, the 2026 assessment period open
+    clock = CityClock("Asia/Shanghai", date(2026, 12, 31))
     registry = worker_factory(CadreRegistryService, registry=applications[0])
     evaluations = worker_factory(
-        EvaluationsService, evaluations=applications[1], cadre_registry=registry
+        EvaluationsService, evaluations=applications[1], cadre_registry=registry, clock=clock
     )
     inspections = worker_factory(
         InspectionsService, inspections=applications[2], cadre_registry=registry, clock=clock
     )
     accountability = worker_factory(
         AccountabilityService, accountability=applications[3], cadre_registry=registry,
-        inspections=inspections, evaluations=evaluations,
+        inspections=inspections, evaluations=evaluations, clock=clock,
     )  # fmt: skip
     datastore = MongoDBDatastore(mongodb_uri, database)
     projectors = {p.name: Projector(datastore, p) for p in (PersonnelFiles(), PublicRecords())}

@@ -189,7 +189,6 @@ def test_an_export_verifies_offline_and_any_changed_byte_fails_it(
 
 def test_an_export_is_caught_where_its_log_was_changed(database, key_file, tmp_path) -> None:
     private = load_private_key(key_file)
-    sign_head(database, private, LOG)
     exported = tmp_path / "export"
     export(database, exported, private)
     log_file = exported / "logs" / f"{LOG}.jsonl"

@@ -472,7 +472,7 @@ def test_an_auditors_own_export_needs_no_city_key(database, city, tmp_path) -> N
     auditor = load_private_key(mine)
     before = list(database[KEYS].find())
     exported = tmp_path / "mine"
-    manifest = export(database, exported, auditor)
+    manifest = export(database, exported, auditor, own=True)
     assert list(database[KEYS].find()) == before, "exporting writes nothing"
     assert manifest["signature"]["public_key"] == raw_public(auditor.public_key()).hex()
     problems, _ = ours(exported, kid(city))
@@ -510,11 +510,12 @@ def test_the_signer_refuses_a_head_that_does_not_extend_its_last(
     assert database[CHECKPOINTS].count_documents({}) == 0
 
     signer = CheckpointSigner()
-    signer.log_name, signer.signed_heads = LOG, heads
-    before = CHECKPOINT_REFUSALS.labels(LOG)._value.get()
+    signer.service, signer.log_name, signer.signed_heads = "audited", LOG, heads
+    refusals = CHECKPOINT_REFUSALS.labels("audited", LOG, "not_extending")
+    before = refusals._value.get()
     with caplog.at_level(logging.ERROR, logger="events.checkpoints"):
         assert signer.sign_once(database, private) is None
-    assert CHECKPOINT_REFUSALS.labels(LOG)._value.get() == before + 1
+    assert refusals._value.get() == before + 1
     assert any(
         "checkpoint refused" in r.message and r.levelno == logging.ERROR for r in caplog.records
     )
