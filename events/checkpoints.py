@@ -18,6 +18,7 @@ auditor can check a signature with any Ed25519 library (docs/audit.md).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -37,7 +38,9 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
+from events.logformat import event_hash
 from events.mongodb import HEADS_COLLECTION, datastore_from_config
+from events.observability import CHECKPOINT_REFUSALS
 from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
@@ -169,31 +172,107 @@ class Keys:
         return rotation
 
 
-def key_problems(keys: list[dict[str, Any]]) -> list[str]:
-    """What is wrong with a key registry: each key after the first must be introduced by a
-    rotation signed by the key it follows and by itself."""
-    problems = []
-    by_id = {k["_id"]: k for k in keys}
+@dataclass(frozen=True)
+class TrustedKey:
+    """A key reached from the pinned one, with the service the rotations signed for it:
+    from the rotation that introduced it (its ``since`` for the first key) to the rotation
+    that retired it (``until`` None: still in service)."""
+
+    id: str
+    public_key: str
+    since: str
+    until: str | None
+
+
+def trust_chain(
+    keys: list[dict[str, Any]], pin: str | None
+) -> tuple[dict[str, TrustedKey], list[str]]:
+    """The keys trusted from ``pin`` and the problems that name every other key.
+
+    A rotation links two keys only if it names them as ``previous`` and ``next`` (two
+    different keys) and both sign it; trust runs along such links from the pinned key, both
+    ways. Without a pin, the one key that no rotation introduced is pinned (trust on first
+    use). A key that no link reaches (a self-introduced key, a second "first" key, a key
+    added beside the chain) is a problem, and so is a key rotated to two keys."""
+    problems: list[str] = []
+    by_id: dict[str, dict[str, Any]] = {}
     for key in keys:
-        if key.get("public_key") and key_id(public_key_from_hex(key["public_key"])) != key["_id"]:
-            problems.append(f"key {key['_id']}: its id is not the fingerprint of its public key")
+        try:
+            fingerprint = key_id(public_key_from_hex(key["public_key"]))
+        except (KeyError, TypeError, ValueError):
+            fingerprint = None
+        if fingerprint != key.get("_id"):
+            problems.append(
+                f"key {key.get('_id')}: its id is not the fingerprint of its public key"
+            )
+        else:
+            by_id[key["_id"]] = key
+    introduced: dict[str, tuple[str, str]] = {}  # key → (previous, at)
+    successors: dict[str, list[tuple[str, str]]] = {}
+    for kid, key in by_id.items():
         rotation = key.get("rotation")
-        if rotation is None:
+        if not rotation:
             continue
-        previous = by_id.get(rotation["previous"])
-        payload = rotation_payload(rotation["previous"], rotation["next"], rotation["at"])
-        if previous is None or rotation["next"] != key["_id"]:
-            problems.append(f"key {key['_id']}: its rotation names an unknown key")
-        elif not verify_signature(previous["public_key"], payload, rotation["signature_previous"]):
-            problems.append(f"key {key['_id']}: the retiring key's signature of the rotation fails")
-        elif not verify_signature(key["public_key"], payload, rotation["signature_next"]):
-            problems.append(f"key {key['_id']}: its own signature of the rotation fails")
-    first = [k for k in keys if k.get("rotation") is None]
-    if len(first) > 1:
+        try:
+            previous, at = rotation["previous"], rotation["at"]
+            payload = rotation_payload(previous, rotation["next"], at)
+            signatures = rotation["signature_previous"], rotation["signature_next"]
+        except (KeyError, TypeError):
+            problems.append(f"key {kid}: its rotation is incomplete")
+            continue
+        if rotation["next"] != kid:
+            problems.append(f"key {kid}: its rotation introduces {rotation['next']}, not it")
+        elif previous == kid:
+            problems.append(f"key {kid}: its rotation names itself as the key before it")
+        elif previous not in by_id:
+            problems.append(f"key {kid}: its rotation names an unknown key {previous}")
+        elif not verify_signature(by_id[previous]["public_key"], payload, signatures[0]):
+            problems.append(f"key {kid}: the retiring key's signature of the rotation fails")
+        elif not verify_signature(key["public_key"], payload, signatures[1]):
+            problems.append(f"key {kid}: its own signature of the rotation fails")
+        else:
+            introduced[kid] = (previous, at)
+            successors.setdefault(previous, []).append((kid, at))
+    first = sorted(kid for kid, key in by_id.items() if not key.get("rotation"))
+    if pin is None:
+        if len(first) > 1:
+            problems.append(f"{len(first)} keys claim to be the first: {', '.join(first)}")
+        start = first[0] if len(first) == 1 else None
+    elif pin not in by_id:
+        problems.append(f"the trusted key {pin} is not among the keys")
+        start = None
+    else:
+        start = pin
+    reached, todo = set(), [start] if start else []
+    while todo:
+        kid = todo.pop()
+        if kid in reached:
+            continue
+        reached.add(kid)
+        todo += [k for k, _ in successors.get(kid, [])]
+        if kid in introduced:
+            todo.append(introduced[kid][0])
+    trusted = {}
+    for kid in sorted(reached):
+        following = successors.get(kid, [])
+        if len(following) > 1:
+            names = ", ".join(sorted(k for k, _ in following))
+            problems.append(f"key {kid} was rotated to {len(following)} keys: {names}")
+        since = introduced[kid][1] if kid in introduced else by_id[kid].get("since") or ""
+        until = following[0][1] if following else by_id[kid].get("retired_at")
+        trusted[kid] = TrustedKey(kid, by_id[kid]["public_key"], since, until)
+    for kid in sorted(set(by_id) - reached):
+        how = f"from the pinned key {start}" if start else "(no key to start from)"
         problems.append(
-            f"{len(first)} keys claim to be the first: {', '.join(k['_id'] for k in first)}"
+            f"key {kid} is not trusted: no rotation signed by a trusted key and by it leads "
+            f"to it {how}"
         )
-    return problems
+    return trusted, problems
+
+
+def key_problems(keys: list[dict[str, Any]], pin: str | None = None) -> list[str]:
+    """What is wrong with a key registry, trusted from ``pin`` (``trust_chain``)."""
+    return trust_chain(keys, pin)[1]
 
 
 # -- checkpoints -------------------------------------------------------------------------
@@ -204,26 +283,125 @@ def checkpoint_payload(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "youwei-checkpoint-v1", **{k: checkpoint[k] for k in fields}}
 
 
-def sign_head(database: Database, private: Ed25519PrivateKey, log_name: str) -> dict | None:
-    """Sign the head of ``log_name`` as it stands now, unless it is signed already."""
+class CheckpointRefused(SigningKeyError):
+    """The head does not extend the last checkpoint this signer signed."""
+
+
+class SignedHeads:
+    """The last head a signer signed, per log, kept in a file outside the database (by
+    default beside the key file: ``<key file>.signed-heads.json``), so that whoever can
+    rewrite the database cannot make the signer forget what it vouched for. A lock file
+    beside it serialises signers that share it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def beside(cls, key_file: str | Path) -> SignedHeads | None:
+        """The file beside ``key_file``, or None (with a warning) where that folder cannot
+        be written, such as a read-only secret mount: set ``AUDIT_SIGNED_HEADS_FILE``."""
+        heads = cls(f"{key_file}.signed-heads.json")
+        if os.access(heads.path.parent, os.W_OK):
+            return heads
+        log.warning(
+            "cannot keep the signed heads beside %s (not writable): heads are signed without "
+            "checking that they extend the last one; set AUDIT_SIGNED_HEADS_FILE",
+            key_file,
+        )
+        return None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[dict[str, dict[str, Any]]]:
+        with open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                heads = json.loads(self.path.read_text()) if self.path.exists() else {}
+            except (OSError, ValueError) as error:
+                raise SigningKeyError(f"cannot read {self.path}: {error}") from error
+            before = dict(heads)
+            yield heads
+            if heads != before:
+                temporary = self.path.with_name(self.path.name + ".tmp")
+                temporary.write_text(json.dumps(heads, indent=1, sort_keys=True))
+                os.replace(temporary, self.path)
+
+
+def extension_problem(
+    database: Database, log_name: str, last: dict[str, Any], head: dict[str, Any]
+) -> str | None:
+    """Why ``head`` does not extend ``last`` (a head signed before): the event at the last
+    signed position must still hash to what was signed, and every event after it up to the
+    head must chain on from it."""
+    position = last["position"]
+    if head["position"] < position:
+        return (f"the head is at position {head['position']}, before position {position} "
+                "signed earlier: events were removed")  # fmt: skip
+    previous = last["hash"]
+    documents = (
+        database[log_name]
+        .find({"position": {"$gte": position, "$lte": head["position"]}})
+        .sort("position", ASCENDING)
+    )
+    expected = position
+    for document in documents:
+        if document["position"] != expected:
+            return f"position {expected} is missing"
+        if expected == position:
+            stored = document.get("hash")
+            recomputed = event_hash(log_name, document, document["prev_hash"])
+            if stored != previous or recomputed != stored:
+                return (f"the event at position {position} no longer hashes to {previous}, "
+                        "signed earlier: history was rewritten")  # fmt: skip
+        elif document["prev_hash"] != previous or (
+            event_hash(log_name, document, previous) != document["hash"]
+        ):
+            return f"position {expected} does not chain on from the events signed earlier"
+        previous, expected = document["hash"], expected + 1
+    if expected != head["position"] + 1 or previous != head["hash"]:
+        return f"the events end at {expected - 1} with hash {previous}, not at the head"
+    return None
+
+
+def sign_head(
+    database: Database,
+    private: Ed25519PrivateKey,
+    log_name: str,
+    signed_heads: SignedHeads | None = None,
+) -> dict | None:
+    """Sign the head of ``log_name`` as it stands now, unless it is signed already. With
+    ``signed_heads``, refuse (``CheckpointRefused``) a head that does not extend the last
+    one signed, and remember the head signed."""
     kid = Keys(database).ensure(private)
     head = database[HEADS_COLLECTION].find_one({"_id": log_name})
     if head is None or head["position"] == 0:
         return None
-    checkpoints = database[CHECKPOINTS]
-    if checkpoints.find_one({"log": log_name, "position": head["position"], "key_id": kid}):
-        return None
-    checkpoint = {
-        "log": log_name,
-        "position": head["position"],
-        "hash": head["hash"],
-        "signed_at": now_iso(),
-        "key_id": kid,
-    }
-    checkpoint["signature"] = private.sign(canonical(checkpoint_payload(checkpoint))).hex()
-    checkpoints.create_index([("log", ASCENDING), ("position", ASCENDING)])
-    checkpoints.insert_one(dict(checkpoint))
-    return checkpoint
+    with contextlib.ExitStack() as stack:
+        heads = stack.enter_context(signed_heads.locked()) if signed_heads else {}
+        last = heads.get(log_name)
+        if last is not None:
+            problem = extension_problem(database, log_name, last, head)
+            if problem is not None:
+                raise CheckpointRefused(
+                    f"refusing to sign {log_name} at position {head['position']} "
+                    f"{head['hash']}: {problem}"
+                )
+        checkpoints = database[CHECKPOINTS]
+        if checkpoints.find_one({"log": log_name, "position": head["position"], "key_id": kid}):
+            heads[log_name] = {"position": head["position"], "hash": head["hash"]}
+            return None
+        checkpoint = {
+            "log": log_name,
+            "position": head["position"],
+            "hash": head["hash"],
+            "signed_at": now_iso(),
+            "key_id": kid,
+        }
+        checkpoint["signature"] = private.sign(canonical(checkpoint_payload(checkpoint))).hex()
+        checkpoints.create_index([("log", ASCENDING), ("position", ASCENDING)])
+        checkpoints.insert_one(dict(checkpoint))
+        heads[log_name] = {"position": head["position"], "hash": head["hash"],
+                           "signed_at": checkpoint["signed_at"], "key_id": kid}  # fmt: skip
+        return checkpoint
 
 
 def checkpoints_of(database: Database, log_name: str) -> Iterator[dict[str, Any]]:
@@ -237,14 +415,17 @@ def checkpoints_of(database: Database, log_name: str) -> Iterator[dict[str, Any]
 
 @dataclass
 class CheckpointCheck:
-    """Walks a log's checkpoints beside its events (both in position order)."""
+    """Walks a log's checkpoints beside its events (both in position order); ``keys`` are
+    the trusted ones (``trust_chain``). Remembers each checkpoint's signature, for a
+    witness to find the checkpoints it holds."""
 
     checkpoints: Iterator[dict[str, Any]]
-    keys: dict[str, dict[str, Any]]
+    keys: dict[str, TrustedKey]
     checked: int = 0
 
     def __post_init__(self) -> None:
         self.next = next(self.checkpoints, None)
+        self.signatures: set[str] = set()
 
     def at(self, position: int, stored_hash: str) -> str | None:
         """The problem with the checkpoints at ``position``, or None."""
@@ -263,6 +444,7 @@ class CheckpointCheck:
                 )
             if problem is not None:
                 return problem
+            self.signatures.add(checkpoint["signature"])
             self.checked += 1
         return None
 
@@ -278,17 +460,15 @@ class CheckpointCheck:
     def signature_problem(self, checkpoint: dict[str, Any]) -> str | None:
         key = self.keys.get(checkpoint.get("key_id"))
         if key is None:
-            return f"a checkpoint is signed by an unknown key {checkpoint.get('key_id')}"
+            return (f"a checkpoint is signed by key {checkpoint.get('key_id')}, which is not "
+                    "a trusted key")  # fmt: skip
         if not verify_signature(
-            key["public_key"], checkpoint_payload(checkpoint), checkpoint.get("signature", "")
+            key.public_key, checkpoint_payload(checkpoint), checkpoint.get("signature", "")
         ):
-            return f"a checkpoint's signature (key {key['_id']}) does not verify"
-        in_service = key["since"] <= checkpoint["signed_at"] and (
-            key.get("retired_at") is None or checkpoint["signed_at"] < key["retired_at"]
-        )
-        if not in_service:
-            signed = checkpoint["signed_at"]
-            return f"a checkpoint was signed {signed} by key {key['_id']} outside its service"
+            return f"a checkpoint's signature (key {key.id}) does not verify"
+        signed = checkpoint["signed_at"]
+        if not (key.since <= signed and (key.until is None or signed < key.until)):
+            return f"a checkpoint was signed {signed} by key {key.id} outside its service"
         return None
 
 
@@ -298,15 +478,25 @@ class CheckpointCheck:
 class CheckpointSigner(DependencyProvider):
     """Signs its service's log head every ``AUDIT_CHECKPOINT_SECONDS`` (default 300) with
     the key in ``AUDIT_SIGNING_KEY_FILE`` (a PEM file; without one, nothing is signed). Any
-    number of replicas may sign: a head is signed once per key."""
+    number of replicas may sign: a head is signed once per key.
+
+    It refuses a head that does not extend the last one it signed, as kept in
+    ``AUDIT_SIGNED_HEADS_FILE`` (default: beside the key file, ``SignedHeads``): each
+    refusal is logged as an error and counted in ``youwei_checkpoint_signing_refused_total``
+    (reason ``not_extending``; ``key`` for an unregistered or retired key)."""
 
     def setup(self) -> None:
-        self.log_name = LOGS[self.container.service_name]
+        self.service = self.container.service_name
+        self.log_name = LOGS[self.service]
         config = self.container.config
         self.key_file = config.get("AUDIT_SIGNING_KEY_FILE") or os.environ.get(
             "AUDIT_SIGNING_KEY_FILE"
         )
         self.seconds = float(config.get("AUDIT_CHECKPOINT_SECONDS") or 300)
+        heads_file = config.get("AUDIT_SIGNED_HEADS_FILE") or os.environ.get(
+            "AUDIT_SIGNED_HEADS_FILE"
+        )
+        self.heads_file = heads_file
         self.config = config
         self.stopping = False
 
@@ -318,16 +508,31 @@ class CheckpointSigner(DependencyProvider):
 
     def _run(self) -> None:
         private = load_private_key(self.key_file)
+        self.signed_heads = (
+            SignedHeads(self.heads_file) if self.heads_file else SignedHeads.beside(self.key_file)
+        )
         datastore = datastore_from_config(self.config)
         try:
             while not self.stopping:
-                try:
-                    sign_head(datastore.database, private, self.log_name)
-                except Exception:
-                    log.exception("signing the head of %s failed", self.log_name)
+                self.sign_once(datastore.database, private)
                 time.sleep(self.seconds)
         finally:
             datastore.close()
+
+    signed_heads: SignedHeads | None = None
+
+    def sign_once(self, database: Database, private: Ed25519PrivateKey) -> dict | None:
+        """Sign the head now; a refusal (``youwei_checkpoint_signing_refused_total``) is
+        counted and logged as an error, never raised."""
+        try:
+            return sign_head(database, private, self.log_name, self.signed_heads)
+        except SigningKeyError as refused:
+            reason = "not_extending" if isinstance(refused, CheckpointRefused) else "key"
+            CHECKPOINT_REFUSALS.labels(self.service, self.log_name, reason).inc()
+            log.error("checkpoint refused: %s", refused)
+        except Exception:
+            log.exception("signing the head of %s failed", self.log_name)
+        return None
 
     def stop(self) -> None:
         self.stopping = True

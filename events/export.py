@@ -9,11 +9,14 @@ An export is a folder:
 - ``checkpoints.jsonl``: the signed checkpoints, by log and position;
 - ``keys.json``: the signing keys with their rotations;
 - ``manifest.json``: each file's SHA-256 and count, each log's head, and an Ed25519
-  signature of the rest of the manifest by the key in service.
+  signature of the rest of the manifest: by the city's key in service, or by the key of
+  whoever exported (an auditor's own, with its ``public_key``), or none (``signature``
+  null: an auditor's export, checked against the checkpoints they hold).
 
 So a change to any byte is found: in a log, its digest and the chain fail; in the other
 files, their digests; in the manifest, its signature. Everything streams: memory stays flat
-however long the logs are.
+however long the logs are. An auditor's export (their own key, or none) writes nothing to
+the database.
 """
 
 from __future__ import annotations
@@ -35,13 +38,17 @@ from events.checkpoints import (
     CheckpointCheck,
     Keys,
     canonical,
-    key_problems,
+    key_id,
     now_iso,
+    public_key_from_hex,
+    raw_public,
+    trust_chain,
     verify_signature,
 )
 from events.logformat import recorded_at_millis
 from events.mongodb import HEADS_COLLECTION
-from events.verify import Break, Verdict, check_chain, logs, stored_documents
+from events.verify import Break, Verdict, check_chain, head_problem, logs, stored_documents
+from events.witness import Held
 
 FORMAT = "youwei-export-v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,12 +114,17 @@ class DigestWriter:
 def export(
     database: Database,
     directory: Path,
-    private: Ed25519PrivateKey,
+    private: Ed25519PrivateKey | None,
     progress: Callable[[int], None] | None = None,
+    own: bool = False,
 ) -> dict[str, Any]:
-    """Write every log, the checkpoints and the keys to ``directory``; return the manifest."""
+    """Write every log, the checkpoints and the keys to ``directory``; return the manifest,
+    signed by ``private``: the city's key in service (``Keys.ensure``: an unregistered key
+    is refused), or, if ``own``, anyone's own key (the manifest then carries its public key;
+    nothing is written to the database), or, with None, unsigned."""
+    if private is not None and not own:
+        Keys(database).ensure(private)
     directory.mkdir(parents=True, exist_ok=True)
-    signer = Keys(database).ensure(private)
     manifest: dict[str, Any] = {"format": FORMAT, "exported_at": now_iso(), "logs": {}}
     for log in logs(database):
         head = database[HEADS_COLLECTION].find_one({"_id": log})
@@ -134,10 +146,17 @@ def export(
     keys = [{**k, "id": k.pop("_id")} for k in Keys(database).all()]
     (directory / "keys.json").write_text(json.dumps(keys, ensure_ascii=False, indent=1))
     manifest["keys"] = {"file": "keys.json", "sha256": _file_digest(directory / "keys.json")}
-    manifest["signature"] = {"key_id": signer,
-                             "signature": private.sign(canonical(manifest)).hex()}  # fmt: skip
+    manifest["signature"] = None if private is None else _signature(private, manifest, own)
     (directory / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
     return manifest
+
+
+def _signature(private: Ed25519PrivateKey, manifest: dict[str, Any], own: bool) -> dict[str, str]:
+    public = private.public_key()
+    signature = {"key_id": key_id(public), "signature": private.sign(canonical(manifest)).hex()}
+    if own:  # not a city key: the exporter's, which the verifier names with --exporter
+        signature["public_key"] = raw_public(public).hex()
+    return signature
 
 
 def _file_digest(path: Path) -> str:
@@ -179,54 +198,101 @@ def verify_export(
     progress: Callable[[int], None] | None = None,
     trust: str | None = None,
     only: tuple[str, ...] = (),
+    held: Held | None = None,
+    exporter: str | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[list[str], list[Verdict]]:
-    """Problems with the export as a whole (manifest, keys, files), and a verdict per log."""
+    """Problems with the export as a whole (manifest, keys, files), and a verdict per log.
+
+    Keys are trusted from ``trust`` (``trust_chain``). The manifest must be signed by a
+    trusted key, or by the key ``exporter`` (an auditor's own), or be unsigned and checked
+    against what is ``held``. What is worth knowing but not wrong goes to ``notes``."""
+    notes = notes if notes is not None else []
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
         keys = json.loads((directory / "keys.json").read_text())
+        registry = [{**k, "_id": k["id"]} for k in keys]
+        checkpoints_entry, log_entries = manifest["checkpoints"], dict(manifest["logs"])
     except (OSError, ValueError) as error:
         raise ExportProblem(f"cannot read the export's manifest or keys: {error}") from None
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ExportProblem(f"the manifest or keys.json lacks {error}") from None
     problems = []
     if manifest.get("format") != FORMAT:
         problems.append(f"manifest format is {manifest.get('format')!r}, not {FORMAT}")
-    try:
-        registry = [{**k, "_id": k["id"]} for k in keys]
-        by_id = {k["_id"]: k for k in registry}
-        problems += key_problems(registry)
-    except (KeyError, ValueError, TypeError, AttributeError) as error:
-        raise ExportProblem(f"keys.json is not a list of keys: {error!r}") from None
+    trusted, key_problems = trust_chain(registry, trust)
+    problems += key_problems
+    if trust is None:
+        notes.append("no key pinned (--trust): the first key is trusted on first use")
     if _file_digest(directory / "keys.json") != manifest.get("keys", {}).get("sha256"):
         problems.append("keys.json differs from the digest in the manifest")
-    signature = manifest.pop("signature", None) or {}
-    signer = by_id.get(signature.get("key_id"))
-    if signer is None or not verify_signature(
-        signer["public_key"], manifest, signature.get("signature", "")
-    ):
-        problems.append("the manifest's signature does not verify: the manifest was changed")
-    if trust is not None and trust not in by_id:
-        problems.append(f"the trusted key {trust} is not among the export's keys")
-    if problems:  # a manifest that may have been changed names nothing worth reading
-        return problems, []
-    checkpoint_file = _inside(directory, manifest["checkpoints"]["file"])
+    problems += _signature_problems(manifest, trusted, held, exporter, notes)
+
+    checkpoint_file = _inside(directory, checkpoints_entry["file"])
     digest = hashlib.sha256()
     for _ in _lines(checkpoint_file, digest):
         pass
-    if digest.hexdigest() != manifest["checkpoints"]["sha256"]:
+    if digest.hexdigest() != checkpoints_entry["sha256"]:
         problems.append("checkpoints.jsonl differs from the digest in the manifest")
 
     verdicts = []
-    for log, entry in sorted(manifest.get("logs", {}).items()):
+    for log, entry in sorted(log_entries.items()):
         if only and log not in only:
+            continue
+        head = entry.get("head") if isinstance(entry, dict) else None
+        if not (isinstance(head, dict) and head_problem(head) is None and "file" in entry):
+            problems.append(f"the manifest's entry for {log} has no file or no valid head")
             continue
         checkpoints = (c for c in _lines(checkpoint_file, hashlib.sha256()) if c["log"] == log)
         digest = hashlib.sha256()
         lines = _lines(_inside(directory, entry["file"]), digest)
         documents = (event_document(line) for line in lines)
-        check = CheckpointCheck(checkpoints, by_id)
-        verdict = check_chain(log, documents, entry["head"], progress, check)
+        check = CheckpointCheck(checkpoints, trusted)
+        witness = held.check(log) if held is not None else None
+        verdict = check_chain(log, documents, entry["head"], progress, check, witness)
         if verdict.ok and digest.hexdigest() != entry["sha256"]:
             verdict = Verdict(log, verdict.events_checked, verdict.head_position,
                               verdict.head_hash, Break(0, f"{entry['file']} differs from the "
                                                           "digest in the manifest"))  # fmt: skip
         verdicts.append(verdict)
+    if held is not None:
+        for log in sorted(held.logs - set(log_entries)):
+            if not only or log in only:
+                problems.append(f"{held.description} holds log {log}, which the export lacks")
     return problems, verdicts
+
+
+def _signature_problems(
+    manifest: dict[str, Any],
+    trusted: dict[str, Any],
+    held: Held | None,
+    exporter: str | None,
+    notes: list[str],
+) -> list[str]:
+    """Why the manifest's signature does not vouch for it (and ``manifest`` without it)."""
+    signature = manifest.pop("signature", None)
+    if not signature:
+        if held is None:
+            return ["the manifest is unsigned: check it against checkpoints you hold (--against)"]
+        notes.append("the manifest is unsigned: its events are vouched for by the checkpoints "
+                     "in it and by what you hold")  # fmt: skip
+        return []
+    kid = signature.get("key_id") if isinstance(signature, dict) else None
+    if kid in trusted:
+        public = trusted[kid].public_key
+        notes.append(f"manifest signed by the city's key {kid}")
+    elif kid is not None and kid == exporter and signature.get("public_key"):
+        public = signature["public_key"]
+        try:
+            fingerprint = key_id(public_key_from_hex(public))
+        except ValueError:
+            fingerprint = None
+        if fingerprint != kid:
+            return [f"the manifest's signing key is not the key {kid}"]
+        notes.append(f"manifest signed by the exporter's key {kid} (yours), not a city key")
+    else:
+        return [f"the manifest is signed by key {kid}, which is neither trusted nor the "
+                "exporter's key given with --exporter"]  # fmt: skip
+    if not verify_signature(public, manifest, signature.get("signature", "")):
+        return ["the manifest's signature does not verify: the manifest was changed"]
+    return []

@@ -13,7 +13,10 @@ event's ``caller`` is the agency the broker vouched for (``events.identity``), b
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
@@ -26,6 +29,24 @@ from events.verify import stored_documents
 from schemas.events import LOGS
 
 HIDDEN = ("timestamp", "originator_topic", "originator_id", "originator_version")
+
+
+def canonical_id(value: str) -> str:
+    """A UUID in its hyphenated form, whichever form it was given in; else as given."""
+    try:
+        return str(UUID(value.strip()))
+    except ValueError:
+        return value
+
+
+def local_time(recorded_at: str, zone: str | None) -> str:
+    """An ISO time in ``zone`` (the city's), to the second, with its offset."""
+    moment = datetime.fromisoformat(recorded_at)
+    if moment.tzinfo is None:  # read by a client that is not tz_aware: stored in UTC
+        moment = moment.replace(tzinfo=UTC)
+    if zone is not None:
+        moment = moment.astimezone(ZoneInfo(zone))
+    return moment.isoformat(timespec="seconds")
 
 
 def _mentions(value: Any, wanted: set[str]) -> bool:
@@ -41,10 +62,11 @@ def history(
 ) -> list[dict[str, Any]]:
     """The cadre's events from every log, by time recorded. An event is the cadre's if it
     is about them (its originator), names them anywhere in its data, or belongs to one of
-    their cases."""
+    their cases. ``cadre_id`` may be a UUID with hyphens or its 32 hex digits (as exports
+    write it)."""
     coder = transcoder()
     sealer = Sealer(PersonalKeys(database), coder)
-    wanted = {cadre_id}
+    wanted = {cadre_id := canonical_id(cadre_id)}
     found: list[dict[str, Any]] = []
     for source, log in LOGS.items():
         head = database[HEADS_COLLECTION].find_one({"_id": log}) or {"position": 0}
@@ -95,16 +117,18 @@ def history(
     return found
 
 
-def describe(events: list[dict[str, Any]]) -> list[str]:
-    """The history as lines for a terminal: an event caused by another of the cadre's
-    events names it (its log and position)."""
+def describe(events: list[dict[str, Any]], zone: str | None = None) -> list[str]:
+    """The history as lines for a terminal, times in ``zone`` with their offset: an event
+    caused by another of the cadre's events names it (its log and position); business
+    dates and rules (``youwei.asof.annotate``) follow on lines of their own."""
     by_id = {event["event_id"]: event for event in events}
     lines = []
     for event in events:
         who = f"{event.get('agency') or '?'} / {event.get('person') or '?'}"
         if (event.get("caller") or {}).get("agency"):
             who += f" (as {event['caller']['agency']})"
-        line = (f"{event['recorded_at'][:19]}  {event['source']}:{event['position']:<6} "
+        when = local_time(event["recorded_at"], zone)
+        line = (f"{when}  {event['source']}:{event['position']:<6} "
                 f"{event['type']:<34} {who}  [{event.get('command') or '-'}]")  # fmt: skip
         upstream = by_id.get(event.get("caused_by_event") or "")
         if upstream is not None:
@@ -112,4 +136,13 @@ def describe(events: list[dict[str, Any]]) -> list[str]:
         elif event.get("caused_by_event"):
             line += f"  ← event {event['caused_by_event']}"
         lines.append(line)
+        dates = ", ".join(f"{k} {v}" for k, v in (event.get("business_dates") or {}).items())
+        if dates:
+            lines.append(f"{'':27}dates: {dates}")
+        for rule in event.get("rules") or []:
+            lines.append(f"{'':27}rule: {rule['rule']} (rules {rule['rules_version']}, "
+                         f"{rule['source']}): {rule['restricts']} {rule['starts']} to "
+                         f"{rule['ends']}")  # fmt: skip
+        if event.get("grading_rules_version"):
+            lines.append(f"{'':27}graded under rules {event['grading_rules_version']}")
     return lines

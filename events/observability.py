@@ -99,6 +99,14 @@ SAMPLED = Gauge(
     registry=REGISTRY,
 )
 
+CHECKPOINT_REFUSALS = Counter(
+    "youwei_checkpoint_signing_refused",
+    "Signing rounds refused by a service's checkpoint signer, by reason: not_extending (the "
+    "head does not extend the last head it signed: the log was rewritten or cut short) or "
+    "key (an unregistered or retired key)",
+    ["service", "log", "reason"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "youwei_consumer_lag_events",
     "Events of the types a policy handles in its upstream log after the position it tracked "

@@ -14,9 +14,10 @@ from uuid import UUID
 
 from pymongo.database import Database
 
-from events.checkpoints import CheckpointCheck, Keys, checkpoints_of, key_problems
+from events.checkpoints import CheckpointCheck, Keys, checkpoints_of, trust_chain
 from events.logformat import EVENT_FIELDS, GENESIS_HASH, event_hash
 from events.mongodb import HEADS_COLLECTION
+from events.witness import Held, WitnessCheck
 
 HEX_DIGITS = "0123456789abcdef"
 _FIELD_TYPES = {
@@ -57,9 +58,11 @@ def check_chain(
     head: dict,
     progress: Callable[[int], None] | None = None,
     checkpoints: CheckpointCheck | None = None,
+    witness: WitnessCheck | None = None,
 ) -> Verdict:
     """Verify ``documents`` (in position order) against each other, the log's head (one
-    that ``_head_problem`` accepts) and its signed ``checkpoints``."""
+    that ``head_problem`` accepts), its signed ``checkpoints`` and what a ``witness``
+    holds of it."""
     expected_position, prev_hash, checked = 1, GENESIS_HASH, 0
 
     def verdict(first_break: Break | None) -> Verdict:
@@ -86,6 +89,8 @@ def check_chain(
                 )
         if problem is None and checkpoints is not None:
             problem = checkpoints.at(expected_position, document["hash"])
+        if problem is None and witness is not None:
+            problem = witness.at(expected_position, document["hash"])
         if problem is not None:
             return verdict(Break(expected_position, problem))
         prev_hash = document["hash"]
@@ -96,6 +101,10 @@ def check_chain(
 
     last_position = expected_position - 1
     removed = checkpoints.beyond(last_position) if checkpoints is not None else None
+    if removed is None and witness is not None:
+        removed = witness.beyond(last_position)
+        if removed is None and checkpoints is not None:
+            removed = witness.dropped(checkpoints.signatures)
     if removed is not None:
         return verdict(Break(*removed))
     head_position = head["position"]
@@ -116,7 +125,7 @@ def check_chain(
     return verdict(None)
 
 
-def _head_problem(head: dict | None) -> str | None:
+def head_problem(head: dict | None) -> str | None:
     if head is None:
         return "the log has no head document in log_heads"
     position, hash_ = head.get("position"), head.get("hash")
@@ -178,21 +187,26 @@ def _outside_the_chain(database: Database, log: str) -> Break | None:
 
 
 def verify_log(
-    database: Database, log: str, progress: Callable[[int], None] | None = None
+    database: Database,
+    log: str,
+    progress: Callable[[int], None] | None = None,
+    trust: str | None = None,
+    held: Held | None = None,
 ) -> Verdict:
-    """Verify positions 1 to the head as read now and the log's signed checkpoints, then
-    look for documents outside the chain."""
+    """Verify positions 1 to the head as read now, the log's checkpoints signed by keys
+    trusted from ``trust`` (``trust_chain``) and what is ``held`` of it, then look for
+    documents outside the chain."""
     head = database[HEADS_COLLECTION].find_one({"_id": log})
-    head_problem = _head_problem(head)
-    if head_problem is not None:
-        return Verdict(log, 0, None, None, Break(0, head_problem))
-    keys = Keys(database).all()
-    problems = key_problems(keys)
+    problem = head_problem(head)
+    if problem is not None:
+        return Verdict(log, 0, None, None, Break(0, problem))
+    trusted, problems = trust_chain(Keys(database).all(), trust)
     if problems:
         return Verdict(log, 0, None, None, Break(0, "; ".join(problems)))
-    checks = CheckpointCheck(checkpoints_of(database, log), {k["_id"]: k for k in keys})
+    checks = CheckpointCheck(checkpoints_of(database, log), trusted)
+    witness = held.check(log) if held is not None else None
     documents = stored_documents(database, log, head["position"])
-    verdict = check_chain(log, documents, head, progress, checks)
+    verdict = check_chain(log, documents, head, progress, checks, witness)
     if verdict.ok:
         outside = _outside_the_chain(database, log)
         if outside is not None:

@@ -99,6 +99,19 @@ def audit() -> None:
     """Verify, sign, export, read and replay the event logs."""
 
 
+def load_held(path: Path | None):
+    """The checkpoints (or export) held in ``path``, as a witness; exit 1 if unreadable."""
+    if path is None:
+        return None
+    from events.witness import HeldProblem
+    from events.witness import load_held as load
+
+    try:
+        return load(path)
+    except HeldProblem as error:
+        raise click.BadParameter(str(error), param_hint="--against") from error
+
+
 @audit.command()
 @click.option("--log", "log_names", multiple=True, help="A log (events collection); default: all.")
 @click.option(
@@ -107,13 +120,26 @@ def audit() -> None:
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Verify an export (youwei audit export) offline instead of the database.",
 )
-@click.option("--trust", help="A key id the export must hold (pinned from the public page).")
+@click.option(
+    "--trust",
+    help="The key id you pinned (public page, records.json, the city's audit office): only "
+    "keys a chain of signed rotations links to it count. Default: the first key, on first use.",
+)
+@click.option(
+    "--against",
+    type=click.Path(exists=True, path_type=Path),
+    help="Checkpoints you hold (an earlier export's folder, records.json, a checkpoints file): "
+    "each must still be on today's chain.",
+)
+@click.option("--exporter", help="With --from: the key id of your own key that signed the export.")
 @database_options
-def verify(log_names, export_dir, trust, uri: str, database: str) -> None:
-    """Check each log's hash chain and signed checkpoints; print the first broken position
-    with what differs, or a clean bill; exit 1 on any break."""
+def verify(log_names, export_dir, trust, against, exporter, uri: str, database: str) -> None:
+    """Check each log's hash chain, its signed checkpoints and the keys that signed them,
+    and what you hold; print the first broken position with what differs, or a clean bill;
+    exit 1 on any break."""
+    held = load_held(against)
     if export_dir is not None:
-        verify_export_dir(export_dir, tuple(log_names), trust)
+        verify_export_dir(export_dir, tuple(log_names), trust, held, exporter)
         return
     from events import verify as verifier
 
@@ -125,32 +151,49 @@ def verify(log_names, export_dir, trust, uri: str, database: str) -> None:
     for name in names:
         total = db[name].estimated_document_count()
         with click.progressbar(length=total, label=f"verifying {name}", file=sys.stderr) as bar:
-            verdicts.append(verifier.verify_log(db, name, progress=bar.update))
+            verdicts.append(verifier.verify_log(db, name, bar.update, trust, held))
     client.close()
-    if not report(verdicts):
+    missing = held_logs_missing(held, names, log_names)
+    clean = report(verdicts) and not missing
+    if trust is None:
+        click.echo("note: no key pinned (--trust): the first key is trusted on first use")
+    if not clean:
         sys.exit(1)
 
 
-def verify_export_dir(directory: Path, only: tuple[str, ...], trust: str | None) -> None:
+def held_logs_missing(held, names, only) -> list[str]:
+    gone = sorted((held.logs if held else set()) - set(names))
+    gone = [log for log in gone if not only or log in only]
+    for log in gone:
+        click.echo(f"{log}: BROKEN: {held.description} holds it, today's database has no such log")
+    return gone
+
+
+def verify_export_dir(
+    directory: Path, only: tuple[str, ...], trust: str | None, held, exporter: str | None
+) -> None:
     from events.export import ExportProblem, verify_export
 
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
-    except (OSError, ValueError) as error:
+        total = sum(entry.get("count", 0) for entry in manifest.get("logs", {}).values())
+    except (OSError, ValueError, AttributeError) as error:
         click.echo(f"export BROKEN: cannot read manifest.json: {error}")
         sys.exit(1)
-    total = sum(entry.get("count", 0) for entry in manifest.get("logs", {}).values())
+    notes: list[str] = []
     try:
         with click.progressbar(length=total, label="verifying the export", file=sys.stderr) as bar:
-            problems, verdicts = verify_export(directory, bar.update, trust, only)
+            problems, verdicts = verify_export(
+                directory, bar.update, trust, only, held, exporter, notes
+            )
     except ExportProblem as error:
         click.echo(f"export BROKEN: {error}")
         sys.exit(1)
     for problem in problems:
         click.echo(f"export BROKEN: {problem}")
-    keys = ", ".join(key["id"] for key in json.loads((directory / "keys.json").read_text()))
     clean = report(verdicts) and not problems
-    click.echo(f"signing keys: {keys}")
+    for note in notes:
+        click.echo(f"note: {note}")
     if not clean:
         sys.exit(1)
 
@@ -160,15 +203,18 @@ def verify_export_dir(directory: Path, only: tuple[str, ...], trust: str | None)
 @key_option
 @database_options
 def checkpoint(log_names, key_file, uri: str, database: str) -> None:
-    """Sign each log's head now (the services also do it every AUDIT_CHECKPOINT_SECONDS)."""
-    from events.checkpoints import SigningKeyError, sign_head
+    """Sign each log's head now (the services also do it every AUDIT_CHECKPOINT_SECONDS),
+    refusing a head that does not extend the last one this key file signed."""
+    from events.checkpoints import SignedHeads, SigningKeyError, sign_head
     from events.verify import logs
 
     private = private_key(key_file)
+    heads_file = os.environ.get("AUDIT_SIGNED_HEADS_FILE")
+    signed_heads = SignedHeads(heads_file) if heads_file else SignedHeads.beside(key_file)
     client, db = connect(uri, database)
     try:
         for name in list(log_names) or logs(db):
-            signed = sign_head(db, private, name)
+            signed = sign_head(db, private, name, signed_heads)
             if signed is None:
                 click.echo(f"{name}: head already signed (or empty)")
             else:
@@ -193,6 +239,16 @@ def keygen(out: Path) -> None:
     click.echo(f"key {key_id(load_private_key(out).public_key())} written to {out}")
 
 
+@audit.command("key-id")
+@key_option
+def key_id_command(key_file) -> None:
+    """Print the id of a signing key (the first 16 hex digits of SHA-256 of its public key):
+    the id auditors pin with `verify --trust`."""
+    from events.checkpoints import key_id
+
+    click.echo(key_id(private_key(key_file).public_key()))
+
+
 @audit.command("rotate-key")
 @click.option("--from", "old", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "new", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -215,89 +271,167 @@ def rotate_key(old: str, new: str, uri: str, database: str) -> None:
 @audit.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @key_option
+@click.option(
+    "--auditor-key",
+    type=click.Path(dir_okay=False),
+    help="Sign with your own key (`youwei audit keygen`) instead of the city's: verify the "
+    "export with --exporter and its id.",
+)
+@click.option(
+    "--unsigned",
+    is_flag=True,
+    help="Sign nothing (an auditor's export: verify it with --against what you hold).",
+)
 @database_options
-def export(directory: Path, key_file, uri: str, database: str) -> None:
-    """Every log as JSON Lines, the checkpoints, the keys and a signed manifest in
-    DIRECTORY, for `youwei audit verify --from DIRECTORY`."""
+def export(directory: Path, key_file, auditor_key, unsigned: bool, uri: str, database: str):
+    """Every log as JSON Lines, the checkpoints, the keys and a manifest in DIRECTORY, for
+    `youwei audit verify --from DIRECTORY`. The manifest is signed with the city's key in
+    service (--key-file), or with your own (--auditor-key), or not at all (--unsigned); an
+    auditor's export writes nothing to the database."""
     from events.checkpoints import SigningKeyError
     from events.export import export as write_export
     from events.verify import logs
 
-    private = private_key(key_file)
+    if auditor_key and unsigned:
+        raise click.UsageError("give --auditor-key or --unsigned, not both")
+    private = None if unsigned else private_key(auditor_key or key_file)
     if directory.exists() and any(directory.iterdir()):
         raise click.ClickException(f"{directory} is not empty")
     client, db = connect(uri, database)
     total = sum(db[name].estimated_document_count() for name in logs(db))
     try:
         with click.progressbar(length=total, label="exporting", file=sys.stderr) as bar:
-            manifest = write_export(db, directory, private, bar.update)
+            manifest = write_export(db, directory, private, bar.update, own=bool(auditor_key))
     except SigningKeyError as error:
         raise click.ClickException(str(error)) from error
     finally:
         client.close()
     for name, entry in manifest["logs"].items():
         click.echo(f"{name}: {entry['count']} events, head {entry['head']['position']}")
-    click.echo(f"{manifest['checkpoints']['count']} checkpoints; manifest signed by key "
-               f"{manifest['signature']['key_id']}")  # fmt: skip
+    signature = manifest["signature"]
+    if signature is None:
+        signed = "manifest unsigned"
+    elif "public_key" in signature:
+        signed = f"manifest signed by your key {signature['key_id']} (not a city key)"
+    else:
+        signed = f"manifest signed by the city's key {signature['key_id']}"
+    click.echo(f"{manifest['checkpoints']['count']} checkpoints; {signed}")
+
+
+def timezone_option(command):
+    return click.option(
+        "--timezone",
+        default=lambda: os.environ.get("YOUWEI_TIMEZONE", "Asia/Shanghai"),
+        show_default="$YOUWEI_TIMEZONE or Asia/Shanghai",
+        help="The city's time zone, for days and times.",
+    )(command)
 
 
 @audit.command()
 @click.argument("cadre_id")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of lines.")
+@timezone_option
 @database_options
-def history(cadre_id: str, as_json: bool, uri: str, database: str) -> None:
-    """Everything about a cadre across every log, by time: who sent which command, and what
-    caused it."""
+def history(cadre_id: str, as_json: bool, timezone: str, uri: str, database: str) -> None:
+    """Everything about a cadre across every log, by time recorded: each event's kind, the
+    business dates it carries, the rule it brought into play, who sent which command, and
+    what caused it. CADRE_ID with hyphens or as 32 hex digits."""
     from events.history import describe
     from events.history import history as read_history
     from events.verify import logs
+    from youwei.asof import annotate
 
     client, db = connect(uri, database)
     total = sum(db[name].estimated_document_count() for name in logs(db))
     with click.progressbar(length=total, label="reading the logs", file=sys.stderr) as bar:
-        events = read_history(db, cadre_id, bar.update)
+        events = annotate(read_history(db, cadre_id, bar.update))
     client.close()
     if as_json:
         click.echo(json.dumps(events, ensure_ascii=False, indent=1))
     else:
-        for line in describe(events):
+        click.echo(f"times in {timezone}")
+        for line in describe(events, timezone):
             click.echo(line)
     if not events:
         click.echo(f"nothing about {cadre_id} in any log", err=True)
         sys.exit(1)
 
 
+def day_option(name: str, help: str):
+    return click.option(name, type=click.DateTime(["%Y-%m-%d"]), help=help)
+
+
 @audit.command()
-@click.option("--until", required=True, type=click.DateTime(["%Y-%m-%d"]),
-              help="The day (YYYY-MM-DD): events recorded by its end count.")  # fmt: skip
+@day_option("--until", "As of this day (YYYY-MM-DD), by the dates events carry: decided, "
+            "effective, published …; whenever they were recorded.")  # fmt: skip
+@day_option("--recorded-until", "Only events recorded by the end of this day (YYYY-MM-DD, "
+            "in --timezone); default: everything recorded.")  # fmt: skip
 @click.option("--into", "scratch", required=True, help="A scratch database to build into.")
-@click.option("--compare", is_flag=True, help="Report documents that differ from the live ones.")
-@click.option("--timezone", default=lambda: os.environ.get("YOUWEI_TIMEZONE", "Asia/Shanghai"))
+@click.option("--cadre", "cadre_id", help="Print this cadre's personnel file as of --until.")
+@click.option(
+    "--compare",
+    is_flag=True,
+    help="With --recorded-until only: report documents that differ from the live ones.",
+)
+@timezone_option
 @database_options
-def replay(until: datetime, scratch: str, compare: bool, timezone: str, uri: str, database: str):
-    """Rebuild the projections as they stood at the end of a day into a scratch database."""
+def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, database):
+    """Rebuild the records service's projections as of a day into a scratch database, and
+    every cadre's personnel file as of that day (restrictions and eligibility, each with its
+    rule, version and causing events) into its collection `personnel_files`. Exits 1 when
+    nothing took effect by then."""
     from events.mongodb import MongoDBDatastore
     from events.projections import differences
     from events.projections import replay as replay_into
     from schemas.events import LOGS
     from services.records.projections import PersonnelFiles, PublicRecords
+    from youwei.asof import AsOf, personnel_files
 
+    if until is None and recorded_until is None:
+        raise click.UsageError("give --until DAY (business dates) or --recorded-until DAY")
+    if compare and until is not None:
+        raise click.BadParameter("compares the projections as recorded: use --recorded-until "
+                                 "without --until", param_hint="--compare")  # fmt: skip
     if scratch == database:
         raise click.BadParameter(
             "the scratch database must not be the live one", param_hint="--into"
         )
-    end = datetime.combine(date.fromordinal(until.toordinal()) + timedelta(days=1), time(),
-                           ZoneInfo(timezone))  # fmt: skip
+    zone = ZoneInfo(timezone)
+    end = datetime.now(zone) + timedelta(days=1)
+    if recorded_until is not None:
+        end = datetime.combine(recorded_until.date() + timedelta(days=1), time(), zone)
+    day = until.date() if until is not None else None
     logs, target = MongoDBDatastore(uri, database), MongoDBDatastore(uri, scratch)
     total = sum(logs.collection(name).estimated_document_count() for name in LOGS.values())
-    differ = False
+    differ, applied, files = False, 0, None
     try:
         for projection in (PersonnelFiles(), PublicRecords()):
+            fed = AsOf(projection, day) if day is not None else projection
             label = f"replaying {projection.name}"
             with click.progressbar(label=label, length=total, file=sys.stderr) as bar:
-                generation, heads = replay_into(logs, target, projection, end, bar.update)
+                generation, heads = replay_into(logs, target, fed, end, bar.update)
             at = ", ".join(f"{s} {p}" for s, p in heads.items())
-            click.echo(f"{projection.name}: built in {scratch} at {at}")
+            if isinstance(fed, AsOf):
+                applied += len(fed.applied)
+                click.echo(f"{projection.name}: built in {scratch} as of {day}: {len(fed.applied)} "
+                           f"dated events took effect by then, {len(fed.later)} later "
+                           f"(events recorded up to {at})")  # fmt: skip
+            else:
+                applied += sum(heads.values())
+                click.echo(f"{projection.name}: built in {scratch} at {at}")
+            if projection.name == "personnel":
+                files = personnel_files(generation, day or recorded_until.date())
+                collection = target.collection("personnel_files")
+                collection.drop()
+                if files:
+                    collection.insert_many([{"_id": f["cadre_id"], **f} for f in files])
+                barred = sum(not f["eligible_for_promotion"]["eligible"] for f in files)
+                click.echo(f"personnel files as of {day or recorded_until.date()}: {len(files)} "
+                           f"cadres, {barred} not eligible for promotion "
+                           f"({scratch}.personnel_files)")  # fmt: skip
+                for file in files:
+                    if not file["eligible_for_promotion"]["eligible"]:
+                        click.echo(f"  not eligible: {file['cadre_id']} {file['name'] or ''}")
             if compare:
                 against, lines = differences(generation, logs, projection, heads)
                 for line in lines:
@@ -307,5 +441,34 @@ def replay(until: datetime, scratch: str, compare: bool, timezone: str, uri: str
     finally:
         logs.close()
         target.close()
+    if applied == 0:
+        click.echo(f"nothing in the logs took effect by {day or recorded_until.date()}: the "
+                   "replay is empty (is the day right? --until goes by the dates events "
+                   "carry, --recorded-until by when they were recorded)", err=True)  # fmt: skip
+        sys.exit(1)
+    if cadre_id is not None:
+        show_file(files or [], cadre_id, day or recorded_until.date())
     if differ:
         sys.exit(1)
+
+
+def show_file(files: list[dict], cadre_id: str, day: date) -> None:
+    """Print a cadre's replayed personnel file: eligibility and why, then the whole file."""
+    from events.history import canonical_id
+
+    wanted = canonical_id(cadre_id)
+    found = next((f for f in files if f["cadre_id"] == wanted), None)
+    if found is None:
+        click.echo(f"no cadre {cadre_id} registered by {day}", err=True)
+        sys.exit(1)
+    standing = found["eligible_for_promotion"]
+    verdict = "eligible" if standing["eligible"] else "NOT eligible"
+    click.echo(f"{found['name'] or wanted} on {day}: {verdict} for promotion")
+    for reason in standing["reasons"]:
+        click.echo(f"  because {reason}")
+    for restriction in found["restrictions"]:
+        if restriction["in_force"]:
+            click.echo(f"  {restriction['rule']} (rules {restriction['rules_version']}) in force "
+                       f"{restriction['starts']} to {restriction['ends']}, caused by "
+                       f"{', '.join(restriction['caused_by'])}")  # fmt: skip
+    click.echo(json.dumps(found, ensure_ascii=False, indent=1))

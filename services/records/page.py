@@ -472,7 +472,8 @@ def _integrity(integrity: dict) -> str:
     rows = "".join(
         f'<tr data-log="{e(c["log"])}"><td>{e(c["log"])}</td><td>{int(c["position"])}</td>'
         f'<td class="hash"><code>{e(c["hash"])}</code></td><td>{e(c["signed_at"])}</td>'
-        f"<td><code>{e(c['key_id'])}</code></td></tr>"
+        f"<td><code>{e(c['key_id'])}</code></td>"
+        f'<td class="hash"><code>{e(c.get("signature") or "")}</code></td></tr>'
         for c in integrity.get("checkpoints") or []
     )
     keys = "".join(
@@ -492,7 +493,7 @@ def _integrity(integrity: dict) -> str:
         ' <span class="en" lang="en">The latest signed checkpoint of each event log: check an'
         " export of the logs against them (youwei audit verify --from).</span></p>"
         '<table id="checkpoints"><thead><tr><th>log</th><th>position</th><th>hash</th>'
-        f"<th>signed</th><th>key</th></tr></thead><tbody>{rows}</tbody></table>"
+        f"<th>signed</th><th>key</th><th>signature</th></tr></thead><tbody>{rows}</tbody></table>"
         f'<ul id="signing-keys">{keys}</ul></section>'
     )
 

@@ -123,7 +123,7 @@ def test_a_forged_or_misattributed_checkpoint_is_caught(database, key_file) -> N
     assert "signature" in verify_log(database, LOG).first_break.reason
     database[CHECKPOINTS].update_one({}, {"$set": {"hash": signed["hash"],
                                                    "key_id": "0123456789abcdef"}})  # fmt: skip
-    assert "unknown key" in verify_log(database, LOG).first_break.reason
+    assert "not a trusted key" in verify_log(database, LOG).first_break.reason
 
 
 def test_keys_rotate_with_both_signatures_and_a_retired_key_signs_nothing(
