@@ -61,8 +61,10 @@ def history(
     database: Database, cadre_id: str, progress: Callable[[int], None] | None = None
 ) -> list[dict[str, Any]]:
     """The cadre's events from every log, by time recorded. An event is the cadre's if it
-    is about them (its originator), names them anywhere in its data, or belongs to one of
-    their cases. ``cadre_id`` may be a UUID with hyphens or its 32 hex digits (as exports
+    is about them (its originator), names them anywhere in its data, or comes later in the
+    life of a record (an aggregate) whose first event named them: their case, their
+    finding's exposure, the evaluations service's record of their measures and its
+    revocation on appeal. ``cadre_id`` may be a UUID with hyphens or its 32 hex digits (as exports
     write it)."""
     coder = transcoder()
     sealer = Sealer(PersonalKeys(database), coder)
@@ -80,8 +82,11 @@ def history(
                 originator = str(document["originator_id"])
                 data = {k: plain(v) for k, v in state.items() if k not in HIDDEN}
                 ours = originator in wanted or _mentions(data, wanted)
-                if ours and kind == "case_opened":
-                    wanted.add(originator)  # the case's later events are the cadre's too
+                if ours and document["originator_version"] == 1:
+                    # a record made about the cadre (their case, their finding, the measures
+                    # evaluations keeps of them): its later events are the cadre's too. Not
+                    # a record that named them later (a unit they joined)
+                    wanted.add(originator)
                 event = {
                     "recorded_at": plain(document["recorded_at"]),
                     "log": log,

@@ -8,10 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, ClassVar
 
-from pymongo.client_session import ClientSession
-from pymongo.collection import Collection
-
-from events.projections import Generation, Projection
+from events.projections import Batch, Generation, Projection
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
 from services.records import files
 from services.records.domain import restrictions
@@ -40,15 +37,21 @@ class AsOf(Projection):
         self.applied: set[tuple[str, int]] = set()
         self.later: set[tuple[str, int]] = set()
 
-    def apply(self, event: dict[str, Any], db: dict[str, Collection], session: ClientSession):
+    def _by_the_day(self, event: dict[str, Any]) -> bool:
         day = business_day(event)
+        return day is None or day <= self.day
+
+    def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
+        self.projection.prepare([e for e in events if self._by_the_day(e)], batch)
+
+    def fold(self, event: dict[str, Any], batch: Batch) -> None:
         where = (event["log"], event["position"])
-        if day is not None and day > self.day:
+        if not self._by_the_day(event):
             self.later.add(where)
             return
-        if day is not None:
+        if business_day(event) is not None:
             self.applied.add(where)
-        self.projection.apply(event, db, session)
+        self.projection.fold(event, batch)
 
 
 def personnel_files(generation: Generation, day: date) -> list[dict[str, Any]]:
