@@ -28,6 +28,7 @@ stored returns their positions: it did succeed.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -327,7 +328,16 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
 
     def _transact_appends(self, appends: Sequence[_Append]) -> list[list[int]]:
         """Commit the appends; return the positions each got."""
-        ids, head = self.datastore.transaction(lambda session: self._append(session, appends))
+        attempts = 0
+
+        def append(session: ClientSession) -> tuple[list[list[int]], dict[str, Any] | None]:
+            nonlocal attempts
+            if attempts:  # the head moved under another process's append: let it finish
+                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempts)))
+            attempts += 1
+            return self._append(session, appends)
+
+        ids, head = self.datastore.transaction(append)
         if head is not None:
             self._last_head = head
         return ids
