@@ -16,8 +16,10 @@ from uuid import UUID
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
+from pymongo.errors import BulkWriteError
 
 from events.commands import CommandApplication, Decision
+from events.mongodb import DUPLICATE_KEY
 from events.personal import Erased, PersonalKeys, Sealed, subject_of
 from schemas.common import label
 from schemas.errors import Conflict, NotFound, RuleViolation
@@ -68,19 +70,28 @@ class BulkKeys(PersonalKeys):
 
     def lookup(self, subjects: Iterable[str]) -> tuple[dict[str, bytes | None], set[str]]:
         """The live keys of ``subjects`` (made for those who have none yet; None for an
-        erased one, renewed when it seals), and the subjects being erased."""
-        wanted = set(subjects)
-        found = {d["_id"]: d for d in self.keys.find({"_id": {"$in": list(wanted)}})}
-        missing = wanted - set(found)
-        if missing:
-            with contextlib.suppress(Exception):  # a concurrent first use made some: read back
-                self.keys.insert_many(
-                    [{"_id": s, "key": AESGCM.generate_key(256), "created_at": datetime.now(UTC)}
-                     for s in missing], ordered=False,
-                )  # fmt: skip
-            found |= {d["_id"]: d for d in self.keys.find({"_id": {"$in": list(missing)}})}
+        erased one, renewed when it seals), and the subjects being erased. New raters are
+        the common case: their keys are inserted at once, and only the subjects that
+        already had a document are read."""
+        fresh = {s: AESGCM.generate_key(256) for s in set(subjects)}
+        existing = set()
+        try:
+            self.keys.insert_many(
+                [{"_id": s, "key": key, "created_at": datetime.now(UTC)}
+                 for s, key in fresh.items()], ordered=False,
+            )  # fmt: skip
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors") or []
+            if any(e.get("code") != DUPLICATE_KEY for e in failed):
+                raise
+            existing = {e["op"]["_id"] for e in failed}
+        found = {d["_id"]: d for d in self.keys.find({"_id": {"$in": list(existing)}})}
+        if set(found) != existing:
+            raise Conflict("a personal key disappeared while it was being read: retry")
+        keys = {s: key for s, key in fresh.items() if s not in existing}
         erasing = {s for s, d in found.items() if d.get("erasing")}
-        return {s: d.get("key") for s, d in found.items() if s not in erasing}, erasing
+        keys |= {s: d.get("key") for s, d in found.items() if s not in erasing}
+        return keys, erasing
 
 
 class Evaluations(CommandApplication):
