@@ -12,8 +12,10 @@ catches up from the log alone.
 
 A handler that raises is retried after growing delays (a queue per delay whose messages
 expire back into the handler's queue: RabbitMQ's dead-lettering with a TTL), then parked in
-``<queue>.parked`` with the error. Malformed or unknown messages are parked at once. Parked
-messages are listed, shown and replayed with ``youwei dlq``.
+``<queue>.parked`` with the error; but while the database is unreachable (no fault of the
+message's) it waits the longest delay again and again, and is never parked. Malformed or
+unknown messages are parked at once. Parked messages are listed, shown and replayed with
+``youwei dlq``.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import traceback
 from functools import partial
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from kombu import Queue
 from marshmallow import ValidationError
 from nameko.amqp.publish import Publisher
 from nameko.constants import PERSISTENT
 from nameko.containers import ContainerBeingKilled
 from nameko.events import EventHandler
-from nameko.exceptions import MalformedRequest
+from nameko.exceptions import MalformedRequest, RemoteError
+from pymongo.errors import ConnectionFailure
 
 from events.inbox import GuardedQueueConsumer, context_headers, decode_json, excerpt
 from events.observability import PARKS, RETRIES
@@ -39,6 +43,14 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (1.0, 5.0, 30.0)
 ATTEMPT_HEADER = "youwei-attempt"
 ERROR_HEADER = "youwei-error"
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached (also when a service called
+    over RPC says so), rather than that the message cannot be handled."""
+    if isinstance(error, RemoteError):
+        return error.exc_type == "Unavailable"  # events.identity's answer for this
+    return isinstance(error, OperationalError | ConnectionFailure)
 
 
 def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
@@ -144,6 +156,8 @@ class LogEventHandler(EventHandler):
         if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 0:
             attempt = 0
         error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        if self.delays and database_unavailable(exc_info[1]):
+            attempt = min(attempt, len(self.delays) - 1)  # wait for the database, never park
         if attempt < len(self.delays):
             self.publisher.publish(
                 message.payload, exchange="", routing_key=self.retries[attempt].name,

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from eventsourcing.persistence import OperationalError
 from kombu import Connection, Exchange, Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.containers import ContainerBeingKilled
@@ -57,6 +58,7 @@ from nameko.rpc import (
     get_rpc_exchange,
 )
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy, SingleThreadedReplyListener
+from pymongo.errors import ConnectionFailure
 
 from events.access import CALLER, AccessDenied, PersonnelFileRead, refusal_facts
 from events.dependency import ApplicationDependency
@@ -74,7 +76,7 @@ from events.inbox import (
     text_property,
 )
 from schemas import authorization
-from schemas.errors import EXPECTED, Forbidden, ServiceError
+from schemas.errors import EXPECTED, Forbidden, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +168,21 @@ class AgencyRpcConsumer(RpcConsumer):
             return error
         number = incident()
         log.error("%s: incident %s", self.container.service_name, number, exc_info=exc_info)
+        if isinstance(error, OperationalError | ConnectionFailure):
+            return Unavailable(number)
         return ServiceError(number)
 
 
-ANSWERED = (*EXPECTED, MalformedRequest, MethodNotFound, IncorrectSignature, ServiceError)
-"""Errors a caller is told as they are (docs/rpc-wire.md); any other is a ServiceError."""
+ANSWERED = (
+    *EXPECTED,
+    MalformedRequest,
+    MethodNotFound,
+    IncorrectSignature,
+    ServiceError,
+    Unavailable,
+)
+"""Errors a caller is told as they are (docs/rpc-wire.md); any other is an ``Unavailable``
+(the database could not be reached) or a ``ServiceError``."""
 
 
 def _lenient_argument(message: Any) -> Any:

@@ -21,8 +21,10 @@ projections, views) commits with write concern ``{w: "majority", j: true}`` and 
 ``majority`` (or ``snapshot``) read concern, set on the transaction itself
 (``MongoDBDatastore.transaction``): a transaction does not take the write concern of the
 ``Database`` object, and the cluster's default may have been lowered. An append whose commit
-outcome was unknown (the reply lost with the connection) and whose retry finds its own events
-stored returns their positions: it did succeed.
+outcome was unknown (the reply lost with the connection, or the transaction run again after a
+transient error) and that finds its own events stored whole returns their positions: it did
+succeed. Otherwise an event already stored is a conflict (``IntegrityError``), as
+eventsourcing requires.
 """
 
 from __future__ import annotations
@@ -92,6 +94,15 @@ def _database_errors() -> Iterator[None]:
         raise OperationalError(str(error)) from error
     except PyMongoError as error:
         raise DatabaseError(str(error)) from error
+
+
+def _commit_outcome_unknown(error: BaseException) -> bool:
+    """Whether a transaction failed with its commit's outcome unknown (pymongo's
+    ``UnknownTransactionCommitResult`` label): it may have committed."""
+    cause = error.__cause__
+    return isinstance(cause, PyMongoError) and cause.has_error_label(
+        "UnknownTransactionCommitResult"
+    )
 
 
 def _create_collection(collection: Collection) -> None:
@@ -282,8 +293,10 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         so that one conflicting append fails without failing its neighbours."""
         try:
             results = self._transact_appends([p.item for p in group])
-        except IntegrityError:
-            pass
+        except IntegrityError as error:
+            if len(group) == 1:
+                group[0].settle(error=error)
+                return
         else:
             for pending, result in zip(group, results, strict=True):
                 pending.settle(result)
@@ -292,13 +305,35 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
             try:
                 [result] = self._transact_appends([pending.item])
             except IntegrityError as error:
-                stored = self._stored_already(pending.item)
-                if stored is None:
-                    pending.settle(error=error)
-                else:
-                    pending.settle(stored)
+                pending.settle(error=error)
             else:
                 pending.settle(result)
+
+    def _transact_appends(self, appends: Sequence[_Append]) -> list[list[int]]:
+        """Commit the appends; return the positions each got. When the commit's outcome
+        was unknown (its reply lost, or the transaction run again after a transient error)
+        and the appends are found stored whole, that is their success."""
+        attempts = 0
+
+        def append(session: ClientSession) -> tuple[list[list[int]], dict[str, Any] | None]:
+            nonlocal attempts
+            if attempts:  # the head moved under another process's append: let it finish
+                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempts)))
+            attempts += 1
+            return self._append(session, appends)
+
+        try:
+            ids, head = self.datastore.transaction(append)
+        except DatabaseError as error:
+            if attempts > 1 or _commit_outcome_unknown(error):
+                stored = [self._stored_already(item) for item in appends]
+                if all(positions is not None for positions in stored):
+                    self._last_head = None  # read the head again next time
+                    return stored  # type: ignore[return-value]
+            raise
+        if head is not None:
+            self._last_head = head
+        return ids
 
     def _stored_already(self, append: _Append) -> list[int] | None:
         """The positions of an append found stored as a whole (the same events, topics and
@@ -325,22 +360,6 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
 
     def _tracked(self, tracking: Tracking) -> bool:
         return False
-
-    def _transact_appends(self, appends: Sequence[_Append]) -> list[list[int]]:
-        """Commit the appends; return the positions each got."""
-        attempts = 0
-
-        def append(session: ClientSession) -> tuple[list[list[int]], dict[str, Any] | None]:
-            nonlocal attempts
-            if attempts:  # the head moved under another process's append: let it finish
-                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempts)))
-            attempts += 1
-            return self._append(session, appends)
-
-        ids, head = self.datastore.transaction(append)
-        if head is not None:
-            self._last_head = head
-        return ids
 
     def _append(
         self, session: ClientSession, appends: Sequence[_Append]

@@ -3,9 +3,10 @@
 Every service class has ``observability = Observability()``. Each container counts its
 entrypoint calls and their latency (``prometheus_client``), and samples its relay's and
 its projections' lag behind the logs. When ``METRICS_ADDRESS`` (``host:port``) is set, the
-first container of a process to start opens one HTTP server for the whole process (``youwei
-up`` and ``nameko run`` with several services run many containers in one process: a server
-per container would clash on the port); the last one to stop closes it. It serves:
+first container of a process to start opens one HTTP server for the whole process
+(``nameko run`` with several services runs many containers in one process: a server per
+container would clash on the port; ``youwei up`` runs one service per process, each on a
+port of its own); the last one to stop closes it. It serves:
 
 - ``/metrics``: Prometheus' text format (``docs/operations.md`` lists the metrics);
 - ``/healthz`` (liveness): 200 while the process answers and each of its containers runs;
@@ -144,6 +145,15 @@ LAG_SCAN_LIMIT = 100_000
 SERVES_WITHOUT_BROKER = frozenset({"records"})
 
 
+def _consuming(container) -> bool:
+    """Whether every queue consumer of the container has its consumers declared and set up
+    (nameko marks a container started before that)."""
+    from nameko.messaging import QueueConsumer
+
+    consumers = [e for e in container.subextensions if isinstance(e, QueueConsumer)]
+    return all(c._consumers_ready.ready() for c in consumers)
+
+
 def _running(container) -> bool:
     return bool(container.started) and not container._being_killed and not container._died.ready()
 
@@ -274,11 +284,13 @@ class _ProcessServer:
                 mongodb[provider.mongodb_uri] = self.databases.reachable(provider.mongodb_uri)
             entry = {
                 "running": _running(provider.container),
+                "consuming": _consuming(provider.container),
                 "rabbitmq": amqp[provider.amqp_uri] or "ok",
                 "mongodb": mongodb[provider.mongodb_uri] or "ok",
             }
             broker = entry["rabbitmq"] == "ok" or provider.service in SERVES_WITHOUT_BROKER
-            entry["ready"] = entry["running"] and entry["mongodb"] == "ok" and broker
+            consuming = entry["consuming"] or provider.service in SERVES_WITHOUT_BROKER
+            entry["ready"] = entry["running"] and entry["mongodb"] == "ok" and broker and consuming
             report[provider.container.service_name] = entry
         return bool(report) and all(r["ready"] for r in report.values()), report
 

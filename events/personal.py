@@ -1,8 +1,9 @@
 """Personal data that can be erased from an append-only log (crypto-shredding).
 
 The personal fields of an event (a cadre's name, gender and birth date; a rater's keyed
-reference) are stored sealed: AES-256-GCM under a key of that person's own, kept outside the
-logs in ``personal_keys``. Destroying the key erases the person's data from every log,
+reference; the references of the public reports a case rests on, under the case's key) are
+stored sealed: AES-256-GCM under a key of that person's own, kept outside the logs in
+``personal_keys``. Destroying the key erases the person's data from every log,
 export and rebuild at once, while the stored bytes — and so the hash chain — stay as they
 were. Events name their personal fields in ``PERSONAL_FIELDS`` (topic → field → whose data
 it is); everything else about storage is unchanged.
@@ -50,6 +51,8 @@ PERSONAL_FIELDS: dict[str, dict[str, str]] = {
         "name": "originator", "gender": "originator", "birth_date": "originator",
     },
     "services.evaluations.domain:CadreRatings.Rated": {"rater_hash": "field:rater_hash"},
+    # a public report's reference, under a key of the case (who reported is never published)
+    "services.accountability.domain:Case.Opened": {"reports": "originator"},
 }  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from eventsourcing.persistence import Notification
 from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
 from events.personal import PersonalKeys, Sealer
 from events.transcoding import transcoder
-from schemas.events import LOGS, PUBLISHED
+from schemas.events import LOGS, PUBLISHED, PUBLISHED_ITEMS
 
 EVENT_NAMESPACE = UUID("9d3b1f4e-6a2c-4e8f-b1d7-52c0e8a4f613")
 RECORD_TOPIC = "events.commands:CommandRecord.Recorded"
@@ -67,6 +67,7 @@ class LogReader:
         self.source = source
         self.log = LOGS[source]
         self.published = PUBLISHED[source]
+        self.items = PUBLISHED_ITEMS.get(source, {})
         self.recorder = MongoDBApplicationRecorder(datastore, self.log)
         self.transcoder = transcoder()
         self.sealer = Sealer(PersonalKeys(datastore.database), self.transcoder)
@@ -118,6 +119,13 @@ class LogReader:
         if fields is None:
             return None
         state = self.sealer.open(self.transcoder.decode(notification.state))
+        data = {name: plain(state.get(name)) for name in fields}
+        for name, keys in self.items.get(kind, {}).items():
+            if isinstance(data.get(name), list):
+                data[name] = [
+                    {key: value for key, value in item.items() if key in keys}
+                    for item in data[name]
+                ]
         return {
             "type": kind,
             "source": self.source,
@@ -129,7 +137,7 @@ class LogReader:
             "timestamp": plain(state.get("timestamp")),
             "correlation_id": correlation_id,
             "causation_id": causation_id,
-            "data": {name: plain(state.get(name)) for name in fields},
+            "data": data,
         }
 
     def _causes(self, window: list[Notification]) -> dict[int, tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""Who may call what: the authorization policy, version ``2026.2`` (docs/rpc.md, "Identity
+"""Who may call what: the authorization policy, version ``2026.3`` (docs/rpc.md, "Identity
 and authorization").
 
 An **agency** is a RabbitMQ user: the services take it from the validated ``user_id`` of
@@ -24,7 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-VERSION = "2026.3"  # 2026.3: evaluations.submit_ratings (each rating checked as submit_rating)
+#: 2026.2: cadre_registry.dismiss_from_service, tasks_needing_owner; 2026.3: the honour
+#: roll (accountability.publish_commendation, withdraw_commendation_publication,
+#: list_commendations; records.honour_roll); 2026.4: evaluations.submit_ratings (each
+#: rating checked as a submit_rating)
+VERSION = "2026.4"
 
 LOCAL = "local"
 PRODUCTION = "production"
@@ -74,14 +78,17 @@ METHODS: dict[str, dict[str, str]] = {
         **dict.fromkeys(
             ("open_case", "record_statement", "impose_measure", "decide_handling",
              "register_reform_effort", "grant_exemption", "file_appeal", "decide_appeal",
-             "commend", "publish_result", "withdraw_publication", "close_case"),
+             "commend", "publish_commendation", "withdraw_commendation_publication",
+             "publish_result", "withdraw_publication", "close_case"),
             COMMAND,
         ),
-        **dict.fromkeys(("get_case", "get_reform_effort", "get_commendation", "list_cases"),
+        **dict.fromkeys(("get_case", "get_reform_effort", "get_commendation", "list_cases",
+                         "list_commendations"),
                         QUERY),
     },
     "records": dict.fromkeys(
-        ("personnel_file", "eligible_for_promotion", "public_records", "projections_status"),
+        ("personnel_file", "eligible_for_promotion", "public_records", "honour_roll",
+         "projections_status"),
         QUERY,
     ),
 }  # fmt: skip
@@ -143,6 +150,8 @@ ROLES: dict[str, Role] = {
             "evaluations.conclude_annual_assessment": None,
             "evaluations.erase_rater": None,
             **_only("accountability.decide_handling", "accountability.commend",
+                    "accountability.publish_commendation",
+                    "accountability.withdraw_commendation_publication",
                     "accountability.register_reform_effort"),
             **ALL_READS,
         },
@@ -167,6 +176,7 @@ ROLES: dict[str, Role] = {
             **_commands("inspections"),
             **_queries("cadre_registry", "inspections"),
             "records.public_records": None,
+            "records.honour_roll": None,
         },
     ),
     "service_hall": Role(

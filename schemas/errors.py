@@ -5,19 +5,81 @@ nothing."""
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
+
+#: The most characters of a field name an error repeats (a longer one is cut to this many,
+#: ending in "…"); and of a reason (they never repeat the input, but a reason may name a
+#: catalogue's codes).
+EXCERPT = 100
+REASON = 500
+#: The most reasons an InvalidCommand lists; the rest are counted under ``_truncated``.
+MAX_ERRORS = 20
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class CommandError(Exception):
     """Base of the errors below."""
 
 
+def excerpt(value: object, limit: int = EXCERPT) -> str:
+    """``value`` as an error may repeat it: control characters and lone surrogates written
+    as ``\\uXXXX`` (so that the reply is always valid UTF-8), at most ``limit`` characters
+    and "…"."""
+    text = value if isinstance(value, str) else str(value)
+    shown = _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text[: limit + 1])
+    return shown if len(shown) <= limit else shown[:limit] + "…"
+
+
+def bounded(errors: Any) -> dict:
+    """marshmallow's field → reasons (nested as objects), with every key and reason an
+    excerpt (EXCERPT and REASON characters) and at most MAX_ERRORS reasons in all."""
+    left = [MAX_ERRORS]
+    omitted = [0]
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            kept = {}
+            for key, value in node.items():
+                if left[0] <= 0:
+                    omitted[0] += count(value)
+                else:
+                    kept[excerpt(key)] = walk(value)
+            return kept
+        if isinstance(node, (list, tuple)):
+            kept_items = []
+            for value in node:
+                if left[0] <= 0:
+                    omitted[0] += count(value)
+                else:
+                    kept_items.append(walk(value))
+            return kept_items
+        left[0] -= 1
+        return excerpt(node, REASON)
+
+    def count(node: Any) -> int:
+        if isinstance(node, dict):
+            return sum(count(value) for value in node.values())
+        if isinstance(node, (list, tuple)):
+            return sum(count(value) for value in node)
+        return 1
+
+    shown = walk(errors if isinstance(errors, dict) else {"_schema": errors})
+    if omitted[0]:
+        shown["_truncated"] = [f"{omitted[0]} more reasons not shown"]
+    return shown
+
+
 class InvalidCommand(CommandError):
     """The payload is not a valid command. The message is JSON: field → list of reasons
-    (nested fields as nested objects, as marshmallow reports them)."""
+    (nested fields as nested objects, as marshmallow reports them), bounded: each field name
+    at most EXCERPT characters, each reason REASON, at most MAX_ERRORS reasons
+    (``bounded``)."""
 
     def __init__(self, errors: dict) -> None:
-        self.errors = errors
-        super().__init__(json.dumps(errors, ensure_ascii=False, sort_keys=True))
+        self.errors = bounded(errors)
+        super().__init__(json.dumps(self.errors, ensure_ascii=False, sort_keys=True))
 
 
 class NotFound(CommandError):
@@ -59,6 +121,18 @@ class ServiceError(CommandError):
             "same command_id: a command is done once"
             if incident
             else "the service failed; retry later with the same command_id"
+        )
+
+
+class Unavailable(CommandError):
+    """Something the service needs (its database) could not be reached. A command may or
+    may not have been done: send it again later with the same ``command_id``."""
+
+    def __init__(self, incident: str | None = None) -> None:
+        self.incident = incident
+        super().__init__(
+            f"the service cannot reach its database (incident {incident}); retry later with "
+            "the same command_id: a command is done once"
         )
 
 

@@ -71,12 +71,24 @@ PUBLISHED: dict[str, dict[str, tuple[str, ...]]] = {
         "case_published": ("publication_id", "decision_ids", "summary", "published_on"),
         "case_publication_withdrawn": ("publication_id", "withdrawn_on"),
         "case_closed": ("closed_on",),
-        "commendation_commended": ("cadre_id", "kind", "commended_on"),
+        "commendation_commended": ("cadre_id", "kind", "commended_on", "rule", "rules_version",
+                                   "source"),
+        "commendation_published": ("cadre_id", "citation", "published_on"),
+        "commendation_publication_withdrawn": ("cadre_id", "withdrawn_on"),
         "reform_effort_registered": ("unit_id", "risk_level", "participants", "registered_on",
                                      "starts_on", "ends_on"),
     },
     "records": {},  # its log is its access record: nothing published
 }  # fmt: skip
+
+#: Of a published field that lists items, the keys of each item that are published: the
+#: basis of a case names its findings, letters and assessed years, and a report only as
+#: a report (its reference, which may identify who reported, stays in the service).
+PUBLISHED_ITEMS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
+    "accountability": {
+        "case_opened": {"basis": ("kind", "finding_id", "letter_id", "year")},
+    },
+}
 
 HEADER_PREFIX = "youwei-"
 """AMQP headers of a relayed event: ``youwei-log``, ``youwei-position``, ``youwei-event-id``,
@@ -85,7 +97,11 @@ HEADER_PREFIX = "youwei-"
 
 
 class PublicEvent(Strict):
-    """The body of every relayed event message (JSON)."""
+    """The body of every relayed event message (JSON). Not input: the services wrote it
+    from commands that met the input rules when they were given, which may have been
+    older rules; a consumer must not refuse its history for them."""
+
+    input_rules = False
 
     type = fields.String(required=True, validate=validate.Length(min=1, max=100))
     source = fields.String(required=True, validate=validate.OneOf(sorted(LOGS)))

@@ -1,16 +1,10 @@
-"""The ``youwei`` command: the local stack's life cycle and ``audit verify``."""
+"""The ``youwei`` command: ``audit verify`` and ``projections`` (the local stack is in
+test_local_stack.py)."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import urllib.request
-from pathlib import Path
 from uuid import uuid4
 
-import pymongo
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
@@ -18,18 +12,6 @@ from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
 from events.transcoding import transcoder
 from tests.events.support import fresh_database_name, new_factory
 from youwei.cli import main
-from youwei.stack import free_port
-
-YOUWEI = [sys.executable, "-m", "youwei"]
-RPC_CALL = """
-import eventlet; eventlet.monkey_patch()
-import json, sys, uuid
-from events.identity import IdentifiedClusterRpcProxy
-with IdentifiedClusterRpcProxy({"AMQP_URI": sys.argv[1]}, timeout=60) as cluster:
-    print(json.dumps(cluster.cadre_registry.register_unit({
-        "command_id": str(uuid.uuid4()), "actor": {"agency": "test", "person": "test"},
-        "name": "玉溪市"})))
-"""
 
 
 def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
@@ -54,65 +36,6 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
     finally:
         factory.datastore.client.drop_database(database)
         factory.close()
-
-
-def test_up_status_down_keep_the_data(tmp_path: Path, rabbit_config) -> None:
-    """The whole stack, with its database on a port and folder of this test's and its
-    services on a RabbitMQ vhost of this test's."""
-    port, web = free_port(), free_port()
-    env = {
-        **os.environ,
-        "YOUWEI_MONGODB_PORT": str(port),
-        "WEB_SERVER_ADDRESS": f"127.0.0.1:{web}",
-        "YOUWEI_STATE_DIR": str(tmp_path),
-        "AMQP_URI": rabbit_config["AMQP_URI"],
-    }
-
-    def youwei(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*YOUWEI, *args], env=env, capture_output=True, text=True, timeout=180, check=False
-        )
-
-    try:
-        up = youwei("up", "--no-sync-on-commit")
-        assert up.returncode == 0, up.stderr
-        assert f"mongodb://127.0.0.1:{port}" in up.stdout
-        assert youwei("up", "--no-sync-on-commit").returncode == 0, "up is idempotent"
-        status = youwei("status")
-        assert status.returncode == 0, status.stdout
-        services = "cadre_registry, evaluations, inspections, accountability, records"
-        assert f"services    {services} up" in status.stdout
-        assert f"public page http://127.0.0.1:{web}/" in up.stdout
-        with urllib.request.urlopen(f"http://127.0.0.1:{web}/records.json", timeout=30) as page:
-            assert json.load(page)["total"] == 0
-
-        uri = f"mongodb://127.0.0.1:{port}"
-        call = subprocess.run(
-            [sys.executable, "-c", RPC_CALL, rabbit_config["AMQP_URI"]],
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert call.returncode == 0, call.stderr
-        unit_id = json.loads(call.stdout)["unit_id"]
-        with pymongo.MongoClient(uri) as client:
-            client.youwei.kept.insert_one({"_id": "survives", "down": "and up"})
-            assert client.youwei.cadreregistry_events.count_documents({}) == 2
-
-        down = youwei("down")
-        assert down.returncode == 0
-        assert "services stopped" in down.stdout and "SecantusDB stopped" in down.stdout
-        status = youwei("status")
-        assert status.returncode == 1 and "down" in status.stdout
-
-        assert youwei("up", "--no-sync-on-commit").returncode == 0
-        with pymongo.MongoClient(uri, uuidRepresentation="standard") as client:
-            registered = client.youwei.cadreregistry_events.find_one({"position": 1})
-            assert str(registered["originator_id"]) == unit_id
-            assert client.youwei.kept.find_one({"_id": "survives"}) == {
-                "_id": "survives",
-                "down": "and up",
-            }
-    finally:
-        youwei("down")
 
 
 def test_projections_status_and_rebuild(mongodb_uri) -> None:

@@ -89,6 +89,8 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         assert case["publications"][0]["withdrawn_on"] == "2026-06-01"
         closed = accountability.list_cases({"cadre_id": namespace["liaison"], "status": "closed"})
         assert closed["total"] == 1
+        listed = accountability.list_commendations({"cadre_id": namespace["liaison"]})
+        assert listed["total"] == 1 and listed["commendations"][0]["published"]
         exec(compile(records_example, str(RPC_DOC), "exec"), namespace)
         during = records.personnel_file({"cadre_id": namespace["liaison"], "as_of": "2026-05-25"})
         restriction = during["restrictions"][0]
@@ -99,6 +101,8 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         )
         assert after["eligible"]
         assert records.public_records({"q": "陈刚"})["total"] == 0
+        [honour] = records.honour_roll({"q": "陈刚"})["honours"]
+        assert honour["kind"]["zh"] == "嘉奖" and "扎根窗口服务" in honour["citation"]
     finally:
         datastore.close()
         for application in applications:

@@ -1,5 +1,5 @@
 """The deployment's end-to-end scenario (tests/scenario.py) against the local stack: the
-five services in nameko containers (one process, as ``youwei up`` runs them) on a RabbitMQ
+five services in nameko containers (in the test's process) on a RabbitMQ
 vhost of the module's own and the session's SecantusDB; the public page over HTTP. The
 same scenario runs against docker-compose.yml in tests/compose where Docker runs."""
 
@@ -41,4 +41,5 @@ def test_a_finding_becomes_a_case_whose_published_decision_is_on_the_public_page
         WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}",
     ) as (rpc, _):
         record = end_to_end(rpc, f"http://127.0.0.1:{web_port}/", today)
-    assert record["decision_type"] == "measure" and record["unit"].startswith("市政务服务中心")
+    assert record["decision_type"]["code"] == "measure"
+    assert record["unit"].startswith("市政务服务中心")

@@ -128,6 +128,7 @@ def test_ready_only_while_the_database_answers(observed, database) -> None:
     report = json.loads(body)
     assert report["ok"] and set(report["services"]) == {"cadre_registry", "records"}
     assert all(s["mongodb"] == s["rabbitmq"] == "ok" for s in report["services"].values())
+    assert all(s["consuming"] for s in report["services"].values())  # not only "started"
 
     database.stop()
     try:

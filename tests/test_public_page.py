@@ -15,10 +15,12 @@ import pytest
 from events.checkpoints import new_private_key_pem
 from events.identity import IdentifiedClusterRpcProxy
 from schemas.events import LOGS
+from schemas.records import HONOUR_FIELDS
+from tests.browser import fonts_used, tofu
 from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
 from tests.services.test_inspections_rpc import wait_for
-from tests.services.test_records import PRIVATE, script
+from tests.services.test_records import CITATION, PRIVATE, script
 from youwei.stack import free_port
 
 pytestmark = [pytest.mark.processes, pytest.mark.browser]
@@ -63,6 +65,7 @@ def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
             # a personnel file read: the records service's access record has an event to sign
             rpc.records.personnel_file({"cadre_id": cadres["li"]})
             wait_for(lambda: rpc.records.public_records({})["total"] == 1)
+            wait_for(lambda: rpc.records.honour_roll({})["total"] == 1)
         yield f"http://127.0.0.1:{port}/"
     finally:
         for process in processes:
@@ -145,3 +148,66 @@ def test_the_page_shows_each_logs_latest_signed_checkpoint(site, browser_page) -
     browser_page.goto(site)
     assert browser_page.locator("#checkpoints tbody tr").count() == len(LOGS)
     assert browser_page.locator(f"#signing-keys li[data-key-id='{key['id']}']").count() == 1
+
+
+def test_the_honour_roll_shows_published_commendations_searchable_with_a_chart(
+    site, browser_page
+) -> None:
+    page = browser_page
+    page.goto(site)
+    with page.expect_navigation():
+        page.click("a#to-honours")  # beside the accountability results
+    assert page.title() == "有为 · 先进典型光荣榜 / Honour roll of commended cadres"
+    rows = page.locator("#honours tbody tr[data-honour-id]")
+    assert rows.count() == 1 and page.locator("#total").inner_text() == "1"
+    row = rows.first
+    assert row.locator("td.name").inner_text() == "钱进"
+    assert row.locator("td.unit").inner_text() == "市政务服务中心"
+    assert row.locator("td.post").inner_text() == "窗口科科长"
+    assert row.locator("td.commendation").inner_text().split() == ["嘉奖", "citation"]
+    assert row.locator("td.citation").inner_text() == CITATION
+    assert "2026-06-30" in row.locator("td.date").inner_text()
+    text = page.locator("body").inner_text()
+    assert "孙丽" not in text and "赵强" not in text  # withdrawn; never published
+    han, boxes = tofu(page.locator("#honours td.citation .v"))
+    assert han and boxes == [], fonts_used(page, "#honours td.citation .v")
+
+    bar = page.locator("svg[data-chart=by_kind] rect[data-code=citation]")
+    assert bar.get_attribute("data-count") == "1"
+    box = bar.bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] > 0
+    assert page.locator("svg[data-chart=by_month] rect[data-month='2026-07']").count() == 1
+
+    page.select_option("select[name=kind]", "promotion_recommendation")
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert "kind=promotion_recommendation" in page.url
+    assert page.locator("#honours tbody tr").count() == 0 and page.locator("#empty").count() == 1
+    page.select_option("select[name=kind]", "")
+    page.fill("input[name=q]", "钱")
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert page.locator("#honours tbody tr").count() == 1
+    assert page.input_value("input[name=q]") == "钱"
+    page.set_viewport_size({"width": 375, "height": 800})  # on a phone: nothing wider
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    with page.expect_navigation():
+        page.click("a#to-records")
+    assert page.locator("#records tbody tr[data-record-id]").count() == 1
+
+
+def test_the_honour_roll_json_has_public_fields_only(site) -> None:
+    status, html = fetch(site + "honours")
+    assert status == 200 and CITATION in html
+    status, body = fetch(site + "honours.json?q=%E9%92%B1")  # 钱
+    answer = json.loads(body)
+    assert status == 200 and answer["total"] == 1
+    [honour] = answer["honours"]
+    assert tuple(honour) == HONOUR_FIELDS and honour["citation"] == CITATION
+    assert answer["charts"]["by_kind"] == [
+        {"code": "citation", "zh": "嘉奖", "en": "citation", "count": 1}]  # fmt: skip
+    for text in (html, body):
+        assert [word for word in PRIVATE if word in text] == []
+        assert "孙丽" not in text
+    status, body = fetch(site + "honours.json?kind=medal")
+    assert status == 400 and list(json.loads(body)["fields"]) == ["kind"]

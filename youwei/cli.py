@@ -25,36 +25,95 @@ def main() -> None:
     "--sync-on-commit/--no-sync-on-commit",
     default=True,
     show_default=True,
-    help="Fsync SecantusDB's log at every commit, so an acknowledged event survives power loss.",
+    help="Fsync SecantusDB's log at every commit, so an acknowledged event survives a crash "
+    "or power loss. --no-sync-on-commit is for throwaway data only (tests): a kill -9 loses "
+    "acknowledged events (docs/operations.md, Durability).",
 )
-def up(sync_on_commit: bool) -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=1),
+    default=180,
+    show_default=True,
+    help="Seconds to wait for every service to be ready.",
+)
+def up(sync_on_commit: bool, wait: float) -> None:
     """Bring the whole system up: RabbitMQ (with management), SecantusDB on 27017, and the
-    services (one ``nameko run``)."""
+    services, each in a ``nameko run`` process of its own under the supervisor, which
+    restarts one that dies or stops answering its liveness probe (docs/operations.md).
+    Says "services up" once every service is ready."""
     try:
+        stack.Supervision.from_env()
+        services = stack.stack_services()
+        supervisor = stack.stack_supervisor()
+        if supervisor.pid() is None:
+            stack.check_probe_ports(services)
         stack.ensure_rabbitmq()
         database = stack.stack_database(sync_on_commit=sync_on_commit)
+        if not sync_on_commit:
+            stack.log("SecantusDB without --sync-on-commit: for throwaway data only")
         database.start()
-        services = stack.stack_services()
-        services.start(database.uri)
+        old = stack.single_process_services()
+        if old.stop():
+            click.echo(f"{old.name} stopped")
+        supervisor.start(database.uri)
+        stack.wait_ready(services, supervisor, wait)
     except stack.StackError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"RabbitMQ    {stack.rabbitmq_status()}")
     click.echo(f"SecantusDB  {database.uri} up (data in {database.storage_path})")
-    click.echo(f"services    {', '.join(stack.SERVICE_NAMES)} up (log in {services.log_file})")
+    click.echo(f"supervisor  pid {supervisor.pid()} (log in {supervisor.log_file})")
+    for service in services:
+        click.echo(f"  {service.name:<15} pid {service.pid() or '-'!s:<8} probes "
+                   f"http://{service.metrics_address}/  log in {service.log_file}")  # fmt: skip
+    click.echo(f"services    {', '.join(stack.SERVICE_NAMES)} up")
     click.echo(f"public page http://{stack.web_address()}/")
 
 
 @main.command()
 def down() -> None:
-    """Stop what ``up`` started here (the services, then SecantusDB); data is kept. RabbitMQ
-    is the machine's service and keeps running."""
-    for part in (stack.stack_services(), stack.stack_database()):
-        click.echo(f"{part.name} stopped" if part.stop() else f"{part.name} was not running")
+    """Stop what ``up`` started here: the supervisor first (so that it restarts nothing),
+    then each service (SIGTERM, SIGKILL after YOUWEI_STOP_GRACE_SECONDS), then SecantusDB;
+    data is kept. RabbitMQ is the machine's service and keeps running."""
+    try:
+        grace = stack.Supervision.from_env().grace_seconds
+        services = stack.stack_services()
+        supervisor = stack.stack_supervisor()
+        click.echo(f"supervisor {'stopped' if supervisor.stop() else 'was not running'}")
+        parts = [*services, stack.single_process_services()]
+        running = {part.name: pid for part in parts if (pid := part.pid()) is not None}
+        outcomes = stack.terminate(running, grace)
+        for part in parts:
+            if part.name in running:
+                part.pid_file.unlink(missing_ok=True)
+                click.echo(f"{part.name} {outcomes[part.name]}")
+            elif part in services:
+                click.echo(f"{part.name} was not running")
+        database = stack.stack_database()
+        click.echo(f"{database.name} {'stopped' if database.stop() else 'was not running'}")
+    except stack.StackError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _service_states(services: list[stack.StackService]) -> list[tuple]:
+    """Each service's pid and its two probes, asked at once (a hung one costs one timeout)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2 * len(services)) as pool:
+        probes = [(pool.submit(s.probe, "/healthz"), pool.submit(s.probe, "/readyz"))
+                  for s in services]  # fmt: skip
+        return [(s, s.pid(), live.result(), ready.result()) for s, (live, ready)
+                in zip(services, probes, strict=True)]  # fmt: skip
 
 
 @main.command()
 def status() -> None:
-    """Show whether each part of the stack runs; exit 1 if any does not."""
+    """Show whether each part of the stack runs: RabbitMQ, SecantusDB, the supervisor, and
+    for each service its process, liveness (/healthz) and readiness (/readyz); exit 1 if
+    any is down."""
+    try:
+        services = stack.stack_services()
+    except stack.StackError as error:
+        raise click.ClickException(str(error)) from error
     database = stack.stack_database()
     pid = database.pid()
     answering = stack.ping(database.uri)
@@ -64,14 +123,21 @@ def status() -> None:
     click.echo(
         f"SecantusDB  {database.uri} {state} (pid {pid or '-'}, data in {database.storage_path})"
     )
-    services = stack.stack_services()
-    services_pid = services.pid()
-    serving = services_pid is not None and stack.rpc_consumers_ready(stack.SERVICE_NAMES)
-    click.echo(
-        f"services    {', '.join(stack.SERVICE_NAMES)} {'up' if serving else 'down'} "
-        f"(pid {services_pid or '-'}, log in {services.log_file})"
-    )
-    if not (answering and rabbit_up and serving):
+    supervisor = stack.stack_supervisor()
+    supervisor_pid = supervisor.pid()
+    click.echo(f"supervisor  {'up' if supervisor_pid else 'down'} (pid {supervisor_pid or '-'}, "
+               f"log in {supervisor.log_file})")  # fmt: skip
+    click.echo(f"  {'service':<15} {'process':<12} {'live':<5} {'ready':<5} probes")
+    all_up = True
+    for service, service_pid, live, ready in _service_states(services):
+        process = f"pid {service_pid}" if service_pid else "down"
+        why = [f"{path}: {p.reason}" for path, p in (("/healthz", live), ("/readyz", ready))
+               if not p.ok]  # fmt: skip
+        click.echo(f"  {service.name:<15} {process:<12} {'yes' if live.ok else 'no':<5} "
+                   f"{'yes' if ready.ok else 'no':<5} http://{service.metrics_address}/"
+                   + (f"  ({'; '.join(why)})" if why else ""))  # fmt: skip
+        all_up = all_up and bool(service_pid) and live.ok and ready.ok
+    if not (answering and rabbit_up and supervisor_pid and all_up):
         sys.exit(1)
 
 

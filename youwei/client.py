@@ -110,7 +110,9 @@ class Timeout(YouweiError):
 
 
 class ServiceUnavailable(YouweiError):
-    """No service of that name is listening on the broker."""
+    """No service of that name is listening on the broker, or the service cannot reach its
+    database (``Unavailable``): send the call again later (a command with its
+    ``command_id``)."""
 
 
 class BadCall(YouweiError):
@@ -127,6 +129,7 @@ ERRORS: dict[str, type[YouweiError]] = {
     "Conflict": Conflict,
     "RuleViolation": RuleViolation,
     "Forbidden": Forbidden,
+    "Unavailable": ServiceUnavailable,
 }
 
 

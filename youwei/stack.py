@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -128,6 +129,50 @@ def ping(uri: str, timeout_ms: int = 1000) -> bool:
         client.close()
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our child, just reaped
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc here: the signal test is all there is
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """Send ``sig`` to ``pid``'s process group (the stack starts each process in a session of
+    its own), or to ``pid`` alone when it leads none; a process already gone is no error."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+def terminate(processes: dict[str, int], grace: float) -> dict[str, str]:
+    """SIGTERM each process (name → pid), SIGKILL those still running after ``grace``
+    seconds; what happened to each: ``stopped`` or ``killed after …``."""
+    for pid in processes.values():
+        signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    outcome = {name: "stopped" for name in processes}
+    while any(pid_alive(pid) for pid in processes.values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for name, pid in processes.items():
+        if pid_alive(pid):
+            signal_group(pid, signal.SIGKILL)
+            outcome[name] = f"killed (still running {grace:g} s after SIGTERM)"
+    wait_until(lambda: not any(pid_alive(pid) for pid in processes.values()), 10,
+               f"{', '.join(processes)} to die after SIGKILL")  # fmt: skip
+    return outcome
+
+
 @dataclass(kw_only=True)
 class BackgroundProcess:
     """A process of the stack, started detached, known by its pid file, logging to a file."""
@@ -135,17 +180,32 @@ class BackgroundProcess:
     name: str
     pid_file: Path
     log_file: Path
+    #: A word of its command line, checked before a pid from the pid file is trusted (the
+    #: pid may since have gone to another process).
+    marker: str | None = None
 
     def pid(self) -> int | None:
         try:
             pid = int(self.pid_file.read_text().strip())
-            os.kill(pid, 0)
         except (OSError, ValueError):
             return None
-        return pid
+        return pid if pid_alive(pid) and self.runs_here(pid) else None
 
-    def launch(self, command: list[str], ready, timeout: float, env: dict | None = None) -> None:
-        """Start ``command`` and wait until ``ready()``; fail with its log if it exits."""
+    def runs_here(self, pid: int) -> bool:
+        """Whether ``pid`` is this process (not another that reused a stale pid file's pid)."""
+        if self.marker is None or not Path("/proc").is_dir():
+            return True
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        if not command:  # a process that is being exec'd has none for a moment
+            return True
+        return any(self.marker in part.decode(errors="replace") for part in command.split(b"\0"))
+
+    def popen(self, command: list[str], env: dict | None = None) -> subprocess.Popen:
+        """Start ``command`` detached (a session of its own), logging to the log file, and
+        write its pid file."""
         for directory in (self.pid_file.parent, self.log_file.parent):
             directory.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log_file:
@@ -158,35 +218,32 @@ class BackgroundProcess:
                 env=env,
             )
         self.pid_file.write_text(f"{process.pid}\n")
+        return process
+
+    def log_tail(self, size: int = 2000) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")[-size:]
+        except OSError:
+            return ""
+
+    def launch(self, command: list[str], ready, timeout: float, env: dict | None = None) -> None:
+        """Start ``command`` and wait until ``ready()``; fail with its log if it exits."""
+        process = self.popen(command, env)
 
         def started() -> bool:
             if process.poll() is not None:
-                tail = self.log_file.read_text(errors="replace")[-2000:]
-                raise StackError(f"{self.name} exited with {process.returncode}:\n{tail}")
+                raise StackError(f"{self.name} exited with {process.returncode}:\n"
+                                 f"{self.log_tail()}")  # fmt: skip
             return ready()
 
         wait_until(started, timeout, f"{self.name} to be ready")
 
     def stop(self, timeout: float = 30) -> bool:
+        """SIGTERM, then SIGKILL after ``timeout`` seconds; False if it was not running."""
         pid = self.pid()
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-
-        def gone() -> bool:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return True
-            return False
-
-        try:
-            wait_until(gone, timeout, f"{self.name} (pid {pid}) to stop")
-        except StackError:
-            os.kill(pid, signal.SIGKILL)
-            wait_until(gone, 10, f"{self.name} (pid {pid}) to die")
+        terminate({self.name: pid}, timeout)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -226,39 +283,191 @@ class SecantusServer(BackgroundProcess):
         self.launch(command, lambda: ping(self.uri, timeout_ms=500), timeout)
 
 
-#: The nameko services that ``youwei up`` runs, as ``nameko run`` module paths.
-SERVICE_MODULES = [
-    "services.cadre_registry.service",
-    "services.evaluations.service",
-    "services.inspections.service",
-    "services.accountability.service",
-    "services.records.service",
-]
+#: The nameko services that ``youwei up`` runs, each in a ``nameko run`` process of its own;
+#: the n-th (from 0) serves its probes on 127.0.0.1, port ``YOUWEI_METRICS_PORT`` + n.
 SERVICE_NAMES = ["cadre_registry", "evaluations", "inspections", "accountability", "records"]
+DEFAULT_METRICS_PORT = 9101
+NAMEKO_CONFIG = PROJECT_ROOT / "services" / "config.yaml"
+
+
+def _setting(env, variable: str, default: float, kind=float, least: float = 0) -> float:
+    raw = (env.get(variable) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < least or (kind is float and value != value):
+        raise StackError(f"{variable}: {raw[:40]!r} is not a {kind.__name__} of at least {least}")
+    return value
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """How the supervisor looks after the services (docs/operations.md, "The local stack").
+
+    Every ``probe_seconds`` it asks each service's ``/healthz``, allowing a probe as long
+    to answer; ``failures`` probes in a row that fail (no answer, or not ok) restart it. A
+    service that was never live is given ``startup_seconds`` before that. Stopping is
+    SIGTERM, then SIGKILL after ``grace_seconds``. A restart waits 1 s, then 2, 4, … up to
+    ``backoff_max_seconds`` while restarts follow each other; the count starts again once a
+    service has run ``backoff_reset_seconds``.
+    """
+
+    probe_seconds: float = 5.0
+    failures: int = 3
+    startup_seconds: float = 120.0
+    grace_seconds: float = 30.0
+    backoff_max_seconds: float = 60.0
+    backoff_reset_seconds: float = 60.0
+
+    @classmethod
+    def from_env(cls, env=None) -> Supervision:
+        env = os.environ if env is None else env
+        return cls(
+            probe_seconds=_setting(env, "YOUWEI_PROBE_SECONDS", cls.probe_seconds, least=0.1),
+            failures=_setting(env, "YOUWEI_PROBE_FAILURES", cls.failures, int, least=1),
+            startup_seconds=_setting(env, "YOUWEI_STARTUP_SECONDS", cls.startup_seconds),
+            grace_seconds=_setting(env, "YOUWEI_STOP_GRACE_SECONDS", cls.grace_seconds),
+            backoff_max_seconds=_setting(env, "YOUWEI_RESTART_BACKOFF_MAX_SECONDS",
+                                         cls.backoff_max_seconds, least=1),
+            backoff_reset_seconds=_setting(env, "YOUWEI_RESTART_BACKOFF_RESET_SECONDS",
+                                           cls.backoff_reset_seconds),
+        )  # fmt: skip
+
+    def backoff(self, restarts: int) -> float:
+        """Seconds to wait before the restart that follows ``restarts`` others in a row."""
+        return min(self.backoff_max_seconds, 2.0 ** min(restarts, 30))
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one probe found: ``ok``, else ``reason`` says why not."""
+
+    ok: bool
+    reason: str = "ok"
+
+
+def probe(url: str, timeout: float) -> Probe:
+    """GET ``url``, a probe of events.observability: ok when it answers 200 with ``"ok":
+    true``; else the reason (no answer, or the report's first complaint)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            report = json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            report = json.load(error)
+        except ValueError:
+            return Probe(False, f"HTTP {error.code}")
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return Probe(False, getattr(reason, "strerror", None) or str(reason) or repr(reason))
+    if report.get("ok") is True:
+        return Probe(True)
+    complaints = [
+        f"{service}: {field} {value}"
+        for service, entry in sorted((report.get("services") or {}).items())
+        for field, value in sorted(entry.items())
+        if value not in (True, "ok") and field != "ready"
+    ]
+    return Probe(False, "; ".join(complaints)[:300] or "not ok")
 
 
 @dataclass(kw_only=True)
-class Services(BackgroundProcess):
-    """youwei's nameko services, in one ``nameko run`` process (eventlet)."""
+class StackService(BackgroundProcess):
+    """One service of the stack: ``nameko run services.<name>.service`` in a process of its
+    own, its metrics and probes on ``127.0.0.1:<metrics_port>``."""
 
-    name: str = "services"
+    metrics_port: int
 
-    def start(self, mongodb_uri: str, timeout: float = 120) -> None:
-        if self.pid() is not None:
-            return
+    def __post_init__(self) -> None:
+        self.marker = self.module
+
+    @property
+    def module(self) -> str:
+        return f"services.{self.name}.service"
+
+    @property
+    def metrics_address(self) -> str:
+        return f"127.0.0.1:{self.metrics_port}"
+
+    def command(self) -> list[str]:
         nameko = Path(sys.executable).parent / "nameko"
-        command = [
-            str(nameko), "run", *SERVICE_MODULES,
-            "--config", str(PROJECT_ROOT / "services" / "config.yaml"),
-        ]  # fmt: skip
+        return [str(nameko), "run", self.module, "--config", str(NAMEKO_CONFIG)]
+
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        return {**base, "METRICS_ADDRESS": self.metrics_address}
+
+    def probe(self, path: str, timeout: float = 5.0) -> Probe:
+        return probe(f"http://{self.metrics_address}{path}", timeout)
+
+    def not_ready(self) -> str | None:
+        """None when it runs, ``/readyz`` is ok and its RPC queue has a consumer; else why
+        not (readiness comes a moment before nameko consumes: both are asked)."""
+        if self.pid() is None:
+            return "no process"
+        readiness = self.probe("/readyz")
+        if not readiness.ok:
+            return readiness.reason
+        if not rpc_consumers_ready([self.name]):
+            return f"no consumer on rpc-{self.name} yet"
+        return None
+
+
+@dataclass(kw_only=True)
+class SupervisorProcess(BackgroundProcess):
+    """The stack's supervisor (``python -m youwei.supervisor``): it starts the services and
+    restarts one that died or stopped answering its liveness probe."""
+
+    name: str = "supervisor"
+    marker: str | None = "youwei.supervisor"
+
+    def start(self, mongodb_uri: str) -> bool:
+        """Start it, unless it runs; whether it was started."""
+        if self.pid() is not None:
+            return False
+        Supervision.from_env()
+        check_probe_ports(stack_services())
         env = {
             "AUDIT_SIGNING_KEY_FILE": str(signing_key()),
             **os.environ,
             "AMQP_URI": amqp_uri(),
             "MONGODB_URI": mongodb_uri,
             "PYTHONPATH": str(PROJECT_ROOT),
+            "YOUWEI_STATE_DIR": str(state_dir().resolve()),
         }
-        self.launch(command, lambda: rpc_consumers_ready(SERVICE_NAMES), timeout, env=env)
+        self.popen([sys.executable, "-m", "youwei.supervisor"], env)
+        return True
+
+
+def check_probe_ports(services: list[StackService]) -> None:
+    """Fail if another process listens on the probe port of a service that is to start."""
+    for service in services:
+        if service.pid() is None and port_open(service.metrics_port):
+            raise StackError(
+                f"port {service.metrics_port}, the probes of {service.name}, is taken by another "
+                "process: stop it, or set YOUWEI_METRICS_PORT to another range of five"
+            )
+
+
+def wait_ready(services: list[StackService], supervisor: SupervisorProcess,
+               timeout: float) -> None:  # fmt: skip
+    """Wait until every service is ready; fail with the logs of those that are not, or the
+    supervisor's if it exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if supervisor.pid() is None:
+            raise StackError(f"the supervisor exited:\n{supervisor.log_tail()}")
+        reasons = [(service, service.not_ready()) for service in services]
+        waiting = [(service, reason) for service, reason in reasons if reason]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"not ready after {timeout:.0f} s: " + "".join(
+                f"\n{service.name}: {reason}; the end of {service.log_file}:\n"
+                f"{service.log_tail(1200)}" for service, reason in waiting))  # fmt: skip
+        time.sleep(1)
 
 
 def signing_key() -> Path:
@@ -318,11 +527,46 @@ def stack_database(sync_on_commit: bool = True) -> SecantusServer:
     )
 
 
-def stack_services() -> Services:
+def metrics_ports() -> dict[str, int]:
+    """Each service's metrics and probe port: ``YOUWEI_METRICS_PORT`` (9101) and the next."""
+    last = 65535 - len(SERVICE_NAMES) + 1
+    first = int(_setting(os.environ, "YOUWEI_METRICS_PORT", DEFAULT_METRICS_PORT, int, least=1))
+    if first > last:
+        raise StackError(f"YOUWEI_METRICS_PORT: {first} leaves no room for "
+                         f"{len(SERVICE_NAMES)} ports (at most {last})")  # fmt: skip
+    return {name: first + n for n, name in enumerate(SERVICE_NAMES)}
+
+
+def stack_services() -> list[StackService]:
+    """The services, each with its pid file (``run/<name>.pid``) and log (``log/<name>.log``)
+    under the state folder."""
     state = state_dir()
-    return Services(
-        pid_file=state / "run" / "services.pid", log_file=state / "log" / "services.log"
+    return [
+        StackService(
+            name=name,
+            metrics_port=port,
+            pid_file=state / "run" / f"{name}.pid",
+            log_file=state / "log" / f"{name}.log",
+        )
+        for name, port in metrics_ports().items()
+    ]
+
+
+def stack_supervisor() -> SupervisorProcess:
+    state = state_dir()
+    return SupervisorProcess(
+        pid_file=state / "run" / "supervisor.pid", log_file=state / "log" / "supervisor.log"
     )
+
+
+def single_process_services() -> BackgroundProcess:
+    """The five services in one ``nameko run``, as ``youwei up`` ran them before each had
+    its own process: ``up`` and ``down`` stop one still running from then."""
+    state = state_dir()
+    return BackgroundProcess(
+        name="services (one process, as before)", marker="nameko",
+        pid_file=state / "run" / "services.pid", log_file=state / "log" / "services.log",
+    )  # fmt: skip
 
 
 def state_dir() -> Path:

@@ -212,6 +212,21 @@ class Commend(Command):
     commended_on = Day(required=True)
 
 
+class PublishCommendation(Command):
+    """``citation``: the text shown on the public honour roll (宣传先进事迹); the
+    commendation's ``reason`` stays private."""
+
+    commendation_id = fields.UUID(required=True)
+    citation = fields.String(required=True, validate=TEXT)
+    published_on = Day(required=True)
+
+
+class WithdrawCommendationPublication(Command):
+    commendation_id = fields.UUID(required=True)
+    reason = fields.String(required=True, validate=TEXT)
+    withdrawn_on = Day(required=True)
+
+
 class PublishResult(CaseCommand):
     """``summary``: the text shown to the public (向社会公布问责结果)."""
 
@@ -263,3 +278,24 @@ class ListCases(Page):
             and data["opened_from"] > data["opened_to"]
         ):
             raise ValidationError({"opened_to": ["must not be before opened_from"]})
+
+
+class ListCommendations(Page):
+    """Every filter is optional; given ones must all match. ``published``: on the honour
+    roll now (published, not withdrawn); the period is of ``commended_on``, both ends
+    included."""
+
+    cadre_id = fields.UUID()
+    kind = fields.String(validate=codes(COMMENDATIONS))
+    published = Flag()
+    commended_from = Day()
+    commended_to = Day()
+
+    @validates_schema
+    def _period_in_order(self, data: dict, **kwargs: object) -> None:
+        if (
+            "commended_from" in data
+            and "commended_to" in data
+            and data["commended_from"] > data["commended_to"]
+        ):
+            raise ValidationError({"commended_to": ["must not be before commended_from"]})

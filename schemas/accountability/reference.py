@@ -5,7 +5,7 @@ Codes keep their meaning forever; a later catalogue adds, never redefines.
 
 from __future__ import annotations
 
-CATALOGUE_VERSION = "2026.1"
+CATALOGUE_VERSION = "2026.2"  # 2026.2: commendations 记三等功 and 嘉奖
 
 #: What a case rests on, and the field that names it.
 BASES = {
@@ -68,6 +68,16 @@ APPEAL_OUTCOMES = {
 COMMENDATIONS = {
     "commendation": ("表彰奖励", "commendation"),
     "promotion_recommendation": ("提拔使用", "recommendation for promotion"),
+    # 公务员奖励规定: the kind the rule excellent_three_years_merit proposes
+    "third_class_merit": ("记三等功", "third-class merit"),
+    "citation": ("嘉奖", "citation"),
+}
+
+#: The commendation that a consequence of annual grades proposes (the rules are
+#: ``schemas.records.reference.CONSEQUENCE_RULES``, versioned): the accountability service
+#: records it on the third ``excellent`` year running, citing the rule and its version.
+CONSEQUENCE_COMMENDATIONS = {
+    "excellent_three_years_merit": "third_class_merit",
 }
 
 RISK_LEVELS = {
@@ -79,6 +89,12 @@ RISK_LEVELS = {
 CASE_STATUSES = {
     "open": ("办理中", "open"),
     "closed": ("已办结", "closed"),
+}
+
+#: What kind of decision a case takes: a measure (问责方式) or organizational handling.
+DECISION_TYPES = {
+    "measure": ("问责方式", "measure"),
+    "handling": ("组织处理", "organizational handling"),
 }
 
 #: Where a decision stands after any appeal.

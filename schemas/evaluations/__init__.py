@@ -14,7 +14,7 @@ from schemas.evaluations.reference import (
 
 MONTH = matches("[0-9]{4}-(0[1-9]|1[0-2])", "must be a month, YYYY-MM")
 MONTH_OR_YEAR = matches("[0-9]{4}(-(0[1-9]|1[0-2]))?", "must be a month (YYYY-MM) or a year (YYYY)")
-YEAR = validate.Range(min=2000, max=2100)
+YEAR = validate.Range(min=2000, max=2099)  # the years whose days are all within Day's range
 
 
 class SubmitRating(Command):
@@ -36,7 +36,7 @@ class SubmitRating(Command):
 def check_scale(data: dict) -> None:
     """A rating's ``value`` is on its ``channel``'s scale."""
     channel, value = data.get("channel"), data.get("value")
-    if channel in SCALES and value not in SCALES[channel]:
+    if channel in SCALES and (not isinstance(value, str) or value not in SCALES[channel]):
         allowed = ", ".join(SCALES[channel])
         raise ValidationError({"value": [f"on the {channel} scale, one of: {allowed}"]})
     if channel in NUMERIC_SCALES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from schemas.accountability.reference import HANDLINGS, MEASURES
+from schemas.accountability.reference import COMMENDATIONS, HANDLINGS, MEASURES
 from schemas.common import NAME, Day, Page, Strict, codes
 from schemas.evaluations import MONTH
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
@@ -27,6 +27,22 @@ PUBLIC_RECORD_FIELDS = (
     "form",
     "decided_on",
     "summary",
+)
+
+
+#: An honour-roll entry's fields, all of them (宣传先进事迹: DOMAIN.md): never the
+#: commendation's private reason or an internal id; ``honour_id`` is opaque
+#: (``services.records.projections.honour_id``); ``citation`` is the text published for the
+#: public (``publish_commendation``).
+HONOUR_FIELDS = (
+    "honour_id",
+    "published_on",
+    "cadre_name",
+    "unit",
+    "post",
+    "kind",
+    "citation",
+    "commended_on",
 )
 
 
@@ -58,3 +74,15 @@ class PublicRecords(Page):
 
 class ProjectionsStatus(Strict):
     """No fields."""
+
+
+class HonourRoll(Page):
+    """Every filter is optional; given ones must all match. ``q`` is text found in the
+    cadre's name, unit or post; ``month`` is of ``published_on``."""
+
+    q = fields.String(validate=NAME)
+    kind = fields.String(validate=codes(COMMENDATIONS))
+    month = fields.String(validate=MONTH)
+    page_size = fields.Integer(
+        load_default=20, strict=True, validate=validate.Range(min=1, max=200)
+    )

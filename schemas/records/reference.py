@@ -6,6 +6,8 @@ not eligible on any day. A later version adds or changes rules; a version never 
 
 from __future__ import annotations
 
+from schemas.cadre_registry.reference import POST_CHANGES
+
 RESTRICTION_RULES: dict[str, dict[str, dict]] = {
     "2026.1": {
         "admonishment": {
@@ -81,4 +83,18 @@ CONSEQUENCE_RULES: dict[str, dict[str, dict]] = {
             "source": "公务员奖励规定",
         },
     }
+}
+
+#: The changes a personnel file lists under ``posts``: the registry's post changes, and the
+#: erasure of the cadre's personal data.
+FILE_POST_CHANGES = {
+    **POST_CHANGES,
+    "personal_data_erased": ("个人信息已删除", "personal data erased"),
+}
+
+#: How a task changed for the cadre whose file lists it (``responsibilities``).
+RESPONSIBILITY_CHANGES = {
+    "assigned": ("分配任务", "assigned"),
+    "reassigned": ("调整责任人", "reassigned"),
+    "owner_left": ("责任人离岗，待明确新责任人", "the owner left the post: a new owner is needed"),
 }

@@ -5,6 +5,8 @@ cadres, units and bases they name. ``list_cases`` is answered from a view of thi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -13,6 +15,7 @@ from eventsourcing.domain import Aggregate, DomainEvent
 from pymongo.client_session import ClientSession
 
 from events.commands import CommandApplication, Decision
+from events.personal import subject_of
 from events.views import LogView, paged
 from schemas.accountability.reference import (
     ACCOUNTABILITY_FORMS,
@@ -20,6 +23,7 @@ from schemas.accountability.reference import (
     BASES,
     CASE_STATUSES,
     COMMENDATIONS,
+    CONSEQUENCE_COMMENDATIONS,
     CONSEQUENCE_HANDLINGS,
     DECISION_STATUSES,
     EXEMPTIONS,
@@ -39,6 +43,8 @@ from services.accountability.domain import (
 )
 
 A = TypeVar("A", bound=Aggregate)
+#: Whose key (``events.personal``) keys the hashes of reports' references in commands' digests.
+REPORT_REFERENCE_KEY = "accountability:report-references"
 NAMES = {Case: "case", ReformEffort: "reform effort", Commendation: "commendation"}
 
 
@@ -69,6 +75,28 @@ class CasesView(LogView):
         self.documents.replace_one({"_id": case.id}, document, upsert=True, session=session)
 
 
+class CommendationsView(LogView):
+    """One document per commendation, as it stands after each of its events."""
+
+    name = "accountability_commendations_view"
+    indexes = (("cadre_id", "commended_on"), ("kind", "commended_on"), ("commended_on",))
+
+    def apply(self, event: DomainEvent, session: ClientSession) -> None:
+        if not isinstance(event, Commendation.Event):
+            return
+        commendation = self.application.repository.get(
+            event.originator_id, version=event.originator_version
+        )
+        document = {
+            "commendation_id": str(commendation.id),
+            "cadre_id": str(commendation.cadre_id),
+            "kind": commendation.kind,
+            "published": commendation.in_view() is not None,
+            "commended_on": commendation.commended_on.isoformat(),
+        }
+        self.documents.replace_one({"_id": commendation.id}, document, upsert=True, session=session)
+
+
 class Accountability(CommandApplication):
     name = "Accountability"
     names = NAMES
@@ -76,16 +104,21 @@ class Accountability(CommandApplication):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cases_view = CasesView(self)
+        self.commendations_view = CommendationsView(self)
 
     # --- commands ------------------------------------------------------------------------
 
     def open_case(self, command: dict[str, Any], facts: list[dict[str, Any]]) -> dict[str, Any]:
-        """``facts``: what the other services returned for each basis item, in order."""
+        """``facts``: what the other services returned for each basis item, in order. A
+        report's raw reference goes only into the case's sealed ``reports``: the command's
+        digest (which tells a retry from a reused ``command_id``) is taken over a keyed hash
+        of it, which no one without the service's key can test guesses against."""
+        basis = command["basis"]
 
         def decide() -> Decision:
             case = Case.open(
                 command["cadre_id"],
-                command["basis"],
+                basis,
                 facts,
                 command["summary"],
                 command["occurred_on"],
@@ -93,7 +126,19 @@ class Accountability(CommandApplication):
             )
             return [case], {"case_id": str(case.id)}
 
-        return self.execute("open_case", command, decide)
+        digested = [
+            {**item, "reference": self._keyed_reference(item["reference"])}
+            if item["kind"] == "report"
+            else item
+            for item in basis
+        ]
+        return self.execute("open_case", {**command, "basis": digested}, decide)
+
+    def _keyed_reference(self, reference: str) -> str:
+        """HMAC-SHA256 of a report's reference under the service's key for them, kept with
+        the personal keys (outside the log), made on first use."""
+        key = self.personal_keys.key_to_seal(subject_of(REPORT_REFERENCE_KEY))
+        return hmac.new(key, reference.encode(), hashlib.sha256).hexdigest()
 
     def record_statement(self, command: dict[str, Any]) -> dict[str, Any]:
         return self._change_case(
@@ -195,7 +240,8 @@ class Accountability(CommandApplication):
         def decide() -> Decision:
             case = self._referenced(Case, command["case_id"], "case_id")
             outcome = change(case)
-            return [case], {**(outcome or {}), "case": case_view(case)}
+            # a result is kept in the command's record in the log: no report's reference
+            return [case], {**(outcome or {}), "case": case_view(case, references=False)}
 
         return self.execute(name, command, decide)
 
@@ -214,6 +260,32 @@ class Accountability(CommandApplication):
             return [commendation], {"commendation_id": str(commendation.id)}
 
         return self.execute("commend", command, decide)
+
+    def publish_commendation(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_commendation(
+            "publish_commendation",
+            command,
+            lambda commendation: commendation.publish(command["citation"], command["published_on"]),
+        )
+
+    def withdraw_commendation_publication(self, command: dict[str, Any]) -> dict[str, Any]:
+        return self._change_commendation(
+            "withdraw_commendation_publication",
+            command,
+            lambda commendation: commendation.withdraw_publication(
+                command["reason"], command["withdrawn_on"]
+            ),
+        )
+
+    def _change_commendation(self, name: str, command: dict[str, Any], change) -> dict[str, Any]:
+        def decide() -> Decision:
+            commendation = self._referenced(
+                Commendation, command["commendation_id"], "commendation_id"
+            )
+            change(commendation)
+            return [commendation], {"commendation": commendation_view(commendation)}
+
+        return self.execute(name, command, decide)
 
     # --- policies (reactions to the other services' events) -------------------------------
 
@@ -261,9 +333,11 @@ class Accountability(CommandApplication):
         """An ``incompetent`` grade opens a case proposing what the consequence rules say
         (``CONSEQUENCE_RULES``, current version): demotion, or in the second year running
         (``run``: how many years running, this one included) dismissal from the civil
-        service (辞退); a third ``excellent`` year running proposes a commendation
-        (``earlier_grades``: the two years before). Both are dated by the day they are
-        made (``today``), what the case is about by the day the assessment was concluded."""
+        service (辞退); every third ``excellent`` year running (as the personnel file
+        counts: ``proposed_consequence``) records a third-class merit (记三等功) citing
+        its rule and version. Both are dated by the day they are made (``today``), what
+        the case is about by the day the assessment was concluded. ``earlier_grades`` is
+        no longer read (``run`` says it), kept for callers that pass it."""
         data = upstream["data"]
         cadre_id, year, grade = UUID(data["cadre_id"]), data["year"], data["outcome"]["grade"]
         concluded = data.get("concluded_on")
@@ -285,14 +359,20 @@ class Accountability(CommandApplication):
                 occurred, max(occurred, today), proposal,
             )  # fmt: skip
             return [case], {"case_id": str(case.id), "proposed": handling}
-        if grade == "excellent" and earlier_grades == ["excellent", "excellent"]:
+        version = CURRENT_RESTRICTION_RULES
+        rules = CONSEQUENCE_RULES[version]
+        name = proposed_consequence(grade, run, rules)
+        if name in CONSEQUENCE_COMMENDATIONS:
+            kind = CONSEQUENCE_COMMENDATIONS[name]
+            zh, en = COMMENDATIONS[kind]
+            years = rules[name]["years_running"]
             commendation = Commendation(
-                cadre_id, "commendation",
-                f"{year - 2}–{year}年度考核连续三年优秀，拟记三等功 "
-                "(three excellent years running: third-class merit proposed)",
-                max(occurred, today),
+                cadre_id, kind,
+                f"{year - years + 1}–{year}年度考核连续{years}年优秀，{zh} "
+                f"({years} excellent years running: {en}; rule {name}, rules {version})",
+                max(occurred, today), name, version, rules[name]["source"],
             )  # fmt: skip
-            return [commendation], {"commendation_id": str(commendation.id)}
+            return [commendation], {"commendation_id": str(commendation.id), "proposed": kind}
         return [], {"ignored": f"grade {grade}"}
 
     # --- queries -------------------------------------------------------------------------
@@ -305,6 +385,28 @@ class Accountability(CommandApplication):
 
     def get_commendation(self, query: dict[str, Any]) -> dict[str, Any]:
         return commendation_view(self._found(Commendation, query["commendation_id"]))
+
+    def list_commendations(self, query: dict[str, Any]) -> dict[str, Any]:
+        match: dict[str, Any] = {
+            key: str(query[key]) if key == "cadre_id" else query[key]
+            for key in ("cadre_id", "kind", "published")
+            if key in query
+        }
+        period = {}
+        if "commended_from" in query:
+            period["$gte"] = query["commended_from"].isoformat()
+        if "commended_to" in query:
+            period["$lte"] = query["commended_to"].isoformat()
+        if period:
+            match["commended_on"] = period
+        total, documents = self.commendations_view.page(
+            match, [("commended_on", 1), ("commendation_id", 1)], query["page"],
+            query["page_size"],
+        )  # fmt: skip
+        found = [
+            commendation_view(self.repository.get(UUID(d["commendation_id"]))) for d in documents
+        ]
+        return paged(query, total, "commendations", found)
 
     def list_cases(self, query: dict[str, Any]) -> dict[str, Any]:
         match: dict[str, Any] = {
@@ -353,18 +455,28 @@ def decided_kind(decision: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def case_view(case: Case) -> dict[str, Any]:
+def basis_view(case: Case, references: bool = True) -> list[dict[str, Any]]:
+    """The basis as the case's readers see it: a report with its reference (sealed in the
+    log, null once erased; never published), or null where ``references`` is false."""
+    sealed = iter(case.report_references())
+    shown = []
+    for item in case.basis:
+        fields = {k: str(v) if isinstance(v, UUID) else v for k, v in item.items()}
+        if item["kind"] == "report":
+            reference = next(sealed)
+            fields["reference"] = reference if references else None
+        shown.append({**fields, "kind": label(BASES, item["kind"])})
+    return shown
+
+
+def case_view(case: Case, references: bool = True) -> dict[str, Any]:
+    """The case as ``get_case`` shows it; with ``references`` false, as a command's result
+    shows it: without the references of the reports it rests on."""
     return {
         "case_id": str(case.id),
         "cadre_id": str(case.cadre_id),
         "status": label(CASE_STATUSES, case.status),
-        "basis": [
-            {
-                **{k: str(v) if isinstance(v, UUID) else v for k, v in item.items()},
-                "kind": label(BASES, item["kind"]),
-            }
-            for item in case.basis
-        ],
+        "basis": basis_view(case, references),
         "summary": case.summary,
         "proposal": None
         if case.proposal is None
@@ -448,4 +560,17 @@ def commendation_view(commendation: Commendation) -> dict[str, Any]:
         "kind": label(COMMENDATIONS, commendation.kind),
         "reason": commendation.reason,
         "commended_on": commendation.commended_on.isoformat(),
+        "rule": commendation.rule,
+        "rules_version": commendation.rules_version,
+        "source": commendation.source,
+        "published": commendation.in_view() is not None,
+        "publications": [
+            {
+                "citation": p["citation"],
+                "published_on": p["published_on"].isoformat(),
+                "withdrawn_on": iso(p["withdrawn_on"]),
+                "withdrawal_reason": p["reason"],
+            }
+            for p in commendation.publications
+        ],
     }

@@ -5,6 +5,7 @@ report). Decisions on it are measures (约谈 … 问责) and organizational han
 each decision may be appealed once, and an appeal upholds, changes or revokes it. A case
 arising inside a reform effort registered in advance may be exempted or mitigated (容错免责).
 A result is published to the public only once something is decided, and can be withdrawn.
+A commendation is published on the honour roll with a public citation, and can be withdrawn.
 """
 
 from __future__ import annotations
@@ -66,14 +67,69 @@ class ReformEffort(Aggregate):
 
 
 class Commendation(Aggregate):
-    """Those who deliver are commended or recommended for promotion (表彰奖励、提拔使用)."""
+    """Those who deliver are commended or recommended for promotion (表彰奖励、提拔使用).
+
+    ``reason`` is the private basis of a commendation and is never published. A
+    commendation is on the public honour roll (宣传先进事迹) only once it is published with
+    a citation written for the public (``publish``), until that publication is withdrawn;
+    it may be published again after. A commendation a rule proposes (the third-class merit
+    for three ``excellent`` years) cites the rule, its version and source."""
+
+    # class defaults: states recorded before them
+    rule: str | None = None
+    rules_version: str | None = None
+    source: str | None = None
 
     @event("Commended")
-    def __init__(self, cadre_id: UUID, kind: str, reason: str, commended_on: date) -> None:
+    def __init__(
+        self,
+        cadre_id: UUID,
+        kind: str,
+        reason: str,
+        commended_on: date,
+        rule: str | None = None,
+        rules_version: str | None = None,
+        source: str | None = None,
+    ) -> None:
         self.cadre_id = cadre_id
         self.kind = kind
         self.reason = reason
         self.commended_on = commended_on
+        self.rule = rule
+        self.rules_version = rules_version
+        self.source = source
+        self.publications: list[dict[str, Any]] = []
+
+    def in_view(self) -> dict[str, Any] | None:
+        """The publication on the honour roll now, if any."""
+        return next((p for p in self.publications if p["withdrawn_on"] is None), None)
+
+    def publish(self, citation: str, published_on: date) -> None:
+        in_order(self.commended_on, published_on, "the commendation")
+        if self.in_view() is not None:
+            raise RuleViolation(
+                "accountability.commendation_published_once",
+                "the commendation is already on the honour roll",
+            )
+        self._published(self.cadre_id, citation, published_on)
+
+    def withdraw_publication(self, reason: str, withdrawn_on: date) -> None:
+        shown = self.in_view()
+        if shown is None:
+            raise RuleViolation(
+                "accountability.commendation_in_view", "the commendation is not on the honour roll"
+            )
+        in_order(shown["published_on"], withdrawn_on, "the publication")
+        self._publication_withdrawn(self.cadre_id, reason, withdrawn_on)
+
+    @event("Published")
+    def _published(self, cadre_id: UUID, citation: str, published_on: date) -> None:
+        self.publications.append({"citation": citation, "published_on": published_on,
+                                  "withdrawn_on": None, "reason": None})  # fmt: skip
+
+    @event("PublicationWithdrawn")
+    def _publication_withdrawn(self, cadre_id: UUID, reason: str, withdrawn_on: date) -> None:
+        self.in_view().update(withdrawn_on=withdrawn_on, reason=reason)
 
 
 def proposed_consequence(grade: str, run: int, rules: dict[str, dict[str, Any]]) -> str | None:
@@ -106,9 +162,16 @@ def check_basis(cadre_id: UUID, basis: list[dict[str, Any]], facts: list[dict[st
 
 
 class Case(Aggregate):
-    """An accountability case about one cadre."""
+    """An accountability case about one cadre.
 
-    proposal: dict[str, Any] | None = None  # a class default: states recorded before it
+    A report from the public is named in ``basis`` only by its kind: its reference (which
+    may identify who reported) is kept apart, in ``reports`` (in the order of the report
+    items), which the log stores sealed as personal data (events.personal) and which is
+    never published."""
+
+    # class defaults: states recorded before them
+    proposal: dict[str, Any] | None = None
+    reports: list[str] | None = None
 
     @classmethod
     def open(
@@ -125,7 +188,18 @@ class Case(Aggregate):
         ``rules_version``, ``source``), for a case a rule opens."""
         check_basis(cadre_id, basis, facts)
         in_order(occurred_on, opened_on, "what the case is about")
-        return cls(cadre_id, basis, summary, occurred_on, opened_on, proposal)
+        reports = [item["reference"] for item in basis if item["kind"] == "report"]
+        basis = [{"kind": "report"} if item["kind"] == "report" else item for item in basis]
+        return cls(cadre_id, basis, summary, occurred_on, opened_on, proposal, reports or None)
+
+    def report_references(self) -> list[str | None]:
+        """The reference of each report item of the basis, in order (None once erased)."""
+        sealed = iter(self.reports or [])
+        return [
+            item["reference"] if "reference" in item else next(sealed, None)  # older cases
+            for item in self.basis
+            if item["kind"] == "report"
+        ]
 
     @event("Opened")
     def __init__(
@@ -136,6 +210,7 @@ class Case(Aggregate):
         occurred_on: date,
         opened_on: date,
         proposal: dict[str, Any] | None = None,
+        reports: list[str] | None = None,
     ) -> None:
         self.cadre_id = cadre_id
         self.basis = basis
@@ -143,6 +218,7 @@ class Case(Aggregate):
         self.occurred_on = occurred_on
         self.opened_on = opened_on
         self.proposal = proposal
+        self.reports = reports
         self.status = "open"
         self.statements: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []

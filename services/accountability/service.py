@@ -35,6 +35,8 @@ FACT_DATES: dict[type, tuple[str, ...]] = {
     contract.FileAppeal: ("filed_on",),
     contract.DecideAppeal: ("decided_on",),
     contract.Commend: ("commended_on",),
+    contract.PublishCommendation: ("published_on",),
+    contract.WithdrawCommendationPublication: ("withdrawn_on",),
     contract.PublishResult: ("published_on",),
     contract.WithdrawPublication: ("withdrawn_on",),
     contract.CloseCase: ("closed_on",),
@@ -158,6 +160,16 @@ class AccountabilityService:
         return self.accountability.commend(payload)
 
     @rpc(expected_exceptions=EXPECTED)
+    def publish_commendation(self, command: Any) -> dict[str, Any]:
+        payload = self._load(contract.PublishCommendation, command)
+        return self.accountability.publish_commendation(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def withdraw_commendation_publication(self, command: Any) -> dict[str, Any]:
+        payload = self._load(contract.WithdrawCommendationPublication, command)
+        return self.accountability.withdraw_commendation_publication(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
     def publish_result(self, command: Any) -> dict[str, Any]:
         return self.accountability.publish_result(self._load(contract.PublishResult, command))
 
@@ -185,6 +197,10 @@ class AccountabilityService:
     @rpc(expected_exceptions=EXPECTED)
     def list_cases(self, query: Any) -> dict[str, Any]:
         return self.accountability.list_cases(load(contract.ListCases, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_commendations(self, query: Any) -> dict[str, Any]:
+        return self.accountability.list_commendations(load(contract.ListCommendations, query))
 
     def _load(self, schema: type, command: Any) -> dict[str, Any]:
         """The validated command; one that dates a fact after the city's today is refused

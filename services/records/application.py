@@ -12,6 +12,7 @@ from events.checkpoints import CHECKPOINTS, Keys
 from events.commands import CommandApplication
 from events.projections import Projector
 from events.views import paged
+from schemas.accountability.reference import COMMENDATIONS
 from schemas.common import label
 from schemas.errors import NotFound
 from schemas.events import LOGS
@@ -89,6 +90,43 @@ class Records:
             "months": months,
         }
 
+    def honour_roll(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The commendations on the honour roll that match ``query``, newest first."""
+        self.public.catch_up()
+        honours = self.public.live().db["honours"]
+        wanted = self._honour_filter(query)
+        total = honours.count_documents(wanted)
+        cursor = honours.find(wanted).sort([("published_on", -1), ("_id", 1)])
+        page = cursor.skip((query["page"] - 1) * query["page_size"]).limit(query["page_size"])
+        return paged(query, total, "honours", [files.honour(d) for d in page])
+
+    def honour_charts(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Counts of the honours matching ``query`` (its page aside) by kind and by month;
+        and every month with an honour, for the page's filter."""
+        honours = self.public.live().db["honours"]
+        kinds: Counter = Counter()
+        months: Counter = Counter()
+        for document in honours.find(self._honour_filter(query), {"kind": 1, "month": 1}):
+            kinds[document.get("kind")] += 1
+            months[document.get("month")] += 1
+        return {
+            "by_kind": [
+                {**label(COMMENDATIONS, code), "count": kinds[code]}
+                for code in COMMENDATIONS
+                if kinds[code]
+            ],
+            "by_month": [{"month": m, "count": n} for m, n in sorted(months.items())],
+            "months": sorted({d["month"] for d in honours.find({}, {"month": 1})}),
+        }
+
+    @staticmethod
+    def _honour_filter(query: dict[str, Any]) -> dict[str, Any]:
+        wanted: dict[str, Any] = {k: query[k] for k in ("kind", "month") if query.get(k)}
+        if query.get("q"):
+            text = {"$regex": re.escape(query["q"]), "$options": "i"}
+            wanted["$or"] = [{"cadre_name": text}, {"unit": text}, {"post": text}]
+        return wanted
+
     @staticmethod
     def _public_filter(query: dict[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -131,6 +169,10 @@ class Records:
         keys = [{"id": k["_id"], "public_key": k["public_key"], "since": k["since"],
                  "retired_at": k.get("retired_at")} for k in Keys(database).all()]  # fmt: skip
         return {"checkpoints": latest, "keys": keys}
+
+    @staticmethod
+    def commendation_options() -> list[dict[str, str]]:
+        return [label(COMMENDATIONS, code) for code in COMMENDATIONS]
 
     @staticmethod
     def decision_options() -> list[dict[str, str]]:

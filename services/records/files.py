@@ -10,15 +10,22 @@ from schemas.accountability.reference import (
     ACCOUNTABILITY_FORMS,
     APPEAL_OUTCOMES,
     COMMENDATIONS,
+    DECISION_STATUSES,
+    DECISION_TYPES,
     EXEMPTIONS,
     HANDLINGS,
     MEASURES,
 )
-from schemas.cadre_registry.reference import POST_KINDS, RANKS, STATUSES
+from schemas.cadre_registry.reference import POST_KINDS, RANKS, STATUSES, TASK_KINDS
 from schemas.common import label
 from schemas.evaluations.reference import GRADES
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
-from schemas.records.reference import CURRENT_RESTRICTION_RULES, RESTRICTIONS
+from schemas.records.reference import (
+    CURRENT_RESTRICTION_RULES,
+    FILE_POST_CHANGES,
+    RESPONSIBILITY_CHANGES,
+    RESTRICTIONS,
+)
 from services.records.domain import (
     consequences,
     eligible_for_promotion,
@@ -60,6 +67,9 @@ def personnel_file(
         e["data"]["decision_id"]: e
         for e in of["accountability"]
         if e["type"] == "case_appeal_decided"
+    }
+    decided = {
+        e["data"]["decision_id"]: e for e in of["accountability"] if e["type"] == "case_decided"
     }
     return {
         "cadre_id": document["_id"],
@@ -106,9 +116,7 @@ def personnel_file(
             if e["type"] == "finding_recorded"
         ],
         "decisions": [
-            _decision(e, appeals.get(e["data"]["decision_id"]))
-            for e in of["accountability"]
-            if e["type"] == "case_decided"
+            _decision(e, appeals.get(e["data"]["decision_id"])) for e in decided.values()
         ],
         "exemptions": [
             {
@@ -120,24 +128,8 @@ def personnel_file(
             for e in of["accountability"]
             if e["type"] == "case_exemption_granted"
         ],
-        "appeals": [
-            {
-                "decision_id": e["data"]["decision_id"],
-                "outcome": label(APPEAL_OUTCOMES, e["data"]["outcome"]),
-                "decided_on": e["on"],
-                "event_id": e["event_id"],
-            }
-            for e in appeals.values()
-        ],
-        "commendations": [
-            {
-                "kind": label(COMMENDATIONS, e["data"]["kind"]),
-                "commended_on": e["on"],
-                "event_id": e["event_id"],
-            }
-            for e in of["accountability"]
-            if e["type"] == "commendation_commended"
-        ],
+        "appeals": [_appeal(e, decided.get(e["data"]["decision_id"])) for e in appeals.values()],
+        "commendations": _commendations(of["accountability"]),
         "restrictions": [_restriction(r, as_of) for r in found],
         "consequences": [
             {
@@ -145,7 +137,7 @@ def personnel_file(
                 "rules_version": c.version,
                 "source": c.source,
                 "year": c.year,
-                "consequence": {"zh": c.consequence[0], "en": c.consequence[1]},
+                "consequence": {"code": c.rule, "zh": c.consequence[0], "en": c.consequence[1]},
                 "caused_by": c.caused_by,
             }
             for c in consequences(of["evaluations"], version)
@@ -175,7 +167,7 @@ def eligibility(document: dict[str, Any], on: date, version: str | None = None) 
 def _post_change(event: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     data = event["data"]
     return {
-        "change": event["type"].removeprefix("cadre_"),
+        "change": label(FILE_POST_CHANGES, event["type"].removeprefix("cadre_")),
         "effective_date": data.get("effective_date"),
         "unit": units.get(data["unit_id"]) if data.get("unit_id") else None,
         "post": data.get("post"),
@@ -193,8 +185,8 @@ def _responsibility(event: dict[str, Any], cadre_id: str) -> dict[str, Any]:
     change = event["type"].removeprefix("responsibility_")
     return {
         "responsibility_id": event["originator_id"],
-        "change": change,
-        "kind": data.get("kind"),
+        "change": label(RESPONSIBILITY_CHANGES, change),
+        "kind": _maybe(TASK_KINDS, data.get("kind")),
         "title": data.get("title"),
         "holds": data["owner_id"] == cadre_id and change != "owner_left",
         "effective_date": data.get("effective_date"),
@@ -202,22 +194,96 @@ def _responsibility(event: dict[str, Any], cadre_id: str) -> dict[str, Any]:
     }
 
 
+def _kind(kind: str, form: str | None) -> dict[str, Any]:
+    return {"kind": label(DECISIONS, kind), "form": _maybe(ACCOUNTABILITY_FORMS, form)}
+
+
+def _changed_to(appeal: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What an appeal changed a decision to (its kind, form and new post), or None."""
+    data = (appeal or {}).get("data") or {}
+    changed = data.get("changed_to") if data.get("outcome") == "changed" else None
+    if not changed:
+        return None
+    return {
+        **_kind(changed["kind"], changed.get("form")),
+        "unit_id": changed.get("unit_id"),
+        "post": changed.get("post"),
+        "rank": _maybe(RANKS, changed.get("rank")),
+    }
+
+
 def _decision(event: dict[str, Any], appeal: dict[str, Any] | None) -> dict[str, Any]:
+    """A decision as it stands on the file's day: ``kind`` and ``form`` what it became
+    (changed on appeal) or is, ``was`` what it was before an appeal changed it."""
     data = event["data"]
-    status = (
-        "in_force"
-        if appeal is None or appeal["data"]["outcome"] == "upheld"
-        else (appeal["data"]["outcome"])
-    )
+    outcome = appeal["data"]["outcome"] if appeal else None
+    status = outcome if outcome in ("changed", "revoked") else "in_force"
+    original = _kind(data["kind"], data.get("form"))
+    changed = _changed_to(appeal)
+    became = {"kind": changed["kind"], "form": changed["form"]} if changed else original
     return {
         "decision_id": data["decision_id"],
-        "decision_type": data["decision_type"],
-        "kind": label(DECISIONS, data["kind"]),
-        "form": _maybe(ACCOUNTABILITY_FORMS, data.get("form")),
+        "decision_type": label(DECISION_TYPES, data["decision_type"]),
+        **became,
+        "was": [original] if changed else [],
         "decided_on": data["decided_on"],
-        "status": status,
+        "status": label(DECISION_STATUSES, status),
+        "appeal": None
+        if appeal is None
+        else {
+            "outcome": label(APPEAL_OUTCOMES, outcome),
+            "decided_on": appeal["on"],
+            "event_id": appeal["event_id"],
+        },
         "event_id": event["event_id"],
     }
+
+
+def _appeal(event: dict[str, Any], decision: dict[str, Any] | None) -> dict[str, Any]:
+    """An appeal decided: its outcome, and for a changed decision what it was and became."""
+    changed = _changed_to(event)
+    was = None
+    if changed and decision is not None:
+        was = _kind(decision["data"]["kind"], decision["data"].get("form"))
+    return {
+        "decision_id": event["data"]["decision_id"],
+        "outcome": label(APPEAL_OUTCOMES, event["data"]["outcome"]),
+        "changed_from": was,
+        "changed_to": changed,
+        "decided_on": event["on"],
+        "event_id": event["event_id"],
+    }
+
+
+def _commendations(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each commendation, with the rule that proposed it (if a rule did) and its
+    publication on the honour roll as it stands on the file's day."""
+    found: dict[str, dict[str, Any]] = {}
+    for e in events:
+        data = e["data"]
+        if e["type"] == "commendation_commended":
+            found[e["originator_id"]] = {
+                "commendation_id": e["originator_id"],
+                "kind": label(COMMENDATIONS, data["kind"]),
+                "commended_on": e["on"],
+                "rule": data.get("rule"),
+                "rules_version": data.get("rules_version"),
+                "source": data.get("source"),
+                "published": None,
+                "event_id": e["event_id"],
+            }
+        elif e["type"] == "commendation_published" and e["originator_id"] in found:
+            found[e["originator_id"]]["published"] = {
+                "citation": data["citation"],
+                "published_on": data["published_on"],
+                "withdrawn_on": None,
+                "event_id": e["event_id"],
+            }
+        elif e["type"] == "commendation_publication_withdrawn" and e["originator_id"] in found:
+            shown = found[e["originator_id"]]["published"]
+            if shown is not None:
+                shown["withdrawn_on"] = data["withdrawn_on"]
+    return list(found.values())
 
 
 def _restriction(restriction: Any, on: date) -> dict[str, Any]:
@@ -248,10 +314,24 @@ def public_record(document: dict[str, Any]) -> dict[str, Any]:
         "post": document.get("post"),
         "category": _maybe(CATEGORIES, document.get("category")),
         "situation": _maybe(SITUATIONS, document.get("situation")),
-        "decision_type": document.get("decision_type"),
+        "decision_type": _maybe(DECISION_TYPES, document.get("decision_type")),
         "decision": _maybe(DECISIONS, document.get("decision")),
         "form": _maybe(ACCOUNTABILITY_FORMS, document.get("form")),
         "decided_on": document.get("decided_on"),
         "summary": document.get("summary"),
     }
     return record
+
+
+def honour(document: dict[str, Any]) -> dict[str, Any]:
+    """An honour-roll entry with the public fields only (``HONOUR_FIELDS``, in that order)."""
+    return {
+        "honour_id": document["_id"],
+        "published_on": document["published_on"],
+        "cadre_name": document.get("cadre_name"),
+        "unit": document.get("unit"),
+        "post": document.get("post"),
+        "kind": _maybe(COMMENDATIONS, document.get("kind")),
+        "citation": document.get("public_citation"),
+        "commended_on": document.get("commended_on"),
+    }

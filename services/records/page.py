@@ -23,7 +23,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from schemas.records import PUBLIC_RECORD_FIELDS
+from schemas.records import HONOUR_FIELDS, PUBLIC_RECORD_FIELDS
 
 TITLE_ZH = "有为 · 问责结果公开"
 TITLE_EN = "Public accountability records"
@@ -59,13 +59,13 @@ def e(value: Any) -> str:
     return "" if value is None else escape(str(value), quote=True)
 
 
-def query_string(filters: dict, **changes: Any) -> str:
+def query_string(filters: dict, keys: tuple[str, ...] = QUERY_KEYS, **changes: Any) -> str:
     """The query string for ``filters`` with ``changes`` applied, with its leading ``?``
-    (empty when nothing is set): the keys of ``QUERY_KEYS`` only, in that order, leaving out
+    (empty when nothing is set): the keys of ``keys`` only, in that order, leaving out
     what is ``None`` or empty, and page 1. Not HTML-escaped: escape it into an attribute."""
     merged = {**filters, **changes}
     pairs = []
-    for key in QUERY_KEYS:
+    for key in keys:
         value = merged.get(key)
         if value is None or value == "" or (key == "page" and str(value) == "1"):
             continue
@@ -108,6 +108,7 @@ def render_page(
             "向社会公布的问责结果，按类别、问责方式和月份查询。</span>"
             ' <span class="en" lang="en">Accountability results published to the public,'
             " searchable by category, measure and month.</span></p>",
+            HONOUR_LINK,
             "</header>",
             "<main>",
             _form(filters, options),
@@ -145,7 +146,7 @@ def render_page(
         '<meta name="referrer" content="no-referrer">\n'
         f"<title>{e(TITLE_ZH)} / {e(TITLE_EN)}</title>\n"
         f'<link rel="alternate" type="application/json" href="{e(json_href)}">\n'
-        f"<style>{CSS}</style>\n"
+        f"<style>{CSS}{HONOUR_CSS}</style>\n"
         "</head>\n<body>\n"
         f"{body}\n"
         "</body>\n</html>\n"
@@ -227,7 +228,8 @@ def _row(record: dict) -> str:
     record = {key: record.get(key) for key in PUBLISHED}
     withheld = '<span class="none">（不公开）<span class="en" lang="en">withheld</span></span>'
     name = e(record["cadre_name"]) if record["cadre_name"] else withheld
-    kind = DECISION_TYPES.get(str(record["decision_type"]))
+    kind = record["decision_type"]  # a label (or, from older answers, its code)
+    kind = (kind.get("zh"), kind.get("en")) if isinstance(kind, dict) else DECISION_TYPES.get(kind)
     decision = label_html(record["decision"])
     if record["form"]:
         form = label_html(record["form"])
@@ -277,7 +279,9 @@ def _empty() -> str:
     )
 
 
-def _pages(answer: dict, filters: dict, total: int) -> str:
+def _pages(
+    answer: dict, filters: dict, total: int, keys: tuple[str, ...] = QUERY_KEYS, base: str = "./"
+) -> str:
     size = max(1, int(answer.get("page_size") or filters.get("page_size") or 1))
     page = max(1, int(answer.get("page") or filters.get("page") or 1))
     last = max(1, math.ceil(total / size))
@@ -286,7 +290,7 @@ def _pages(answer: dict, filters: dict, total: int) -> str:
 
     def link(number: int, text: str, rel: str = "") -> str:
         attribute = f' rel="{rel}"' if rel else ""
-        href = e("./" + query_string(filters, page=number))
+        href = e(base + query_string(filters, keys, page=number))
         return f'<a href="{href}"{attribute} data-page="{number}">{text}</a>'
 
     items = []
@@ -490,4 +494,158 @@ def _integrity(integrity: dict) -> str:
         '<table id="checkpoints"><thead><tr><th>log</th><th>position</th><th>hash</th>'
         f"<th>signed</th><th>key</th></tr></thead><tbody>{rows}</tbody></table>"
         f'<ul id="signing-keys">{keys}</ul></section>'
+    )
+
+
+# --- the honour roll (宣传先进事迹): /honours ------------------------------------------------
+
+HONOUR_TITLE_ZH = "有为 · 先进典型光荣榜"
+HONOUR_TITLE_EN = "Honour roll of commended cadres"
+HONOUR_KEYS = ("q", "kind", "month", "page", "page_size")
+HONOUR_LINK = (
+    '<nav class="site"><a id="to-honours" href="honours">光荣榜 <span lang="en">Honour roll'
+    "</span></a></nav>"
+)
+RECORDS_LINK = (
+    '<nav class="site"><a id="to-records" href="./">问责结果公开 <span lang="en">'
+    "Accountability records</span></a></nav>"
+)
+HONOUR_COLUMNS = (
+    ("name", "姓名", "Name"),
+    ("unit", "单位", "Unit"),
+    ("post", "职务", "Post"),
+    ("commendation", "表彰类别", "Commendation"),
+    ("citation", "先进事迹", "Citation"),
+    ("date", "日期", "Date"),
+)
+HONOUR_CHARTS = (
+    ("by_kind", "按表彰类别", "by kind of commendation"),
+    ("by_month", "按月份", "by month"),
+)
+HONOUR_CSS = """
+nav.site { margin: .5rem auto 0; max-width: 72rem; font-size: .9rem; }
+nav.site a { color: #fff; }
+.top.honours { background: #a16207; }
+td.citation { min-width: 14rem; }
+"""
+
+
+def render_honour_roll(answer: dict, charts: dict, filters: dict, options: dict) -> str:
+    """The honour roll for one query: ``answer`` (a page of honours and their total),
+    ``charts`` (counts over all honours that match: by kind, by month), ``filters`` and
+    ``options`` (the kinds and months of the search form). Only ``HONOUR_FIELDS`` are read.
+    Hooks for tests: ``#total``, ``#honours`` (``tr[data-honour-id]``, cells ``td.<column>``
+    as ``HONOUR_COLUMNS`` names them: ``td.commendation`` the kind), ``#empty``,
+    ``svg[data-chart=by_kind|by_month]``, ``nav#pages``, ``a#json`` and ``a#to-records``."""
+    honours = answer.get("honours") or []
+    total = int(answer.get("total") or 0)
+    json_href = "honours.json" + query_string(filters, HONOUR_KEYS)
+    months = [(str(month), e(month)) for month in options.get("months") or []]
+    keep_size = filters.get("page_size")
+    hidden = f'<input type="hidden" name="page_size" value="{e(keep_size)}">' if keep_size else ""
+    form = "\n".join(
+        [
+            '<form class="search" method="get" action="honours" role="search">',
+            '<label class="field wide"><span class="name">关键词 <span class="en" lang="en">'
+            "Name, unit or post</span></span>"
+            f'<input type="search" name="q" value="{e(filters.get("q"))}"'
+            ' placeholder="姓名、单位或职务 name, unit or post"></label>',
+            _select("kind", "表彰类别", "Commendation", _label_choices(options.get("kinds")),
+                    filters.get("kind")),
+            _select("month", "月份", "Month", months, filters.get("month")),
+            hidden,
+            '<div class="actions"><button type="submit">查询 Search</button>'
+            '<a class="reset" href="honours">清除 Clear</a></div>',
+            "</form>",
+        ]
+    )  # fmt: skip
+    body = "\n".join(
+        [
+            '<header class="top honours">',
+            f'<h1><span lang="zh-CN">{e(HONOUR_TITLE_ZH)}</span>'
+            f' <span class="en" lang="en">{e(HONOUR_TITLE_EN)}</span></h1>',
+            '<p class="lead"><span lang="zh-CN">宣传先进事迹：受到表彰的干部及其公开的事迹，'
+            "与问责结果一并公开。</span>"
+            ' <span class="en" lang="en">Model cadres commended and their deeds, published'
+            " beside the accountability results.</span></p>",
+            RECORDS_LINK,
+            "</header>",
+            "<main>",
+            form,
+            '<p class="count">'
+            f'<span lang="zh-CN">共 <strong id="total" data-total="{total}">{total}</strong>'
+            " 人次</span>"
+            f' <span class="en" lang="en">{total} commendation{"" if total == 1 else "s"}'
+            " found</span>"
+            f'<a id="json" class="json" href="{e(json_href)}" type="application/json">'
+            "JSON 数据 · JSON</a></p>",
+            _honour_table(honours) if honours else _honour_empty(),
+            _pages(answer, filters, total, HONOUR_KEYS, "honours"),
+            '<section class="charts" aria-labelledby="charts-title">',
+            '<h2 id="charts-title"><span lang="zh-CN">统计</span>'
+            ' <span class="en" lang="en">Charts</span></h2>',
+            '<div class="chart-grid">',
+            *(_chart(key, zh, en, charts.get(key) or []) for key, zh, en in HONOUR_CHARTS),
+            "</div>",
+            "</section>",
+            "</main>",
+        ]
+    )  # fmt: skip
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="zh-CN">\n<head>\n'
+        '<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+        "base-uri 'none'\">\n"
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{e(HONOUR_TITLE_ZH)} / {e(HONOUR_TITLE_EN)}</title>\n"
+        f'<link rel="alternate" type="application/json" href="{e(json_href)}">\n'
+        f"<style>{CSS}{HONOUR_CSS}</style>\n"
+        "</head>\n<body>\n"
+        f"{body}\n"
+        "</body>\n</html>\n"
+    )
+
+
+def _honour_row(honour: dict) -> str:
+    honour = {key: honour.get(key) for key in HONOUR_FIELDS}
+    withheld = '<span class="none">（不公开）<span class="en" lang="en">withheld</span></span>'
+    none = '<span class="none">—</span>'
+    date = (
+        f'<time datetime="{e(honour["commended_on"])}">{e(honour["commended_on"])}</time>'
+        f'<span class="published">公布 <span lang="en">published</span>'
+        f' <time datetime="{e(honour["published_on"])}">{e(honour["published_on"])}</time>'
+        "</span>"
+    )
+    contents = {
+        "name": e(honour["cadre_name"]) if honour["cadre_name"] else withheld,
+        "unit": e(honour["unit"]) if honour["unit"] else none,
+        "post": e(honour["post"]) if honour["post"] else none,
+        "commendation": label_html(honour["kind"]),
+        "citation": e(honour["citation"]) if honour["citation"] else withheld,
+        "date": date,
+    }
+    cells = "".join(_cell(key, zh, en, contents[key]) for key, zh, en in HONOUR_COLUMNS)
+    return f'<tr data-honour-id="{e(honour["honour_id"])}">{cells}</tr>'
+
+
+def _honour_table(honours: list[dict]) -> str:
+    head = "".join(
+        f'<th scope="col" class="{key}">{e(zh)} <span class="en" lang="en">{e(en)}</span></th>'
+        for key, zh, en in HONOUR_COLUMNS
+    )
+    rows = "\n".join(_honour_row(honour) for honour in honours)
+    return (
+        '<div class="table-wrap"><table id="honours">'
+        '<caption class="visually-hidden">光荣榜 Honour roll</caption>'
+        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>"
+    )
+
+
+def _honour_empty() -> str:
+    return (
+        '<p id="empty" class="empty"><span lang="zh-CN">没有符合条件的表彰。</span>'
+        ' <span class="en" lang="en">No commendations match this query.</span></p>'
     )

@@ -11,6 +11,11 @@ the case rests on, the decision from accountability). Each side of a join refres
 records it touches, so the result does not depend on which log arrives first. A withdrawn
 publication's records are removed, and so is the record of a decision revoked on appeal.
 A record's id is public and opaque (``public_record_id``).
+
+The honour roll (``honours``, in the same projection, beside the records it is published
+with): one document per commendation published with its public citation and not withdrawn,
+joined with the cadre's name and the unit and post held when commended; never the
+commendation's private reason. Its id is public and opaque too (``honour_id``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,16 @@ def public_record_id(publication_id: str, decision_id: str) -> str:
     the publication and the decision, so the same in every rebuild, and one-way: it neither
     shows nor leads back to the internal ids, which never leave the services."""
     return str(uuid5(RECORD_ID_NAMESPACE, f"{publication_id}:{decision_id}"))
+
+
+#: The namespace of the honour roll's public ids (``honour_id``).
+HONOUR_ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:youwei:honour-roll")
+
+
+def honour_id(commendation_id: str, version: int) -> str:
+    """A publication of a commendation on the honour roll: its public id, one-way from the
+    commendation and the version its publication made (the same in every rebuild)."""
+    return str(uuid5(HONOUR_ID_NAMESPACE, f"{commendation_id}:{version}"))
 
 
 def effective_on(event: dict[str, Any]) -> str:
@@ -193,7 +208,11 @@ class PublicRecords(Projection):
         "findings": (),
         "letters": (),
         "cases": (),
-    }
+        # the honour roll: one document per commendation published and not withdrawn
+        "honours": (("published_on",), ("commendation_id",), ("cadre_id",), ("unit_id",),
+                    ("kind",), ("month",)),
+        "commendations": (),
+    }  # fmt: skip
 
     def apply(self, event: dict[str, Any], db: Db, session: ClientSession) -> None:
         kind, data, originator = event["type"], event["data"], event["originator_id"]
@@ -273,9 +292,49 @@ class PublicRecords(Projection):
                 session=session,
             )
             refresh = {"decision_id": data["decision_id"]}
+        elif kind == "commendation_commended":
+            db["commendations"].update_one(
+                {"_id": originator},
+                {"$set": {"kind": data["kind"], "commended_on": data["commended_on"]}},
+                upsert=True,
+                session=session,
+            )
+        elif kind == "commendation_published":
+            commendation = db["commendations"].find_one({"_id": originator}, session=session)
+            db["honours"].update_one(
+                {"_id": honour_id(originator, event["originator_version"])},
+                {"$set": {"commendation_id": originator, "cadre_id": data["cadre_id"],
+                          "kind": (commendation or {}).get("kind"),
+                          "commended_on": (commendation or {}).get("commended_on"),
+                          "published_on": data["published_on"], "citation": data["citation"],
+                          "month": data["published_on"][:7]}},
+                upsert=True, session=session,
+            )  # fmt: skip
+            refresh = {"commendation_id": originator}
+        elif kind == "commendation_publication_withdrawn":
+            db["honours"].delete_many({"commendation_id": originator}, session=session)
         if refresh is not None:
             for record in db["records"].find(refresh, session=session):
                 self._refresh(record, db, session)
+            if set(refresh) <= {"cadre_id", "unit_id", "commendation_id"}:
+                for honour in db["honours"].find(refresh, session=session):
+                    self._refresh_honour(honour, db, session)
+
+    def _refresh_honour(self, honour: dict[str, Any], db: Db, session) -> None:
+        """The honour's cadre name and the unit and post held when commended, as the
+        projection holds them now; the citation may name the cadre, so it is withheld with
+        the name once the cadre's personal data is erased."""
+        cadre = db["cadres"].find_one({"_id": honour["cadre_id"]}, session=session) or {}
+        held = self._posting_on(cadre.get("postings") or [], honour.get("commended_on"))
+        unit = db["units"].find_one({"_id": held.get("unit_id")}, session=session) or {}
+        fields = {
+            "cadre_name": cadre.get("name"),
+            "unit_id": held.get("unit_id"),
+            "unit": unit.get("name"),
+            "post": held.get("post"),
+            "public_citation": None if cadre.get("erased") else honour.get("citation"),
+        }
+        db["honours"].update_one({"_id": honour["_id"]}, {"$set": fields}, session=session)
 
     def _publish(self, case_id: str, data: dict[str, Any], db: Db, session) -> None:
         case = db["cases"].find_one({"_id": case_id}, session=session)

@@ -1,10 +1,11 @@
 """The ``records`` nameko service: personnel decisions and public accountability records,
 projected from the four services' logs (``services.records.projections``).
 
-RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``,
+RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``, ``honour_roll``,
 ``projections_status`` (docs/rpc.md). HTTP (nameko's ``@http``, on ``WEB_SERVER_ADDRESS``):
 the public page at ``/`` and the same records as JSON at ``/records.json``; both take the
-filters of ``public_records`` as query parameters and show only public fields.
+filters of ``public_records`` as query parameters and show only public fields. The honour
+roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from schemas import records as contract
 from schemas.common import load
 from schemas.errors import EXPECTED, InvalidCommand
 from services.records.application import Records, RecordsLog
-from services.records.page import render_page
+from services.records.page import render_honour_roll, render_page
 from services.records.projections import PersonnelFiles, PublicRecords
 
 FILTERS = ("q", "category", "situation", "decision", "month")
+HONOUR_FILTERS = ("q", "kind", "month")
 
 
 class RecordsService:
@@ -55,6 +57,10 @@ class RecordsService:
     @rpc(expected_exceptions=EXPECTED)
     def public_records(self, query: Any) -> dict[str, Any]:
         return self.records.public_records(load(contract.PublicRecords, query))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def honour_roll(self, query: Any) -> dict[str, Any]:
+        return self.records.honour_roll(load(contract.HonourRoll, query))
 
     @rpc(expected_exceptions=EXPECTED)
     def projections_status(self, query: Any) -> dict[str, Any]:
@@ -101,10 +107,41 @@ class RecordsService:
             content_type="application/json; charset=utf-8",
         )
 
+    # --- the honour roll (宣传先进事迹) ----------------------------------------------------
+
+    @http("GET", "/honours")
+    def honours_page(self, request: Request) -> Response:
+        try:
+            query = self._query(request, contract.HonourRoll)
+        except InvalidCommand as error:
+            return _invalid(error)
+        records = self.records
+        answer = records.honour_roll(query)
+        charts = records.honour_charts(query)
+        options = {"kinds": records.commendation_options(), "months": charts.pop("months")}
+        filters = {key: query.get(key) for key in (*HONOUR_FILTERS, "page", "page_size")}
+        html = render_honour_roll(answer, charts, filters, options)
+        return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
+
+    @http("GET", "/honours.json")
+    def honours_json(self, request: Request) -> Response:
+        try:
+            query = self._query(request, contract.HonourRoll)
+        except InvalidCommand as error:
+            return _invalid(error)
+        records = self.records
+        body = records.honour_roll(query)
+        body["charts"] = records.honour_charts(query)
+        body["charts"].pop("months")
+        return Response(
+            json.dumps(body, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+
     @staticmethod
-    def _query(request: Request) -> dict[str, Any]:
-        """The page's query parameters as ``public_records`` takes them (an empty field is
-        no filter; page numbers are integers)."""
+    def _query(request: Request, schema: type = contract.PublicRecords) -> dict[str, Any]:
+        """The page's query parameters as ``public_records`` (or ``schema``) takes them (an
+        empty field is no filter; page numbers are integers)."""
         query: dict[str, Any] = {}
         for key, value in request.args.items():
             if value == "":
@@ -116,4 +153,12 @@ class RecordsService:
                     raise InvalidCommand({key: ["must be an integer"]}) from None
             else:
                 query[key] = value
-        return load(contract.PublicRecords, query)
+        return load(schema, query)
+
+
+def _invalid(error: InvalidCommand) -> Response:
+    return Response(
+        json.dumps({"error": "InvalidCommand", "fields": error.errors}, ensure_ascii=False),
+        400,
+        content_type="application/json; charset=utf-8",
+    )

@@ -7,8 +7,9 @@ import os
 from uuid import uuid4
 
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from pymongo import monitoring
+from pymongo.errors import ConnectionFailure
 
 from events.mongodb import MongoDBDatastore, MongoDBProcessRecorder, transaction_options
 from tests.events.support import fresh_database_name
@@ -68,28 +69,73 @@ def test_the_read_concern_can_only_be_made_stronger() -> None:
             transaction_options(weaker)
 
 
-def test_an_append_found_stored_whole_is_a_success(recorder) -> None:
-    """The commit landed, its reply was lost, the append is sent again: the same events (same
-    ids, versions, states) at consecutive positions, its tracking recorded: its positions."""
+class LostReply(MongoDBDatastore):
+    """A datastore whose next transaction commits but is reported as pymongo reports a
+    commit whose reply was lost (``lose``), or is run a second time after committing, as
+    ``with_transaction`` does after a transient error (``rerun``)."""
+
+    fault: str | None = None
+
+    def transaction(self, callback):
+        fault, self.fault = self.fault, None
+        result = super().transaction(callback)
+        if fault == "lose":
+            lost = ConnectionFailure("connection closed before the commit's reply")
+            lost._add_error_label("UnknownTransactionCommitResult")
+            raise OperationalError(str(lost)) from lost
+        if fault == "rerun":
+            return super().transaction(callback)
+        return result
+
+
+@pytest.fixture
+def lossy():
+    name = fresh_database_name()
+    datastore = LostReply(os.environ["MONGODB_URI"], name)
+    recorder = MongoDBProcessRecorder(datastore, "things_events", "things_tracking")
+    recorder.create_table()
+    yield recorder
+    datastore.client.drop_database(name)
+    datastore.close()
+
+
+@pytest.mark.parametrize("fault", ["lose", "rerun"])
+def test_an_append_whose_commit_outcome_was_unknown_and_is_stored_is_a_success(
+    lossy, fault
+) -> None:
+    """The commit landed, its outcome was unknown to the appender: the same events (same
+    ids, versions, states) found at consecutive positions, its tracking recorded: their
+    positions, and nothing appended twice."""
     thing, other = uuid4(), uuid4()
-    recorder.insert_events([stored(other, 1)])
+    lossy.insert_events([stored(other, 1)])
     events = [stored(thing, 1, b'{"a":1}'), stored(thing, 2, b'{"a":2}')]
-    positions = recorder.insert_events(events, tracking=Tracking("upstream", 3))
-    assert positions == [2, 3]
-    assert recorder.insert_events(events, tracking=Tracking("upstream", 3)) == [2, 3]
-    assert recorder.max_notification_id() == 3  # nothing appended twice
+    lossy.datastore.fault = fault
+    assert lossy.insert_events(events, tracking=Tracking("upstream", 3)) == [2, 3]
+    assert lossy.max_notification_id() == 3
+    assert lossy.insert_events([stored(other, 2)]) == [4]  # the head was read again
 
 
-def test_a_true_conflict_still_raises_and_writes_nothing(recorder) -> None:
+def test_the_same_events_stored_again_without_a_lost_commit_are_a_conflict(recorder) -> None:
+    """eventsourcing's rule: an event already stored is an IntegrityError."""
     thing = uuid4()
-    recorder.insert_events([stored(thing, 1, b'{"a":1}')], tracking=Tracking("upstream", 1))
+    events = [stored(thing, 1, b'{"a":1}')]
+    recorder.insert_events(events)
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(events)
+    assert recorder.max_notification_id() == 1
+
+
+def test_a_true_conflict_still_raises_and_writes_nothing(lossy) -> None:
+    thing = uuid4()
+    lossy.insert_events([stored(thing, 1, b'{"a":1}')], tracking=Tracking("upstream", 1))
     conflicts = {
         "another state": ([stored(thing, 1, b'{"a":"other"}')], None),
         "one of two stored": ([stored(thing, 1, b'{"a":1}'), stored(thing, 2)], None),
         "tracking not recorded": ([stored(thing, 1, b'{"a":1}')], Tracking("elsewhere", 1)),
     }
     for case, (events, tracking) in conflicts.items():
+        lossy.datastore.fault = "rerun"  # as if a transient error had come after a commit
         with pytest.raises(IntegrityError):
-            recorder.insert_events(events, tracking=tracking)
-        assert recorder.max_notification_id() == 1, case
-        assert recorder.max_tracking_id("elsewhere") is None, case
+            lossy.insert_events(events, tracking=tracking)
+        assert lossy.max_notification_id() == 1, case
+        assert lossy.max_tracking_id("elsewhere") is None, case

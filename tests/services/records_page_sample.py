@@ -8,7 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from schemas.accountability.reference import ACCOUNTABILITY_FORMS, HANDLINGS, MEASURES
+from schemas.accountability.reference import (
+    ACCOUNTABILITY_FORMS,
+    DECISION_TYPES,
+    HANDLINGS,
+    MEASURES,
+)
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
 
 SCRIPT_NAME = "<script>alert('x')</script>王五"
@@ -37,7 +42,7 @@ def record(number: int, name: str | None, unit: str | None, post: str | None,
         "post": post,
         "category": label(CATEGORIES, category),
         "situation": label(SITUATIONS, situation),
-        "decision_type": decision_type,
+        "decision_type": label(DECISION_TYPES, decision_type),
         "decision": label(decisions, decision),
         "form": label(ACCOUNTABILITY_FORMS, form),
         "decided_on": decided_on,

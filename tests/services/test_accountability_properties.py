@@ -43,6 +43,7 @@ from services.accountability.application import Accountability
 from services.accountability.service import AccountabilityService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, assert_refused_without_trace, broken
+from tests.services.fuzz import READABLE
 from tests.services.support import ACTOR, FixedClock, command
 
 # What the stand-ins know.
@@ -479,7 +480,7 @@ def talkative(service) -> str:
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(
-    text=st.text(min_size=1, max_size=2000),
+    text=st.text(READABLE, min_size=1, max_size=2000),
     kind=st.sampled_from(sorted(COMMENDATIONS)),
 )
 def test_valid_statements_and_commendations_are_recorded_once(world, talkative, text, kind) -> None:

@@ -175,7 +175,11 @@ def test_measures_handling_publication_and_closing(cluster, city) -> None:
             command(case_id=case, measure="talk", reason="x", decided_on="2026-06-03")
         )
     assert error.value.value.startswith("accountability.case_closed")
-    assert rpc.accountability.get_case({"case_id": case}) == closed
+    shown = rpc.accountability.get_case({"case_id": case})
+    # the same case, but a command's result (kept in the log) names no report's reference
+    assert shown["basis"][0]["reference"] == "12345热线 第88号"
+    assert closed["basis"][0]["reference"] is None
+    assert {**shown, "basis": closed["basis"]} == closed
     assert verify_log(database, LOG).ok
 
 

@@ -26,6 +26,7 @@ from services.cadre_registry.service import CadreRegistryService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, broken
 from tests.services.contract import assert_refused_without_trace as refused_without_trace
+from tests.services.fuzz import READABLE
 from tests.services.support import ACTOR
 
 SCHEMAS = {
@@ -163,7 +164,7 @@ def test_arbitrary_payloads_are_refused(world, payload) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    name=st.text(min_size=1, max_size=100).filter(lambda s: "\x00" not in s),
+    name=st.text(READABLE, min_size=1, max_size=100),
     parent=st.booleans(),
 )
 def test_valid_units_are_accepted_once(world, name, parent) -> None:

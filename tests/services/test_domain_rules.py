@@ -327,7 +327,7 @@ def test_the_tasks_of_a_cadre_who_leaves_the_post_need_a_new_owner(cluster, city
     # the personnel file of who left shows the task leaving them
     def left() -> list[dict]:
         file = rpc.records.personnel_file({"cadre_id": cadre, "as_of": "2026-12-15"})
-        return [r for r in file["responsibilities"] if r["change"] == "owner_left"]
+        return [r for r in file["responsibilities"] if r["change"]["code"] == "owner_left"]
 
     [entry] = wait_for(left)
     assert entry["responsibility_id"] == liaison and not entry["holds"]

@@ -21,6 +21,7 @@ from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, assert_refused_without_trace, broken
+from tests.services.fuzz import READABLE
 from tests.services.support import ACTOR, RATER_KEY, FixedClock
 
 SCHEMAS = {
@@ -108,7 +109,9 @@ def test_randomly_broken_ratings_are_refused_and_leave_no_trace(service, method,
 
 
 @settings(max_examples=20, deadline=None)
-@given(value=st.integers(min_value=0, max_value=100), rater=st.text(min_size=1, max_size=200))
+@given(
+    value=st.integers(min_value=0, max_value=100), rater=st.text(READABLE, min_size=1, max_size=200)
+)
 def test_valid_ratings_are_accepted_once_and_counted_once_per_rater(service, value, rater) -> None:
     payload = {**valid("submit_rating"), "value": value, "rater_ref": rater}
     recorder = service.evaluations.recorder

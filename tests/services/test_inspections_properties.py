@@ -32,6 +32,7 @@ from services.inspections.application import Inspections
 from services.inspections.service import InspectionsService
 from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, assert_refused_without_trace, broken
+from tests.services.fuzz import READABLE
 from tests.services.support import ACTOR, FixedClock
 
 COMMANDS = {
@@ -269,7 +270,7 @@ def test_arbitrary_payloads_are_refused(world, payload) -> None:
 evidence = st.builds(
     lambda reference, content: {"reference": reference,
                                 "sha256": hashlib.sha256(content).hexdigest()},
-    st.text(min_size=1, max_size=500).filter(lambda s: "\x00" not in s),
+    st.text(READABLE, min_size=1, max_size=500),
     st.binary(max_size=32),
 )  # fmt: skip
 
@@ -279,7 +280,7 @@ evidence = st.builds(
     situation=st.sampled_from(sorted(SITUATIONS)),
     cadre=st.sampled_from([KNOWN_CADRE, None]),
     cadre_type=st.one_of(st.none(), st.sampled_from(sorted(CADRE_TYPES))),
-    description=st.text(min_size=1, max_size=2000).filter(lambda s: "\x00" not in s),
+    description=st.text(READABLE, min_size=1, max_size=2000),
     films=st.lists(evidence, max_size=3),
     typical=st.booleans(),
     days=st.integers(min_value=0, max_value=400),

@@ -190,8 +190,28 @@ def test_assessments_open_a_case_or_propose_a_commendation(
         rate_year(rpc, star, year, "excellent", "satisfied")
         rpc.evaluations.conclude_annual_assessment(command(cadre_id=star, year=year))
     [commendation] = wait_for(commended)
-    assert commendation["data"]["kind"] == "commendation"
+    # the third-class merit (记三等功) as its own kind, citing its rule and version
+    assert commendation["data"]["kind"] == "third_class_merit"
+    assert (commendation["data"]["rule"], commendation["data"]["rules_version"],
+            commendation["data"]["source"]) == (
+        "excellent_three_years_merit", "2026.1", "公务员奖励规定")  # fmt: skip
+    [listed] = rpc.accountability.list_commendations({"cadre_id": star})["commendations"]
+    assert listed["commendation_id"] == commendation["originator_id"]
+    assert listed["kind"] == {"code": "third_class_merit", "zh": "记三等功",
+                              "en": "third-class merit"}  # fmt: skip
+    assert "2024–2026年度考核连续3年优秀" in listed["reason"] and not listed["published"]
     assert rpc.accountability.list_cases({"cadre_id": star})["total"] == 0
+
+    # a fourth excellent year is not a second merit: the run counts afresh after three (as
+    # the personnel file counts); the policy decides in log order, so once the next
+    # assessment's case is open, the fourth year was decided
+    clock.date = date(2027, 12, 15)
+    for cadre, grade, public in ((star, "excellent", "satisfied"),
+                                 (city["cadre"], "incompetent", "dissatisfied")):  # fmt: skip
+        rate_year(rpc, cadre, 2027, grade, public)
+        rpc.evaluations.conclude_annual_assessment(command(cadre_id=cadre, year=2027))
+    wait_for(lambda: rpc.accountability.list_cases({"cadre_id": city["cadre"]})["total"] == 2)
+    assert len(commended()) == 1
     reader.recorder.datastore.close()
 
 

@@ -19,7 +19,7 @@ from events.mongodb import MongoDBDatastore
 from events.projections import Generation, Projector, differences, replay
 from events.verify import verify_log
 from schemas.events import LOGS
-from schemas.records import PUBLIC_RECORD_FIELDS
+from schemas.records import HONOUR_FIELDS, PUBLIC_RECORD_FIELDS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
@@ -54,7 +54,11 @@ PRIVATE = (
     "cadre_id",
     "case_id",
     "finding_id",
+    "组织考察材料",
+    "commendation_id",
 )
+#: The honour roll's one entry: Qian Jin's citation (嘉奖), published with this text.
+CITATION = "扎根窗口服务，群众满意度连续第一"
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +184,30 @@ def script(rpc, advance: Callable[[date], None]) -> dict[str, str]:
     rate_year(rpc, sun, 2026, "basically_competent", "basically_satisfied")
     graded = rpc.evaluations.conclude_annual_assessment(command(cadre_id=sun, year=2026))
     assert graded["grade"]["code"] == "basically_competent"
-    return {"li": li, "wang": wang, "zhao": zhao, "sun": sun, "transport": transport}
+
+    # commendations: Qian Jin's on the honour roll; Sun Li's published, then withdrawn;
+    # Zhao Qiang's never published
+    qian = register(rpc, "钱进", hall, "窗口科科长")
+
+    def commend(cadre: str, kind: str, on: str) -> str:
+        return rpc.accountability.commend(
+            command(cadre_id=cadre, kind=kind, reason="组织考察材料（内部）", commended_on=on)
+        )["commendation_id"]
+
+    praised = commend(qian, "citation", "2026-06-30")
+    rpc.accountability.publish_commendation(
+        command(commendation_id=praised, citation=CITATION, published_on="2026-07-02")
+    )
+    withdrawn = commend(sun, "promotion_recommendation", "2026-08-01")
+    rpc.accountability.publish_commendation(
+        command(commendation_id=withdrawn, citation="孙丽同志勇挑重担", published_on="2026-08-02")
+    )
+    rpc.accountability.withdraw_commendation_publication(
+        command(commendation_id=withdrawn, reason="公布有误", withdrawn_on="2026-08-03")
+    )
+    commend(zhao, "commendation", "2026-09-01")
+    return {"li": li, "wang": wang, "zhao": zhao, "sun": sun, "qian": qian,
+            "transport": transport}  # fmt: skip
 
 
 def restrictions_in_force(file: dict) -> list[str]:
@@ -242,7 +269,7 @@ def test_a_revoked_dismissal_lifts_its_restrictions_from_the_appeal(year) -> Non
     [appeal] = reinstated["appeals"]
     assert appeal["outcome"]["code"] == "revoked"
     assert all(r["lifted_by"] == [appeal["event_id"]] for r in reinstated["restrictions"])
-    assert reinstated["decisions"][0]["status"] == "revoked"
+    assert reinstated["decisions"][0]["status"]["code"] == "revoked"
     assert reinstated["eligible_for_promotion"]["eligible"]
 
 
@@ -307,6 +334,24 @@ def test_public_records_show_what_is_published_and_not_withdrawn_or_revoked(year
     assert public(rpc, q="交通")["total"] == 1 and public(rpc, q="王芳")["total"] == 0
     assert public(rpc, q="赵强")["total"] == 0  # its decision was revoked on appeal
     assert public(rpc, month="2026-03")["total"] == 1 and public(rpc, month="2026-05")["total"] == 0
+
+
+def test_the_honour_roll_shows_published_commendations_only(year) -> None:
+    rpc, _, cadres = year
+    answer = wait_for(lambda: (a := rpc.records.honour_roll({}))["total"] == 1 and a)
+    [honour] = answer["honours"]
+    assert tuple(honour) == HONOUR_FIELDS
+    assert (honour["cadre_name"], honour["unit"], honour["post"]) == ("钱进", "市政务服务中心",
+                                                                      "窗口科科长")  # fmt: skip
+    assert honour["kind"] == {"code": "citation", "zh": "嘉奖", "en": "citation"}
+    assert (honour["citation"], honour["commended_on"], honour["published_on"]) == (
+        CITATION, "2026-06-30", "2026-07-02")  # fmt: skip
+    assert str(UUID(honour["honour_id"])) == honour["honour_id"]
+    text = json.dumps(answer, ensure_ascii=False)
+    assert not [word for word in PRIVATE if word in text]
+    assert cadres["qian"] not in text and "孙丽" not in text and "赵强" not in text
+    assert rpc.records.honour_roll({"q": "窗口"})["total"] == 1
+    assert rpc.records.honour_roll({"kind": "promotion_recommendation"})["total"] == 0
 
 
 def internal_ids(rpc, cadre_id: str) -> list[str]:
