@@ -56,7 +56,8 @@ def main(commands: int, size: int, cadres: int) -> None:
                                 pid_file=root / "pid", log_file=root / "log")  # fmt: skip
         server.start()
         env = {"PERSISTENCE_MODULE": "events.mongodb", "MONGODB_URI": server.uri,
-               "MONGODB_DATABASE": "bench", "EVALUATIONS_RATER_KEY": os.urandom(8).hex()}  # fmt: skip
+               "MONGODB_DATABASE": "bench",
+               "EVALUATIONS_RATER_KEY": os.urandom(8).hex()}  # fmt: skip
         app = Evaluations(env=env)
         client = pymongo.MongoClient(server.uri, uuidRepresentation="standard")
         try:
