@@ -12,7 +12,7 @@ from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
-from events.identity import Access, AgencyRpcProxy, rpc
+from events.identity import Access, AgencyRpcProxy, Gate, rpc
 from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
@@ -58,7 +58,7 @@ class EvaluationsService:
         payload = load(contract.SubmitRatings, command)
         refused: dict[int, str] = {}
         gate = self.access
-        if hasattr(gate, "access"):  # not under a unit test's worker_factory
+        if isinstance(gate, Gate):  # not a unit test's worker (nameko's worker_factory)
             decisions = authorization.decide_items(
                 gate.agency, self.name, "submit_ratings", payload,
                 mode=gate.access.mode, agencies=gate.access.agencies,
@@ -93,15 +93,17 @@ class EvaluationsService:
 
     def _unknown_cadres(self, cadre_ids: set[UUID]) -> set[UUID]:
         """Which of ``cadre_ids`` the registry does not know, asking about all at once."""
-        asked = {
-            cadre_id: self.cadre_registry.get_cadre.call_async({"cadre_id": str(cadre_id)})
-            for cadre_id in cadre_ids
-            if cadre_id not in self.known_cadres
-        }
+        get_cadre = self.cadre_registry.get_cadre
+        ask = getattr(get_cadre, "call_async", None)  # a service's proxy; else a plain call
+        wanted = [c for c in cadre_ids if c not in self.known_cadres]
+        replies = {c: ask({"cadre_id": str(c)}) for c in wanted} if ask is not None else {}
         unknown = set()
-        for cadre_id, reply in asked.items():
+        for cadre_id in wanted:
             try:
-                reply.result()
+                if ask is not None:
+                    replies[cadre_id].result()
+                else:
+                    get_cadre({"cadre_id": str(cadre_id)})
             except RemoteError as error:
                 if error.exc_type != "NotFound":
                     raise
