@@ -41,6 +41,7 @@ from services.evaluations.domain import (
 
 MEASURE_EVENTS = ("case_decided", "case_appeal_decided")
 ERASING = "an erasure of this rater is under way: retry later"
+RATED = "services.evaluations.domain:CadreRatings.Rated"
 _KNOWN_KEYS: ContextVar[dict[str, bytes | None] | None] = ContextVar("known_keys", default=None)
 
 
@@ -171,7 +172,7 @@ class Evaluations(CommandApplication):
                 keys, erasing = self.personal_keys.lookup(subjects)
             aggregates = self._ratings_of({
                 (r["cadre_id"], r["period"]) for i, r in enumerate(ratings) if i not in refused
-            })  # fmt: skip
+            }, keys)  # fmt: skip
             changed: dict[UUID, CadreRatings] = {}
             outcomes: list[dict[str, Any]] = []
             for index, rating in enumerate(ratings):
@@ -200,9 +201,14 @@ class Evaluations(CommandApplication):
                 continue
         raise Conflict(ERASING)
 
-    def _ratings_of(self, keys: set[tuple[UUID, str]]) -> dict[UUID, CadreRatings]:
-        """The ratings aggregates of (cadre, period) ``keys`` that exist, read in one query
-        with the keys to open their raters' hashes in one more."""
+    def _ratings_of(
+        self, keys: set[tuple[UUID, str]], raters: dict[str, bytes | None]
+    ) -> dict[UUID, CadreRatings]:
+        """The ratings aggregates of (cadre, period) ``keys`` that exist, read in one query,
+        as a command rating them needs them: a stored rating says who gave it only if its
+        rater is among ``raters`` (subject → key, of the command's raters), the only ones it
+        can be a repeat of; the others read as by nobody, without a key look-up or a
+        decryption each (a sealed value names its subject: ``events.personal``)."""
         ids = [CadreRatings.create_id(cadre, period) for cadre, period in keys]
         stored = [
             StoredEvent(d["originator_id"], d["originator_version"], d["topic"], d["state"])
@@ -211,15 +217,17 @@ class Evaluations(CommandApplication):
                 {"_id": 0, "originator_id": 1, "originator_version": 1, "topic": 1, "state": 1},
             ).sort([("originator_id", 1), ("originator_version", 1)])
         ]
-        states = [(event, self.mapper.transcoder.decode(event.state)) for event in stored]
-        subjects = {v.subject for _, state in states for v in state.values()
-                    if isinstance(v, Sealed)}  # fmt: skip
-        known = dict.fromkeys(subjects)
-        known |= {d["_id"]: d.get("key") for d in self.personal_keys.keys.find(
-            {"_id": {"$in": list(subjects)}}, {"key": True})}  # fmt: skip
+        subjects = {
+            value.subject
+            for event in stored
+            if event.topic == RATED
+            for value in self.mapper.transcoder.decode(event.state).values()
+            if isinstance(value, Sealed)
+        }
+        known = {subject: raters.get(subject) for subject in subjects}
         by_id: dict[UUID, list] = {}
         with self.personal_keys.known(known):
-            for event, _ in states:
+            for event in stored:
                 by_id.setdefault(event.originator_id, []).append(self.mapper.to_domain_event(event))
         return {
             aggregate_id: project_aggregate(None, events) for aggregate_id, events in by_id.items()

@@ -94,10 +94,16 @@ def test_each_rating_is_decided_on_its_own_in_one_append(stack, cadres) -> None:
     assert b"ticket-1" not in stored and b"13900001234" not in stored
     assert verify_log(stack.database, LOG).ok
 
+    with agency(stack, "hall") as hall:  # a rater of an earlier command: a repeat
+        again = hall.evaluations.submit_ratings(
+            {"ratings": [window(first, "ticket-1"), window(first, "ticket-new")]}
+        )
+    assert [o["outcome"] for o in again["outcomes"]] == ["duplicate", "recorded"]
+
     with agency(stack, "org") as org:
         summary = org.evaluations.ratings_summary({"cadre_id": first, "period": "2026-03"})
     hall_window = summary["channels"]["service_window"]
-    assert (hall_window["received"], hall_window["counted"], hall_window["duplicates"]) == (2, 1, 1)
+    assert (hall_window["received"], hall_window["counted"], hall_window["duplicates"]) == (4, 2, 2)
     assert "phone_spot_check" not in summary["channels"]
 
 
