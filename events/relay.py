@@ -27,7 +27,7 @@ from typing import Any
 from uuid import uuid4
 
 from amqp import spec
-from amqp.exceptions import MessageNacked
+from amqp.exceptions import MessageNacked, RecoverableConnectionError
 from kombu import Connection, Exchange, Producer
 from nameko.amqp.publish import DEFAULT_RETRY_POLICY
 from nameko.constants import PERSISTENT
@@ -132,9 +132,21 @@ class BatchPublisher:
         return self._producer
 
     def publish(self, messages: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> None:
-        """Publish ``(body, routing key, headers)`` each, persistent; wait for all confirms."""
+        """Publish ``(body, routing key, headers)`` each, persistent; wait for all confirms.
+        A connection kept from an earlier batch that fails is made again once (a repeat of
+        what it may have taken is harmless: consumers know events by position)."""
         if not messages:
             return
+        if self._producer is not None:
+            try:
+                self._publish(messages)
+            except (ConnectionError, OSError, RecoverableConnectionError):
+                log.info("the relay's connection to %s failed; connecting again", self.exchange)
+            else:
+                return
+        self._publish(messages)
+
+    def _publish(self, messages: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> None:
         try:
             producer = self._ready()
             for body, routing_key, headers in messages:
