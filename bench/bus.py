@@ -1,7 +1,7 @@
 """Events between services, end to end: from an append in one service's log to its
 effect recorded in another's, through the relay, RabbitMQ and a consumer.
 
-    .venv/bin/python -m bench.bus [--events 2000] [--calls 200] [--rate 20]
+    .venv/bin/python -m bench.bus [--events 2000] [--calls 200] [--rate 20 --rate 50]
 
 Starts a SecantusDB server and a RabbitMQ node of its own (free ports, temporary folders)
 and the ``cadre_registry``, ``inspections`` and ``accountability`` services as ``nameko
@@ -11,7 +11,8 @@ run`` processes, then prints (nothing is asserted):
   fast as one writer can; the rate of appends, and the rate at which accountability opened
   the cases they cause (the policy ``case_for_finding``), from the first append to the last
   case, with the ratio of the two;
-- **latency**: ``--calls`` ``record_finding`` RPC calls at ``--rate`` per second; for each,
+- **latency**: ``--calls`` ``record_finding`` RPC calls at each ``--rate`` per second (20
+  and 50 by default); for each,
   the time from sending the call to the case's event being recorded in the accountability
   log (its ``recorded_at``), as p50, p90, p99 and max, beside the RPC round trip itself.
 """
@@ -55,8 +56,9 @@ def cases_by_finding(db) -> dict[str, datetime]:
 @click.command()
 @click.option("--events", default=2000, show_default=True, help="Findings for the throughput run.")
 @click.option("--calls", default=200, show_default=True, help="RPC calls for the latency run.")
-@click.option("--rate", default=20.0, show_default=True, help="RPC calls per second.")
-def main(events: int, calls: int, rate: float) -> None:
+@click.option("--rate", "rates", default=[20.0, 50.0], multiple=True, show_default=True,
+              type=float, help="RPC calls per second (once per rate).")  # fmt: skip
+def main(events: int, calls: int, rates: tuple[float, ...]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         mongo = SecantusServer(port=free_port(), storage_path=root / "db",
@@ -77,7 +79,8 @@ def main(events: int, calls: int, rate: float) -> None:
         db = client["bench"]
         try:
             throughput(env, db, events)
-            latency(env, db, calls, rate)
+            for rate in rates:
+                latency(env, db, calls, rate)
         finally:
             client.close()
             for service in services:
@@ -108,8 +111,8 @@ def throughput(env: dict, db, events: int) -> None:
     inspections.close()
     click.echo(f"throughput ({events} findings, one writer)")
     click.echo(f"  appended        {events / appended:8.1f} events/s")
-    click.echo(f"  cases opened    {events / effected:8.1f} events/s end to end "
-               f"({effected / appended:.2f}× the append time)")  # fmt: skip
+    click.echo(f"  cases opened    {events / effected:8.1f} events/s end to end: "
+               f"ratio {appended / effected:.2f} to the append rate")  # fmt: skip
 
 
 def latency(env: dict, db, calls: int, rate: float) -> None:

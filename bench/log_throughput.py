@@ -10,11 +10,15 @@ all writers, so concurrent appends are group-committed; ``recorder (one each)`` 
 writer its own client and recorder, so they race on the log's head as separate processes
 would. ``raw`` is ``insert_one`` / ``insert_many`` into a plain collection with no index but
 ``_id``. Replay: 100k events read through ``select_notifications`` in pages of 500, against
-one raw sorted scan of the same collection.
+one raw sorted scan of the same collection. Separate writer processes (``--processes``, 4 by
+default): that many processes append single events for ``--seconds``, each with its own
+recorder, against as many processes calling raw ``insert_one`` and one process whose threads
+share one recorder (group commit), each as a ratio to raw.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import threading
 import time
@@ -109,6 +113,72 @@ def bench_appends(uri: str, seconds: float) -> None:
     client.close()
 
 
+def _process_writer(uri: str, kind: str, seconds: float, start, counts, index: int) -> None:
+    """One writer process: ``raw`` insert_one or ``recorder`` appends of single events."""
+    if kind == "raw":
+        client = pymongo.MongoClient(uri, uuidRepresentation="standard")
+        raw = client.bench.get_collection("raw_processes")
+
+        def append() -> None:
+            raw.insert_one(raw_rows(1)[0])
+    else:
+        process_factory = factory(uri, "bench", "processes")
+        recorder = process_factory.application_recorder()
+
+        def append() -> None:
+            recorder.insert_events(events(1))
+
+    append()  # connected and warm before the start
+    start.wait()
+    deadline, done = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        append()
+        done += 1
+    counts[index] = done
+
+
+def run_processes(uri: str, kind: str, processes: int, seconds: float) -> float:
+    context = multiprocessing.get_context("spawn")
+    start, counts = context.Event(), context.Array("l", processes)
+    workers = [
+        context.Process(target=_process_writer, args=(uri, kind, seconds, start, counts, i))
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(3.0)  # every process imported and connected
+    started = time.monotonic()
+    start.set()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (time.monotonic() - started)
+
+
+def bench_processes(uri: str, processes: int, seconds: float) -> None:
+    factory(uri, "bench", "processes").application_recorder()  # the log and its head
+    raw_rate = run_processes(uri, "raw", processes, seconds)
+    own_rate = run_processes(uri, "recorder", processes, seconds)
+    shared_factory = factory(uri, "bench", "processes")
+    shared = shared_factory.application_recorder()
+    shared_rate = run_writers(processes, seconds, lambda _: len(shared.insert_events(events(1))))
+    shared_factory.close()
+    client = pymongo.MongoClient(uri, uuidRepresentation="standard")
+    from events.verify import verify_log
+
+    intact = verify_log(client.bench, "processes_events").ok
+    client.close()
+    click.echo(f"\nSeparate writers: {processes} processes, single events, {seconds:g}s (events/s)")
+    click.echo(f"  raw insert_one, {processes} processes   {raw_rate:>8.0f}  ratio 1")
+    click.echo(
+        f"  recorder, one per process      {own_rate:>8.0f}  ratio {own_rate / raw_rate:.2f}"
+    )
+    click.echo(
+        f"  one shared recorder, {processes} threads {shared_rate:>8.0f}  "
+        f"ratio {shared_rate / raw_rate:.2f}"
+    )
+    click.echo(f"  the log verifies (gap-free, chained): {intact}")
+
+
 def bench_replay(uri: str, total: int) -> None:
     replay_factory = factory(uri, "bench", "replay")
     recorder = replay_factory.application_recorder()
@@ -147,8 +217,12 @@ def bench_replay(uri: str, total: int) -> None:
 @click.command()
 @click.option("--seconds", default=4.0, show_default=True, help="Duration of each append run.")
 @click.option("--replay-events", default=100_000, show_default=True)
+@click.option("--processes", default=4, show_default=True, help="Separate writer processes.")
+@click.option("--only-processes", is_flag=True, help="Only the separate writers' figures.")
 @click.option("--sync-on-commit", is_flag=True, help="Start SecantusDB with --sync-on-commit.")
-def main(seconds: float, replay_events: int, sync_on_commit: bool) -> None:
+def main(
+    seconds: float, replay_events: int, processes: int, only_processes: bool, sync_on_commit: bool
+) -> None:
     with tempfile.TemporaryDirectory(prefix="youwei-bench-") as directory:
         server = SecantusServer(
             port=free_port(),
@@ -162,6 +236,9 @@ def main(seconds: float, replay_events: int, sync_on_commit: bool) -> None:
             click.echo(
                 f"SecantusDB {server.uri}, sync-on-commit {'on' if sync_on_commit else 'off'}"
             )
+            bench_processes(server.uri, processes, seconds)
+            if only_processes:
+                return
             bench_appends(server.uri, seconds)
             if replay_events:
                 bench_replay(server.uri, replay_events)

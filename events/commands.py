@@ -16,10 +16,16 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import (
     IntegrityError,
@@ -39,6 +45,21 @@ A = TypeVar("A", bound=Aggregate)
 COMMAND_NAMESPACE = UUID("6f1d7a52-3c1e-4a57-9a3e-0c5b7b1d2e90")
 POLICY_NAMESPACE = UUID("1c9e6a3b-2f7d-4b0a-8e5c-7d4f3a2b1e60")
 MAX_ATTEMPTS = 8
+POLICY_BATCH = 100
+"""The most upstream events a policy decides on in one transaction."""
+_BATCH: ContextVar[dict[UUID, Aggregate] | None] = ContextVar("policy_batch", default=None)
+
+
+class BatchRepository(Repository):
+    """eventsourcing's repository; while a policy decides a batch (``CommandApplication
+    .process``), an aggregate an earlier event of the batch changed is the batch's own,
+    not stored yet, so that each decision sees the ones before it."""
+
+    def get(self, aggregate_id: Any, **kwargs: Any) -> Any:
+        batch = _BATCH.get()
+        if batch is not None and aggregate_id in batch and kwargs.get("version") is None:
+            return batch[aggregate_id]
+        return super().get(aggregate_id, **kwargs)
 
 
 class CommandRecord(Aggregate):
@@ -119,6 +140,11 @@ class CommandApplication(Application[UUID]):
         super().__init__(*args, **kwargs)
         self._policy_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._readers: dict[str, LogReader] = {}
+
+    def construct_repository(self) -> Repository:
+        repository = super().construct_repository()
+        repository.__class__ = BatchRepository  # as configured, answering a batch's first
+        return repository
 
     def construct_recorder(self) -> ProcessRecorder:
         """A log that also records, atomically, which upstream events made its appends."""
@@ -228,6 +254,7 @@ class CommandApplication(Application[UUID]):
         policy: str,
         types: Sequence[str],
         decide: Callable[[dict[str, Any]], Decision],
+        batch: int = POLICY_BATCH,
     ) -> int:
         """Apply ``policy`` to each event of ``types`` in ``event``'s log after the last one
         it tracked, up to ``event`` (or to the log's head if its position is None), in log
@@ -237,7 +264,13 @@ class CommandApplication(Application[UUID]):
 
         ``decide(upstream)`` returns (changed aggregates, result), like a command's; a
         ``RuleViolation`` or ``InvalidCommand`` from it is a refusal, recorded as the
-        command's result with no change."""
+        command's result with no change.
+
+        With ``batch`` above 1, the policy goes on to the log's head, and decides up to
+        ``batch`` events in one transaction with the tracking record of the last
+        (``_decide_batch``): each decision sees what the ones before it changed (the
+        repository answers with the batch's aggregates). A policy whose decisions read
+        anything else of its own application's state (a view) passes ``batch=1``."""
         reader = self._readers.get(event["source"])
         if reader is None:
             reader = self._readers[event["source"]] = LogReader(
@@ -247,18 +280,97 @@ class CommandApplication(Application[UUID]):
         with self._policy_locks[key]:  # one worker of this process at a time walks the log
             done = self.recorder.max_tracking_id(key) or 0
             upto = event["position"] or reader.head()
+            if batch > 1:
+                upto = max(upto, reader.head())
             if upto <= done:
                 return 0  # a repeat, or applied while this message waited
             wanted = set(types)
             decided = 0
+            waiting: list[dict[str, Any]] = []
             for upstream in reader.public_events(done, upto):
                 if upstream["type"] in wanted:
-                    decided += self._apply_policy(policy, key, upstream, decide)
+                    waiting.append(upstream)
                     done = upstream["position"]
+                    if len(waiting) >= batch:
+                        decided += self._apply_in_batches(policy, key, waiting, decide)
+                        waiting = []
+            decided += self._apply_in_batches(policy, key, waiting, decide)
             if done < upto:  # the events after the last one decided on were of other types
                 with contextlib.suppress(IntegrityError):  # another replica went past upto
                     self.recorder.insert_tracking(Tracking(key, upto))
             return decided
+
+    def _apply_in_batches(
+        self,
+        policy: str,
+        key: str,
+        upstreams: list[dict[str, Any]],
+        decide: Callable[[dict[str, Any]], Decision],
+    ) -> int:
+        """Decide ``upstreams`` in order, as many at a time as ``_decide_batch`` can; an
+        event it stops at (a refusal, an error, a conflict) is decided alone."""
+        decided = 0
+        while upstreams:
+            saved = self._decide_batch(policy, key, upstreams, decide) if len(upstreams) > 1 else 0
+            decided += saved
+            upstreams = upstreams[saved:]
+            if upstreams:
+                decided += self._apply_policy(policy, key, upstreams[0], decide)
+                upstreams = upstreams[1:]
+        return decided
+
+    def _decide_batch(
+        self,
+        policy: str,
+        key: str,
+        upstreams: list[dict[str, Any]],
+        decide: Callable[[dict[str, Any]], Decision],
+    ) -> int:
+        """Decide the first events of ``upstreams`` and save their effects, each followed by
+        its command record (so a reader finds each effect's cause as after ``execute``),
+        with the tracking record of the last, in one append. It stops before an event whose
+        decision is refused or fails (decided alone then, with nothing of it kept here: its
+        events were never collected). Returns how many were saved: 0 on a conflict."""
+        processing = ProcessingEvent()
+        changed_so_far: dict[UUID, Aggregate] = {}
+        last, count = None, 0
+        token = _BATCH.set(changed_so_far)
+        try:
+            for upstream in upstreams:
+                try:
+                    changed, result = decide(upstream)
+                except Exception:  # decided again alone: refused there, or raised
+                    break
+                record = self._policy_record(policy, upstream, changed, result)
+                processing.collect_events(*changed, record)
+                changed_so_far.update((aggregate.id, aggregate) for aggregate in changed)
+                last, count = upstream, count + 1
+        finally:
+            _BATCH.reset(token)
+        if last is None:
+            return 0
+        processing.tracking = Tracking(key, last["position"])
+        try:
+            self._record(processing)
+        except IntegrityError:
+            return 0  # another worker or replica went ahead: each is looked at again alone
+        self._notify_saved(processing)
+        return count
+
+    def _policy_record(
+        self, policy: str, upstream: dict[str, Any], changed: Sequence[Aggregate], result: Any
+    ) -> CommandRecord:
+        cause = {
+            "correlation_id": upstream["correlation_id"] or upstream["event_id"],
+            "causation_id": upstream["event_id"],
+        }
+        actor = {"agency": f"youwei {self.name}", "person": f"policy {policy}"}
+        return CommandRecord(
+            self.name, policy_command_id(policy, upstream["event_id"]), policy,
+            payload_digest(policy, upstream), result, actor,
+            events=sum(len(aggregate.pending_events) for aggregate in changed),
+            cause=cause,
+        )  # fmt: skip
 
     def _apply_policy(
         self,
@@ -268,11 +380,6 @@ class CommandApplication(Application[UUID]):
         decide: Callable[[dict[str, Any]], Decision],
     ) -> int:
         tracking = Tracking(key, upstream["position"])
-        cause = {
-            "correlation_id": upstream["correlation_id"] or upstream["event_id"],
-            "causation_id": upstream["event_id"],
-        }
-        actor = {"agency": f"youwei {self.name}", "person": f"policy {policy}"}
         for attempt in range(MAX_ATTEMPTS):
             # the caller read the tracking just before; after a refused save, look again
             if attempt and (self.recorder.max_tracking_id(key) or 0) >= upstream["position"]:
@@ -281,12 +388,7 @@ class CommandApplication(Application[UUID]):
                 changed, result = decide(upstream)
             except (RuleViolation, InvalidCommand) as refusal:
                 changed, result = [], {"refused": str(refusal)}
-            record = CommandRecord(
-                self.name, policy_command_id(policy, upstream["event_id"]), policy,
-                payload_digest(policy, upstream), result, actor,
-                events=sum(len(aggregate.pending_events) for aggregate in changed),
-                cause=cause,
-            )  # fmt: skip
+            record = self._policy_record(policy, upstream, changed, result)
             processing = ProcessingEvent(tracking=tracking)
             processing.collect_events(*changed, record)
             try:

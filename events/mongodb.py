@@ -30,6 +30,7 @@ eventsourcing requires.
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -316,6 +317,8 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
 
         def append(session: ClientSession) -> tuple[list[list[int]], dict[str, Any] | None]:
             nonlocal attempts
+            if attempts:  # the head moved under another process's append: let it finish
+                time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempts)))
             attempts += 1
             return self._append(session, appends)
 

@@ -2,9 +2,12 @@
 
 A relay follows one log from the last position the broker confirmed and publishes each
 published event (``schemas.events``) to the service's nameko event exchange
-(``<service>.events``, routing key = the event type), with publisher confirms. It records a
-position only after the broker confirmed every event up to it, so a crash at any point
-republishes (consumers recognize a repeat by its log position) and never loses one.
+(``<service>.events``, routing key = the event type), with publisher confirms: a batch of
+events is published, then the broker's confirms of all of them are awaited at once
+(``BatchPublisher``), not one wait per event. It records a position only after the broker
+confirmed every event up to it, so a crash at any point republishes (consumers recognize a
+repeat by its log position) and never loses one. The lease is renewed with each confirmed
+position and at least every third of its term, not read again before every batch.
 
 Exactly one relay per log is active, however many replicas run one: each holds a lease in
 MongoDB (collection ``relay_leases``, one document per log with the owner, the lease's
@@ -23,8 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from kombu import Exchange
-from nameko.amqp.publish import Publisher
+from amqp import spec
+from amqp.exceptions import MessageNacked, RecoverableConnectionError
+from kombu import Connection, Exchange, Producer
+from nameko.amqp.publish import DEFAULT_RETRY_POLICY
 from nameko.constants import PERSISTENT
 from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
@@ -88,6 +93,98 @@ class Lease:
         )
 
 
+class BatchPublisher:
+    """Publishes messages to one exchange on a channel in confirm mode: a batch is sent
+    whole, then its confirms are awaited together. ``publish`` returns once the broker
+    confirmed every message of the batch, and raises (kombu's ``OperationalError`` when the
+    broker cannot be reached after ``retry_policy``, ``MessageNacked``, a connection error)
+    otherwise; the connection is then dropped and made again on the next batch."""
+
+    def __init__(self, amqp_uri: str, exchange: Exchange, confirm_timeout: float = 30.0):
+        self.amqp_uri = amqp_uri
+        self.exchange = exchange
+        self.confirm_timeout = confirm_timeout
+        self.retry_policy = dict(DEFAULT_RETRY_POLICY)
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._sent = 0  # the delivery tag of the channel's last message
+        self._confirmed: set[int] = set()
+        self._confirmed_upto = 0
+        self._refused: int | None = None
+
+    def _ready(self) -> Producer:
+        if self._producer is None:
+            connection = Connection(self.amqp_uri)
+            try:
+                connection.ensure_connection(**self.retry_policy)
+                channel = connection.channel()
+                channel.confirm_select()
+                channel.events["basic_ack"].add(self._acked)
+                channel.events["basic_nack"].add(self._nacked)
+            except BaseException:
+                connection.release()
+                raise
+            self._connection = connection
+            self._producer = Producer(channel, self.exchange, serializer="json")
+            self._producer.declare()
+            self._sent = self._confirmed_upto = 0
+            self._confirmed, self._refused = set(), None
+        return self._producer
+
+    def publish(self, messages: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> None:
+        """Publish ``(body, routing key, headers)`` each, persistent; wait for all confirms.
+        A connection kept from an earlier batch that fails is made again once (a repeat of
+        what it may have taken is harmless: consumers know events by position)."""
+        if not messages:
+            return
+        if self._producer is not None:
+            try:
+                self._publish(messages)
+            except (ConnectionError, OSError, RecoverableConnectionError):
+                log.info("the relay's connection to %s failed; connecting again", self.exchange)
+            else:
+                return
+        self._publish(messages)
+
+    def _publish(self, messages: list[tuple[dict[str, Any], str, dict[str, Any]]]) -> None:
+        try:
+            producer = self._ready()
+            for body, routing_key, headers in messages:
+                producer.publish(body, routing_key=routing_key, headers=headers,
+                                 delivery_mode=PERSISTENT)  # fmt: skip
+                self._sent += 1
+            deadline = time.monotonic() + self.confirm_timeout
+            while self._confirmed_upto < self._sent:
+                rest = deadline - time.monotonic()
+                if rest <= 0:
+                    raise TimeoutError(f"the broker did not confirm {self.exchange.name} in time")
+                producer.channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=rest)
+                if self._refused is not None:
+                    raise MessageNacked(f"the broker refused message {self._refused}")
+        except BaseException:
+            self.close()
+            raise
+
+    def _nacked(self, delivery_tag: int, multiple: bool) -> None:
+        self._refused = delivery_tag
+
+    def _acked(self, delivery_tag: int, multiple: bool) -> None:
+        """Every confirm reaches this listener (several may arrive in one read)."""
+        if multiple:
+            self._confirmed_upto = max(self._confirmed_upto, delivery_tag)
+        else:
+            self._confirmed.add(delivery_tag)
+        while self._confirmed_upto + 1 in self._confirmed:
+            self._confirmed_upto += 1
+            self._confirmed.discard(self._confirmed_upto)
+
+    def close(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.release()
+
+
 class Relay:
     def __init__(
         self,
@@ -108,39 +205,51 @@ class Relay:
         self.idle_seconds = idle_seconds
         self.confirmed = 0
         self.exchange = Exchange(f"{source}.events", type="topic", durable=True)
-        self.publisher = Publisher(
-            amqp_uri,
-            use_confirms=True,
-            serializer="json",
-            delivery_mode=PERSISTENT,
-            declare=[self.exchange],
-        )
+        self.publisher = BatchPublisher(amqp_uri, self.exchange)
+        self._renewed_at: float | None = None  # when this relay last held the lease for sure
+
+    def _hold(self) -> int | None:
+        """The confirmed position, holding the lease: read from the lease when it was last
+        renewed more than a quarter of its term ago (or never), else this relay's own."""
+        now = time.monotonic()
+        if self._renewed_at is None or now - self._renewed_at > self.lease.seconds / 4:
+            confirmed = self.lease.acquire()
+            if confirmed is None:
+                self._renewed_at = None
+                return None
+            self._renewed_at, self.confirmed = now, confirmed
+        return self.confirmed
 
     def step(self) -> bool | None:
         """Publish the next batch of events and confirm their position. Returns whether
         there was anything to relay, or None when another relay holds the lease."""
-        confirmed = self.lease.acquire()
+        confirmed = self._hold()
         if confirmed is None:
             return None
-        self.confirmed = confirmed
         upto = min(self.reader.head(), confirmed + self.batch)
         if upto <= confirmed:
             return False
-        for event in self.reader.public_events(confirmed, upto):
-            self.publish(event)
-        self.lease.confirm(upto)
+        self.publisher.publish(
+            [self.message(event) for event in self.reader.public_events(confirmed, upto)]
+        )
+        renewed = time.monotonic()
+        try:
+            self.lease.confirm(upto)
+        except LeaseLost:
+            self._renewed_at = None
+            raise
+        self._renewed_at, self.confirmed = renewed, upto
         return True
 
-    def publish(self, event: dict[str, Any]) -> None:
+    def message(self, event: dict[str, Any]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        """The message of a public event: body, routing key, headers."""
         headers = {
             f"{HEADER_PREFIX}{key.replace('_', '-')}": event[key]
             for key in ("log", "position", "event_id", "originator_id", "originator_version",
                         "correlation_id", "causation_id")
             if event[key] is not None
         }  # fmt: skip
-        self.publisher.publish(
-            event, exchange=self.exchange, routing_key=event["type"], headers=headers
-        )
+        return event, event["type"], headers
 
     def run(self, stopping) -> None:
         """Relay until ``stopping()`` is true; wait for new events when caught up."""
@@ -186,6 +295,7 @@ class Relay:
                 time.sleep(rest)
 
     def close(self) -> None:
+        self.publisher.close()
         self.lease.release()
 
 

@@ -26,8 +26,9 @@ from typing import Any
 
 #: 2026.2: cadre_registry.dismiss_from_service, tasks_needing_owner; 2026.3: the honour
 #: roll (accountability.publish_commendation, withdraw_commendation_publication,
-#: list_commendations; records.honour_roll)
-VERSION = "2026.3"
+#: list_commendations; records.honour_roll); 2026.4: evaluations.submit_ratings (each
+#: rating checked as a submit_rating)
+VERSION = "2026.4"
 
 LOCAL = "local"
 PRODUCTION = "production"
@@ -55,6 +56,7 @@ METHODS: dict[str, dict[str, str]] = {
     },
     "evaluations": {
         "submit_rating": COMMAND,
+        "submit_ratings": COMMAND,
         "conclude_annual_assessment": COMMAND,
         "erase_rater": COMMAND,
         "ratings_summary": QUERY,
@@ -98,6 +100,14 @@ RECORDED_READS: dict[str, str] = {
     "records.eligible_for_promotion": "on",
 }
 
+#: Methods that carry a list of items, each decided as a call of another method of the same
+#: service (``decide_items``): ``service.method`` → (the payload's list field, that method).
+#: Granting the method lets the agency send the list; each item is then allowed only as the
+#: grants of the item's method allow it (a service hall's ratings: ``service_window`` only).
+ITEMIZED: dict[str, tuple[str, str]] = {
+    "evaluations.submit_ratings": ("ratings", "submit_rating"),
+}
+
 #: A grant: ``service.method`` → conditions on the payload (field → the values allowed),
 #: or None for none.
 Grants = dict[str, dict[str, tuple[Any, ...]] | None]
@@ -136,6 +146,7 @@ ROLES: dict[str, Role] = {
         {
             **_commands("cadre_registry"),
             "evaluations.submit_rating": {"channel": ("democratic_appraisal",)},
+            "evaluations.submit_ratings": None,
             "evaluations.conclude_annual_assessment": None,
             "evaluations.erase_rater": None,
             **_only("accountability.decide_handling", "accountability.commend",
@@ -170,15 +181,18 @@ ROLES: dict[str, Role] = {
     ),
     "service_hall": Role(
         "政务服务大厅", "service hall: ratings at its windows, nothing else",
-        {"evaluations.submit_rating": {"channel": ("service_window",)}},
+        {"evaluations.submit_rating": {"channel": ("service_window",)},
+         "evaluations.submit_ratings": None},
     ),
     "hotline": Role(
         "电话抽查", "telephone spot checks: phone ratings, nothing else",
-        {"evaluations.submit_rating": {"channel": ("phone_spot_check",)}},
+        {"evaluations.submit_rating": {"channel": ("phone_spot_check",)},
+         "evaluations.submit_ratings": None},
     ),
     "survey_platform": Role(
         "问卷与网络测评", "survey platform: questionnaires and online satisfaction ratings",
-        {"evaluations.submit_rating": {"channel": ("questionnaire", "online_satisfaction")}},
+        {"evaluations.submit_rating": {"channel": ("questionnaire", "online_satisfaction")},
+         "evaluations.submit_ratings": None},
     ),
     "auditor": Role("审计", "auditor: reads everything, changes nothing", dict(ALL_READS)),
     # the services, each as its own RabbitMQ user: the reads they make of each other
@@ -295,3 +309,22 @@ def decide(
         f"no role of agency {agency!r} ({', '.join(roles)}) may call {name}"
     )
     return Decision(False, agency, name, roles, None, reason)
+
+
+def decide_items(
+    agency: str | None,
+    service: str,
+    method: str,
+    payload: Any,
+    *,
+    mode: str = LOCAL,
+    agencies: Mapping[str, tuple[str, ...]] | None = None,
+) -> list[Decision]:
+    """For an ``ITEMIZED`` method, the decision on each item of ``payload``'s list, as a
+    call of the item's method with that item as its payload."""
+    field_name, item_method = ITEMIZED[f"{service}.{method}"]
+    items = payload.get(field_name) if isinstance(payload, dict) else None
+    return [
+        decide(agency, service, item_method, item, mode=mode, agencies=agencies)
+        for item in (items if isinstance(items, list) else [])
+    ]

@@ -6,6 +6,12 @@
         unit = youwei.cadre_registry.register_unit({"name": "玉溪市"})["unit_id"]
         youwei.cadre_registry.get_unit({"unit_id": unit})
 
+    with Client("amqp://service-hall:SECRET@broker:5672/", person="窗口评价器") as hall:
+        answer = hall.evaluations.submit_ratings({"ratings": [   # up to 500 in one command
+            {"cadre_id": cadre, "channel": "service_window", "period": "2026-03",
+             "value": "satisfied", "rater_ref": ticket} for ticket in tickets]})
+        [o["outcome"] for o in answer["outcomes"]]  # recorded / duplicate / refused, in order
+
 - It connects as the user in the address and sends ``user_id`` (the broker checks it is that
   user's): the services know the agency from it (docs/rpc.md, "Identity and authorization").
 - A command (``schemas.authorization.METHODS`` says which methods are) gets a fresh

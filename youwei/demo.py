@@ -54,6 +54,7 @@ YEAR = 2025  # a year that ended: the services refuse facts dated after their to
 CITY = "云岭市"
 NAMESPACE = uuid.UUID("8d6a1f0e-3b7c-4e59-a2d4-5c9e0f1b7a36")
 PERSON = "演示数据 youwei demo"
+EVERYDAY_BULK = 100  # everyday ratings an agency sends in one submit_ratings
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability")
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
 
@@ -93,6 +94,9 @@ class Step:
     payload: dict[str, Any]
     after: tuple[str, ...] = ()
     find: bool = False
+    #: ratings an agency sends together: the loader sends the steps of one ``bulk`` key as
+    #: one ``evaluations.submit_ratings`` command, once every one of them may run
+    bulk: str | None = None
 
 
 @dataclass
@@ -459,6 +463,7 @@ class Script:
         self.facts: dict[str, Any] = defaultdict(list)
         self.counter = itertools.count(1)
         self.ratings_of: dict[str, int] = {}
+        self.bulk_sizes: dict[str, int] = {}
         self.assessed_before: dict[str, tuple[str, ...]] = {}
 
     def scaled(self, full: int, least: int) -> int:
@@ -1215,17 +1220,30 @@ class Script:
 
     # --- the year: ratings and assessments -----------------------------------------------
 
-    def rating(self, cadre: Cadre, channel: str, period: str, value: Any, rater: str) -> str:
+    def rating(self, cadre: Cadre, channel: str, period: str, value: Any, rater: str,
+               bulk: str | None = None) -> str:  # fmt: skip
+        """A rating step; with ``bulk``, sent in one ``submit_ratings`` with the other
+        ratings of that key (those of one agency), which orders them itself."""
         agency = {"democratic_appraisal": "中共云岭市委组织部 民主评议",
                   "phone_spot_check": "云岭市12345政务服务便民热线",
                   "questionnaire": "云岭市社情民意调查中心",
                   "online_satisfaction": "云岭市网上政务服务满意度测评平台",
                   "service_window": "云岭市政务服务中心 窗口评价器"}[channel]  # fmt: skip
         n = self.ratings_of[cadre.key] = self.ratings_of.get(cadre.key, 0) + 1
-        # ratings of one cadre in one month change one record: one at a time
-        return self.add(f"rating/{cadre.key}/{n:03d}", "evaluations", "submit_rating", agency,
-                        lane=f"ratings/{cadre.key}/{period}", cadre_id=Ref(cadre.key, "cadre_id"),
-                        channel=channel, period=period, value=value, rater_ref=rater)  # fmt: skip
+        # ratings of one cadre in one month change one record: one at a time, or in one bulk
+        lane = None if bulk else f"ratings/{cadre.key}/{period}"
+        key = self.add(f"rating/{cadre.key}/{n:03d}", "evaluations", "submit_rating", agency,
+                       lane=lane, cadre_id=Ref(cadre.key, "cadre_id"),
+                       channel=channel, period=period, value=value, rater_ref=rater)  # fmt: skip
+        if bulk:
+            self.index[key].bulk = f"bulk/{agency}/{bulk}"
+        return key
+
+    def everyday_bulk(self, channel: str) -> str:
+        """The bulk of the channel's agency that everyday ratings go into: one of up to
+        ``EVERYDAY_BULK`` ratings, then the next."""
+        n = self.bulk_sizes[channel] = self.bulk_sizes.get(channel, 0) + 1
+        return f"everyday/{(n - 1) // EVERYDAY_BULK:03d}"
 
     def rater(self, channel: str) -> str:
         """The channel's own reference for a rater: a different one each time."""
@@ -1264,11 +1282,13 @@ class Script:
                                      else ["online_satisfaction", "questionnaire"])  # fmt: skip
                 period = f"{YEAR}-{rng.randint(1, 11):02d}"
                 rater = self.rater(channel)
-                self.rating(cadre, channel, period, self.public_value(channel, level), rater)
+                self.rating(cadre, channel, period, self.public_value(channel, level), rater,
+                            self.everyday_bulk(channel))  # fmt: skip
                 repeat = (channel, period, rater)
             if repeat and rng.random() < 0.05:  # the same rater again: recorded, counted once
                 channel, period, rater = repeat
-                self.rating(cadre, channel, period, self.public_value(channel, level), rater)
+                self.rating(cadre, channel, period, self.public_value(channel, level), rater,
+                            self.everyday_bulk(channel))  # fmt: skip
                 self.facts["repeated_ratings"].append(cadre.key)
 
     def grade_ratings(self, target: str) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
@@ -1338,10 +1358,11 @@ class Script:
         cadre.roles.add("assessed")
         ballots, ratings = self.grade_ratings(grade)
         rng = self.rng
-        rated = [self.rating(cadre, channel, f"{year}-12", value, self.rater(channel))
+        bulk = f"{cadre.key}/{year}"  # each agency's ratings of the cadre's year at once
+        rated = [self.rating(cadre, channel, f"{year}-12", value, self.rater(channel), bulk)
                  for channel, value in ballots]  # fmt: skip
         rated += [self.rating(cadre, channel, f"{year}-{rng.randint(1, 11):02d}", value,
-                              self.rater(channel))
+                              self.rater(channel), bulk)
                   for channel, value in ratings]  # fmt: skip
         key = self.add(f"assessment/{cadre.key}/{year}", "evaluations",
                        "conclude_annual_assessment", "中共云岭市委组织部",
@@ -1680,7 +1701,9 @@ class Loader:
             proxy.stop()
 
     def load(self, plan: Plan, progress: Callable[[int], None] | None = None) -> dict[str, dict]:
-        """Run every step; return each step's result by key (the same on a re-run)."""
+        """Run every step; return each step's result by key (the same on a re-run). The
+        steps of one ``bulk`` key go as one ``submit_ratings`` once all of them may run;
+        each gets its rating's outcome."""
         steps = {s.key: s for s in plan.steps}
         order = {s.key: n for n, s in enumerate(plan.steps)}
         waiting = {s.key: len(s.after) for s in plan.steps}
@@ -1688,8 +1711,25 @@ class Loader:
         for step in plan.steps:
             for need in step.after:
                 dependents[need].append(step.key)
-        ready = [(order[k], k) for k, n in waiting.items() if n == 0]
-        heapq.heapify(ready)
+        bulks: dict[str, list[str]] = defaultdict(list)
+        for step in plan.steps:
+            if step.bulk:
+                bulks[step.bulk].append(step.key)
+        held: Counter[str] = Counter()
+        ready: list[tuple[int, str]] = []
+
+        def may_run(key: str) -> None:
+            bulk = steps[key].bulk
+            if bulk is None:
+                heapq.heappush(ready, (order[key], key))
+                return
+            held[bulk] += 1
+            if held[bulk] == len(bulks[bulk]):
+                heapq.heappush(ready, (order[bulks[bulk][0]], bulk))
+
+        for key, n in waiting.items():
+            if n == 0:
+                may_run(key)
         later: list[tuple[float, int, str]] = []  # finds to ask again: (when, order, key)
         first_try: dict[str, float] = {}
         tries: Counter[str] = Counter()
@@ -1711,6 +1751,10 @@ class Loader:
                     heapq.heappush(ready, (n, key))
                 while ready and in_flight < 2 * self.workers:
                     _, key = heapq.heappop(ready)
+                    if key in bulks:
+                        work.put(self._bulk(plan, key, [steps[k] for k in bulks[key]], results))
+                        in_flight += 1
+                        continue
                     step = steps[key]
                     work.put((step, resolve(step.payload, results, opened)))
                     first_try.setdefault(key, now)
@@ -1728,6 +1772,19 @@ class Loader:
                 if status == "failed":
                     raise DemoError(value)
                 in_flight -= 1
+                if key in bulks:
+                    for member, outcome in zip(bulks[key], value["outcomes"], strict=True):
+                        if outcome["outcome"] == "refused":
+                            msg = f"step {member}: rating refused: {outcome['reason']}"
+                            raise DemoError(msg)
+                        results[member] = outcome
+                        for dependent in dependents[member]:
+                            waiting[dependent] -= 1
+                            if waiting[dependent] == 0:
+                                may_run(dependent)
+                    if progress is not None:
+                        progress(len(bulks[key]))
+                    continue
                 step = steps[key]
                 if status == "not yet":
                     tries[key] += 1
@@ -1751,7 +1808,7 @@ class Loader:
                 for dependent in dependents[key]:
                     waiting[dependent] -= 1
                     if waiting[dependent] == 0:
-                        heapq.heappush(ready, (order[dependent], dependent))
+                        may_run(dependent)
         finally:
             stop.set()
             for _ in threads:
@@ -1759,6 +1816,21 @@ class Loader:
             for thread in threads:  # daemons: one stuck on its broker connection is left
                 thread.join(timeout=2)
         return results
+
+    @staticmethod
+    def _bulk(
+        plan: Plan, bulk: str, members: list[Step], results: dict[str, dict]
+    ) -> tuple[Step, dict[str, Any]]:
+        """The ``submit_ratings`` of ``members``, ratings of one agency, in plan order."""
+        first = members[0].payload
+        command_id = str(uuid.uuid5(NAMESPACE, f"{plan.seed}:{plan.scale:g}:{bulk}"))
+        ratings = [
+            {k: v for k, v in resolve(m.payload, results, {}).items()
+             if k not in ("command_id", "actor")}
+            for m in members
+        ]  # fmt: skip
+        step = Step(bulk, "evaluations", "submit_ratings", {})
+        return step, {"command_id": command_id, "actor": first["actor"], "ratings": ratings}
 
     def _work(self, work: queue.Queue, done: queue.Queue, stop: threading.Event) -> None:
         cluster_proxy, *_ = _rpc()

@@ -30,16 +30,54 @@ class SubmitRating(Command):
 
     @validates_schema
     def _value_on_the_channels_scale(self, data: dict, **kwargs: object) -> None:
-        channel, value = data.get("channel"), data.get("value")
-        if channel in SCALES and (not isinstance(value, str) or value not in SCALES[channel]):
-            allowed = ", ".join(SCALES[channel])
-            raise ValidationError({"value": [f"on the {channel} scale, one of: {allowed}"]})
-        if channel in NUMERIC_SCALES:
-            low, high = NUMERIC_SCALES[channel]
-            if type(value) is not int or not low <= value <= high:
-                raise ValidationError(
-                    {"value": [f"on the {channel} scale, an integer from {low} to {high}"]}
-                )
+        check_scale(data)
+
+
+def check_scale(data: dict) -> None:
+    """A rating's ``value`` is on its ``channel``'s scale."""
+    channel, value = data.get("channel"), data.get("value")
+    if channel in SCALES and (not isinstance(value, str) or value not in SCALES[channel]):
+        allowed = ", ".join(SCALES[channel])
+        raise ValidationError({"value": [f"on the {channel} scale, one of: {allowed}"]})
+    if channel in NUMERIC_SCALES:
+        low, high = NUMERIC_SCALES[channel]
+        if type(value) is not int or not low <= value <= high:
+            raise ValidationError(
+                {"value": [f"on the {channel} scale, an integer from {low} to {high}"]}
+            )
+
+
+MAX_RATINGS = 500
+"""The most ratings one ``submit_ratings`` command carries."""
+
+
+class Rating(Strict):
+    """One rating of ``submit_ratings``: the fields of ``submit_rating`` without the
+    command's own."""
+
+    cadre_id = fields.UUID(required=True)
+    channel = fields.String(required=True, validate=codes(CHANNELS))
+    period = fields.String(required=True, validate=MONTH)
+    value = fields.Raw(required=True)
+    rater_ref = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+    @validates_schema
+    def _value_on_the_channels_scale(self, data: dict, **kwargs: object) -> None:
+        check_scale(data)
+
+
+class SubmitRatings(Command):
+    """Up to ``MAX_RATINGS`` ratings in one command: each is decided on its own (recorded,
+    a duplicate, or refused with its reason), all in one append; a retry with the same
+    ``command_id`` answers the same outcomes."""
+
+    ratings = fields.List(
+        fields.Nested(Rating),
+        required=True,
+        validate=validate.Length(
+            min=1, max=MAX_RATINGS, error=f"from 1 to {MAX_RATINGS} ratings in one command"
+        ),
+    )
 
 
 class RatingsSummary(Strict):

@@ -4,14 +4,23 @@ hash (HMAC-SHA256, key ``EVALUATIONS_RATER_KEY``) of the channel's rater referen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-from datetime import date
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.application import project_aggregate
+from eventsourcing.persistence import Mapper, StoredEvent
+from pymongo.errors import BulkWriteError
+
 from events.commands import CommandApplication, Decision
-from events.personal import Erased
+from events.mongodb import DUPLICATE_KEY
+from events.personal import Erased, PersonalKeys, Sealed, subject_of
 from schemas.common import label
 from schemas.errors import Conflict, NotFound, RuleViolation
 from schemas.evaluations.reference import (
@@ -31,6 +40,59 @@ from services.evaluations.domain import (
 )
 
 MEASURE_EVENTS = ("case_decided", "case_appeal_decided")
+ERASING = "an erasure of this rater is under way: retry later"
+RATED = "services.evaluations.domain:CadreRatings.Rated"
+_KNOWN_KEYS: ContextVar[dict[str, bytes | None] | None] = ContextVar("known_keys", default=None)
+
+
+class BulkKeys(PersonalKeys):
+    """Personal keys read for a whole bulk command in a few round trips (``known``), not one
+    or two per rating; a subject not known that way is looked up as usual."""
+
+    @contextlib.contextmanager
+    def known(self, keys: dict[str, bytes | None]) -> Iterator[None]:
+        token = _KNOWN_KEYS.set(keys)
+        try:
+            yield
+        finally:
+            _KNOWN_KEYS.reset(token)
+
+    def key(self, subject: str) -> bytes | None:
+        keys = _KNOWN_KEYS.get()
+        if keys is not None and subject in keys:
+            return keys[subject]
+        return super().key(subject)
+
+    def key_to_seal(self, subject: str, renew: bool = False) -> bytes:
+        keys = _KNOWN_KEYS.get()
+        if keys is not None and keys.get(subject):
+            return keys[subject]
+        return super().key_to_seal(subject, renew)
+
+    def lookup(self, subjects: Iterable[str]) -> tuple[dict[str, bytes | None], set[str]]:
+        """The live keys of ``subjects`` (made for those who have none yet; None for an
+        erased one, renewed when it seals), and the subjects being erased. New raters are
+        the common case: their keys are inserted at once, and only the subjects that
+        already had a document are read."""
+        fresh = {s: AESGCM.generate_key(256) for s in set(subjects)}
+        existing = set()
+        try:
+            self.keys.insert_many(
+                [{"_id": s, "key": key, "created_at": datetime.now(UTC)}
+                 for s, key in fresh.items()], ordered=False,
+            )  # fmt: skip
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors") or []
+            if any(e.get("code") != DUPLICATE_KEY for e in failed):
+                raise
+            existing = {e["op"]["_id"] for e in failed}
+        found = {d["_id"]: d for d in self.keys.find({"_id": {"$in": list(existing)}})}
+        if set(found) != existing:
+            raise Conflict("a personal key disappeared while it was being read: retry")
+        keys = {s: key for s, key in fresh.items() if s not in existing}
+        erasing = {s for s, d in found.items() if d.get("erasing")}
+        keys |= {s: d.get("key") for s, d in found.items() if s not in erasing}
+        return keys, erasing
 
 
 class Evaluations(CommandApplication):
@@ -44,6 +106,11 @@ class Evaluations(CommandApplication):
             raise OSError(msg)
         self._rater_key = key.encode()
         self.finish_erasures()
+
+    def construct_mapper(self) -> Mapper:
+        mapper = super().construct_mapper()
+        self.personal_keys = mapper.sealer.keys = BulkKeys(self.factory.datastore.database)
+        return mapper
 
     def rater_hash(self, channel: str, rater_ref: str) -> str:
         return hmac.new(
@@ -87,6 +154,84 @@ class Evaluations(CommandApplication):
         except Erased:
             msg = "an erasure of this rater is under way: retry later"
             raise Conflict(msg) from None
+
+    def submit_ratings(self, command: dict[str, Any], refused: dict[int, str]) -> dict[str, Any]:
+        """Many ratings in one command and one append: each is ``recorded``, a ``duplicate``
+        (a rater's repeat, kept but not counted, as ``submit_rating`` keeps it) or
+        ``refused`` with its reason (``refused``: index → reason, decided by the caller: the
+        policy, the cadre; here: a rater being erased). A retry answers the same outcomes."""
+        ratings = command["ratings"]
+        for rating in ratings:  # raw references go no further than here
+            rating["rater_hash"] = self.rater_hash(rating["channel"], rating.pop("rater_ref"))
+        subjects = {subject_of(r["rater_hash"]) for i, r in enumerate(ratings) if i not in refused}
+        known: dict[str, bytes | None] = {}  # the keys this command seals with
+
+        def decide() -> Decision:
+            keys, erasing = self.personal_keys.lookup(subjects)
+            if erasing and self.finish_erasures():
+                keys, erasing = self.personal_keys.lookup(subjects)
+            aggregates = self._ratings_of({
+                (r["cadre_id"], r["period"]) for i, r in enumerate(ratings) if i not in refused
+            }, keys)  # fmt: skip
+            changed: dict[UUID, CadreRatings] = {}
+            outcomes: list[dict[str, Any]] = []
+            for index, rating in enumerate(ratings):
+                reason = refused.get(index)
+                if reason is None and subject_of(rating["rater_hash"]) in erasing:
+                    reason = ERASING
+                if reason is not None:
+                    outcomes.append({"outcome": "refused", "reason": reason})
+                    continue
+                key = CadreRatings.create_id(rating["cadre_id"], rating["period"])
+                ratings_ = aggregates.get(key) or CadreRatings(rating["cadre_id"], rating["period"])
+                aggregates[key] = changed[key] = ratings_
+                counted = ratings_.rate(rating["channel"], rating["value"], rating["rater_hash"])
+                outcomes.append({"outcome": "recorded" if counted else "duplicate"})
+            totals = {kind: sum(o["outcome"] == kind for o in outcomes)
+                      for kind in ("recorded", "duplicate", "refused")}  # fmt: skip
+            known.clear()
+            known.update(keys)
+            return list(changed.values()), {**totals, "outcomes": outcomes}
+
+        for _ in range(2):
+            try:
+                with self.personal_keys.known(known):
+                    return self.execute("submit_ratings", command, decide)
+            except Erased:  # marked since it was looked up: decided again, it is refused
+                continue
+        raise Conflict(ERASING)
+
+    def _ratings_of(
+        self, keys: set[tuple[UUID, str]], raters: dict[str, bytes | None]
+    ) -> dict[UUID, CadreRatings]:
+        """The ratings aggregates of (cadre, period) ``keys`` that exist, read in one query,
+        as a command rating them needs them: a stored rating says who gave it only if its
+        rater is among ``raters`` (subject → key, of the command's raters), the only ones it
+        can be a repeat of; the others read as by nobody, without a key look-up or a
+        decryption each (a sealed value names its subject: ``events.personal``)."""
+        ids = [CadreRatings.create_id(cadre, period) for cadre, period in keys]
+        stored = [
+            StoredEvent(d["originator_id"], d["originator_version"], d["topic"], d["state"])
+            for d in self.recorder.events.find(
+                {"originator_id": {"$in": ids}},
+                {"_id": 0, "originator_id": 1, "originator_version": 1, "topic": 1, "state": 1},
+            ).sort([("originator_id", 1), ("originator_version", 1)])
+        ]
+        subjects = {
+            value.subject
+            for event in stored
+            if event.topic == RATED
+            for value in self.mapper.transcoder.decode(event.state).values()
+            if isinstance(value, Sealed)
+        }
+        known = {subject: raters.get(subject) for subject in subjects}
+        by_id: dict[UUID, list] = {}
+        with self.personal_keys.known(known):
+            for event in stored:
+                by_id.setdefault(event.originator_id, []).append(self.mapper.to_domain_event(event))
+        return {
+            aggregate_id: project_aggregate(None, events) for aggregate_id, events in by_id.items()
+        }
 
     def ratings_summary(self, query: dict[str, Any]) -> dict[str, Any]:
         ratings = self._period_ratings(query["cadre_id"], query["period"])

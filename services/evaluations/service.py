@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
+
+from nameko.exceptions import RemoteError
 
 from events.checkpoints import CheckpointSigner
 from events.clock import CityClock, Clock
 from events.consumer import log_event_handler
 from events.dependency import ApplicationDependency
-from events.identity import Access, AgencyRpcProxy, rpc
+from events.identity import Access, AgencyRpcProxy, Gate, rpc
 from events.observability import Observability
 from events.relay import RelayExtension
 from events.remote import require
+from schemas import authorization
 from schemas import evaluations as contract
 from schemas.common import load
 from schemas.errors import EXPECTED
@@ -49,6 +52,27 @@ class EvaluationsService:
         return self.evaluations.submit_rating(payload)
 
     @rpc(expected_exceptions=EXPECTED)
+    def submit_ratings(self, command: Any) -> dict[str, Any]:
+        """Each rating is allowed as a ``submit_rating`` of the caller would be, and is of a
+        registered cadre; the others are refused one by one, beside those recorded."""
+        payload = load(contract.SubmitRatings, command)
+        refused: dict[int, str] = {}
+        gate = self.access
+        if isinstance(gate, Gate):  # not a unit test's worker (nameko's worker_factory)
+            decisions = authorization.decide_items(
+                gate.agency, self.name, "submit_ratings", payload,
+                mode=gate.access.mode, agencies=gate.access.agencies,
+            )  # fmt: skip
+            refused = {i: d.reason for i, d in enumerate(decisions) if not d.allowed}
+        ratings = payload["ratings"]
+        wanted = {r["cadre_id"] for i, r in enumerate(ratings) if i not in refused}
+        unknown = self._unknown_cadres(wanted)
+        for index, rating in enumerate(ratings):
+            if index not in refused and rating["cadre_id"] in unknown:
+                refused[index] = f"cadre_id: no cadre with id {rating['cadre_id']}"
+        return self.evaluations.submit_ratings(payload, refused)
+
+    @rpc(expected_exceptions=EXPECTED)
     def ratings_summary(self, query: Any) -> dict[str, Any]:
         return self.evaluations.ratings_summary(load(contract.RatingsSummary, query))
 
@@ -61,6 +85,34 @@ class EvaluationsService:
     @rpc(expected_exceptions=EXPECTED)
     def get_assessment(self, query: Any) -> dict[str, Any]:
         return self.evaluations.get_assessment(load(contract.GetAssessment, query))
+
+    #: Cadres the registry said exist (a cadre is never deleted), so that bulk ratings ask
+    #: once per cadre and process, not once per rating.
+    known_cadres: ClassVar[dict[UUID, None]] = {}
+    KNOWN_CADRES_KEPT = 100_000
+
+    def _unknown_cadres(self, cadre_ids: set[UUID]) -> set[UUID]:
+        """Which of ``cadre_ids`` the registry does not know, asking about all at once."""
+        get_cadre = self.cadre_registry.get_cadre
+        ask = getattr(get_cadre, "call_async", None)  # a service's proxy; else a plain call
+        wanted = [c for c in cadre_ids if c not in self.known_cadres]
+        replies = {c: ask({"cadre_id": str(c)}) for c in wanted} if ask is not None else {}
+        unknown = set()
+        for cadre_id in wanted:
+            try:
+                if ask is not None:
+                    replies[cadre_id].result()
+                else:
+                    get_cadre({"cadre_id": str(cadre_id)})
+            except RemoteError as error:
+                if error.exc_type != "NotFound":
+                    raise
+                unknown.add(cadre_id)
+            else:
+                if len(self.known_cadres) >= self.KNOWN_CADRES_KEPT:
+                    self.known_cadres.clear()
+                self.known_cadres[cadre_id] = None
+        return unknown
 
     def _require_cadre(self, cadre_id: UUID) -> None:
         """Ratings and assessments are of registered cadres: the registry says which."""
