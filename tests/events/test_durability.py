@@ -12,6 +12,7 @@ from pymongo import monitoring
 from pymongo.errors import ConnectionFailure
 
 from events.mongodb import MongoDBDatastore, MongoDBProcessRecorder, transaction_options
+from tests.commitcut import CommitCutter
 from tests.events.support import fresh_database_name
 
 
@@ -139,3 +140,28 @@ def test_a_true_conflict_still_raises_and_writes_nothing(lossy) -> None:
             lossy.insert_events(events, tracking=tracking)
         assert lossy.max_notification_id() == 1, case
         assert lossy.max_tracking_id("elsewhere") is None, case
+
+
+def test_an_append_whose_commit_reply_is_dropped_on_the_wire_is_stored_once() -> None:
+    """A proxy lets the commit through and drops the connection before its reply: the
+    appender never hears the outcome, and still gets its positions, its events once."""
+    server_port = int(os.environ["MONGODB_URI"].rsplit(":", 1)[1])
+    cutter = CommitCutter(server_port, cut=lambda: None)
+    name = fresh_database_name()
+    datastore = MongoDBDatastore(f"{cutter.uri}/?directConnection=true", name)
+    try:
+        recorder = MongoDBProcessRecorder(datastore, "things_events", "things_tracking")
+        recorder.create_table()
+        thing = uuid4()
+        recorder.insert_events([stored(thing, 1, b'{"a":1}')])
+        cutter.arm()
+        events = [stored(thing, 2, b'{"a":2}'), stored(thing, 3, b'{"a":3}')]
+        assert recorder.insert_events(events, tracking=Tracking("upstream", 9)) == [2, 3]
+        assert cutter.done.is_set() and cutter.cuts == 1
+        assert recorder.max_notification_id() == 3
+        assert [e.originator_version for e in recorder.select_events(thing)] == [1, 2, 3]
+        assert recorder.max_tracking_id("upstream") == 9
+    finally:
+        datastore.client.drop_database(name)
+        datastore.close()
+        cutter.close()
