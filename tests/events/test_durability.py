@@ -4,6 +4,7 @@ and an append whose commit landed though its reply was lost is a success, not a 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -165,3 +166,19 @@ def test_an_append_whose_commit_reply_is_dropped_on_the_wire_is_stored_once() ->
         datastore.client.drop_database(name)
         datastore.close()
         cutter.close()
+
+
+def test_every_transaction_of_the_project_goes_through_the_datastore() -> None:
+    """Appends, tracking, projections, views and the rest commit through
+    ``MongoDBDatastore.transaction`` (whose commands the tests above watch): no other code
+    opens a session or a transaction of its own."""
+    root = Path(__file__).resolve().parents[2]
+    opened = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("events", "services", "youwei", "schemas")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "events" / "mongodb.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "start_session(" in line or "with_transaction(" in line
+    ]
+    assert opened == []
