@@ -260,14 +260,19 @@ def _row(record: dict) -> str:
 
 
 def _table(records: list[dict]) -> str:
+    rows = "\n".join(_row(record) for record in records)
+    return _bilingual_table("records", "问责结果 Accountability records", COLUMNS, rows)
+
+
+def _bilingual_table(table_id: str, caption: str, columns, rows: str) -> str:
+    """A table with its columns' Chinese and English headings, and ``rows`` as HTML."""
     head = "".join(
         f'<th scope="col" class="{key}">{e(zh)} <span class="en" lang="en">{e(en)}</span></th>'
-        for key, zh, en in COLUMNS
+        for key, zh, en in columns
     )
-    rows = "\n".join(_row(record) for record in records)
     return (
-        '<div class="table-wrap"><table id="records">'
-        '<caption class="visually-hidden">问责结果 Accountability records</caption>'
+        f'<div class="table-wrap"><table id="{table_id}">'
+        f'<caption class="visually-hidden">{e(caption)}</caption>'
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>"
     )
 
@@ -633,16 +638,8 @@ def _honour_row(honour: dict) -> str:
 
 
 def _honour_table(honours: list[dict]) -> str:
-    head = "".join(
-        f'<th scope="col" class="{key}">{e(zh)} <span class="en" lang="en">{e(en)}</span></th>'
-        for key, zh, en in HONOUR_COLUMNS
-    )
     rows = "\n".join(_honour_row(honour) for honour in honours)
-    return (
-        '<div class="table-wrap"><table id="honours">'
-        '<caption class="visually-hidden">光荣榜 Honour roll</caption>'
-        f"<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table></div>"
-    )
+    return _bilingual_table("honours", "光荣榜 Honour roll", HONOUR_COLUMNS, rows)
 
 
 def _honour_empty() -> str:
