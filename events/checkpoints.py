@@ -23,7 +23,9 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -287,6 +289,10 @@ class CheckpointRefused(SigningKeyError):
     """The head does not extend the last checkpoint this signer signed."""
 
 
+_PATH_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+"""One lock per signed-heads file, for the signers of this process."""
+
+
 class SignedHeads:
     """The last head a signer signed, per log, kept in a file outside the database (by
     default beside the key file: ``<key file>.signed-heads.json``), so that whoever can
@@ -312,8 +318,17 @@ class SignedHeads:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, dict[str, Any]]]:
-        with open(f"{self.path}.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        """The heads, for this signer alone: within the process through a lock of the path's
+        own (green under eventlet, where several services' signers share a process and a
+        blocking ``flock`` would stop them all), across processes through ``flock``, asked
+        without blocking and again after a pause."""
+        with _PATH_LOCKS[str(self.path.resolve())], open(f"{self.path}.lock", "a") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.05)
             try:
                 heads = json.loads(self.path.read_text()) if self.path.exists() else {}
             except (OSError, ValueError) as error:
