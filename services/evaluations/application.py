@@ -75,6 +75,8 @@ class BulkKeys(PersonalKeys):
         the common case: their keys are inserted at once, and only the subjects that
         already had a document are read."""
         fresh = {s: AESGCM.generate_key(256) for s in set(subjects)}
+        if not fresh:  # every rating of the command was refused
+            return {}, set()
         existing = set()
         try:
             self.keys.insert_many(

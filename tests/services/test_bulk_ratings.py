@@ -107,6 +107,22 @@ def test_each_rating_is_decided_on_its_own_in_one_append(stack, cadres) -> None:
     assert "phone_spot_check" not in summary["channels"]
 
 
+def test_a_command_whose_every_rating_is_refused_answers_each_and_records_only_itself(
+    stack, cadres
+) -> None:
+    """Found by the fuzz: with no rating left to seal, the raters' keys were asked of an
+    empty list and the command failed."""
+    first, _ = cadres
+    ratings = [window(first, "13900005678", channel="phone_spot_check"),
+               window(str(uuid.uuid4()), "ticket-9")]  # fmt: skip
+    before, rated_before = counts(stack.database)
+    with agency(stack, "hall") as hall:
+        answer = hall.evaluations.submit_ratings({"ratings": ratings})
+    assert [o["outcome"] for o in answer["outcomes"]] == ["refused", "refused"]
+    after, rated_after = counts(stack.database)
+    assert rated_after == rated_before and after == before + 1  # the command's record alone
+
+
 def test_a_retry_answers_the_same_and_records_nothing(stack, cadres) -> None:
     ratings = [window(cadres[0], "ticket-retry-1"), window(cadres[1], "ticket-9")]
     command = {"command_id": str(uuid.uuid4()), "ratings": ratings}
