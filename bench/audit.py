@@ -21,10 +21,11 @@ import click
 from eventsourcing.persistence import StoredEvent
 
 from bench.scratch import scratch_datastore
-from events.checkpoints import load_private_key, new_private_key_pem, sign_head
-from events.export import export, verify_export
-from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
-from events.verify import verify_log
+from events.audit.checkpoints import load_private_key, new_private_key_pem, sign_head
+from events.audit.export import export, verify_export
+from events.audit.verify import verify_log
+from events.log.datastore import MongoDBDatastore
+from events.log.recorders import MongoDBApplicationRecorder
 
 STATE = b'{"cadre_id":"00000000-0000-0000-0000-000000000000","grade":"competent","n":%d}'
 

@@ -29,8 +29,8 @@ from uuid import UUID, uuid4
 import click
 import pymongo
 
-from events.identity import IdentifiedClusterRpcProxy
-from events.transcoding import transcoder
+from events.identity.agency import IdentifiedClusterRpcProxy
+from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
 from youwei.stack import SecantusServer, free_port

@@ -30,7 +30,7 @@ import pymongo
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 
-from events.mongodb import MongoDBFactory
+from events.log.mongodb import MongoDBFactory
 from youwei.stack import SecantusServer, free_port
 
 STATE = b'{"cadre_id":"00000000-0000-0000-0000-000000000000","grade":"competent"}'
@@ -163,7 +163,7 @@ def bench_processes(uri: str, processes: int, seconds: float) -> None:
     shared_rate = run_writers(processes, seconds, lambda _: len(shared.insert_events(events(1))))
     shared_factory.close()
     client = pymongo.MongoClient(uri, uuidRepresentation="standard")
-    from events.verify import verify_log
+    from events.audit.verify import verify_log
 
     intact = verify_log(client.bench, "processes_events").ok
     client.close()

@@ -27,10 +27,11 @@ import click
 from eventsourcing.persistence import StoredEvent
 
 from bench.scratch import scratch_datastore
-from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
-from events.projections import Projector
-from events.published import RECORD_TOPIC, LogReader
-from events.transcoding import transcoder
+from events.log.datastore import MongoDBDatastore
+from events.log.published import RECORD_TOPIC, LogReader
+from events.log.recorders import MongoDBApplicationRecorder
+from events.log.transcoding import transcoder
+from events.readmodels.projections import Projector
 from schemas.events import LOGS
 from schemas.inspections.reference import SITUATIONS
 from services.records.projections import PersonnelFiles, PublicRecords

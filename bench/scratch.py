@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from events.mongodb import MongoDBDatastore
+from events.log.datastore import MongoDBDatastore
 from youwei.stack import SecantusServer, free_port
 
 

@@ -20,8 +20,8 @@ from bson.codec_options import CodecOptions
 
 from bench.rebuild import write_city
 from bench.scratch import scratch_datastore
-from events.mongodb import MongoDBDatastore
-from events.projections import Projector
+from events.log.datastore import MongoDBDatastore
+from events.readmodels.projections import Projector
 from schemas.events import LOGS
 from services.records.projections import PersonnelFiles, PublicRecords
 

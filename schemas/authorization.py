@@ -2,7 +2,7 @@
 and authorization").
 
 An **agency** is a RabbitMQ user: the services take it from the validated ``user_id`` of
-each RPC request (``events.identity``), never from the payload. Agencies hold **roles**;
+each RPC request (``events.identity.agency``), never from the payload. Agencies hold **roles**;
 a role grants methods (``service.method``), some only with conditions on the payload (a
 service hall submits ratings through the ``service_window`` channel only). A call no role
 of the agency grants is refused with ``Forbidden`` and recorded in the called service's

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pymongo
 
-from events.checkpoints import new_private_key_pem
+from events.audit.checkpoints import new_private_key_pem
 from tests.events.audit_world import rpc_world
 
 ROOT = Path(__file__).resolve().parents[1]

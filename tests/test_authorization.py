@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from nameko.rpc import Rpc
 
-from events.identity import Access, AgencyRpc, AgencyRpcProxy, agency_broker_permissions
+from events.identity.agency import Access, AgencyRpc, AgencyRpcProxy, agency_broker_permissions
 from schemas import authorization as policy
 from schemas.authorization import LOCAL, PRODUCTION, decide
 from services.accountability.service import AccountabilityService

@@ -8,8 +8,9 @@ from uuid import uuid4
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
-from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
-from events.transcoding import transcoder
+from events.log.datastore import MongoDBDatastore
+from events.log.recorders import MongoDBApplicationRecorder
+from events.log.transcoding import transcoder
 from tests.events.support import fresh_database_name, new_factory
 from youwei.cli import main
 

@@ -40,15 +40,16 @@ import pytest
 from kombu import Connection
 from nameko.exceptions import RemoteError, RpcTimeout
 
-from events.access import ACCESS_TYPES
-from events.checkpoints import CHECKPOINTS, new_private_key_pem
-from events.commands import CommandRecord
-from events.identity import IdentifiedClusterRpcProxy
-from events.mongodb import HEADS_COLLECTION, MongoDBDatastore
-from events.projections import Projector, documents
-from events.published import event_type
-from events.transcoding import transcoder
-from events.verify import stored_documents, verify_log
+from events.audit.checkpoints import CHECKPOINTS, new_private_key_pem
+from events.audit.verify import stored_documents, verify_log
+from events.identity.access import ACCESS_TYPES
+from events.identity.agency import IdentifiedClusterRpcProxy
+from events.log.commands import CommandRecord
+from events.log.datastore import MongoDBDatastore
+from events.log.published import event_type
+from events.log.recorders import HEADS_COLLECTION
+from events.log.transcoding import transcoder
+from events.readmodels.projections import Projector, documents
 from schemas.errors import EXPECTED
 from schemas.events import LOGS
 from services.records.projections import PersonnelFiles, PublicRecords
@@ -441,7 +442,8 @@ def check_retries(database, rpc, calls: list[Call]) -> None:
 
 def check_personal_data(rpc, calls: list[Call]) -> None:
     """Every cadre registered reads back with the name and birth date sent: the personal
-    keys sealing them (written beside the log, events.personal) survived with the events."""
+    keys sealing them (written beside the log, events.identity.personal) survived with the
+    events."""
     for call in calls:
         if call.method == "register_cadre" and call.outcome == "acknowledged":
             cadre = rpc.cadre_registry.get_cadre({"cadre_id": call.result["cadre_id"]})

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from events.history import describe, history
+from events.audit.history import describe, history
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService

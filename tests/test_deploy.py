@@ -1,106 +1,43 @@
 """The deployment files, validated offline: docker-compose.yml against the compose
 specification, k8s/ rendered (every overlay's three sets: the services, applied each
 release; the release's one-shot Jobs; the state, applied once) and every manifest against
-Kubernetes' schemas, a security scan (checkov) of the manifests and the Dockerfile with every
-skip explained, and what the files must say: probes, security contexts, network policies,
-the image's user and base; two releases rendered as docs/operations.md says to make them, every
-container on the new tag and nothing applied whose immutable fields change; the broker's
-TLS, budgets and policies; the alerts against the documented ones. The validators live in
-.local/deploy-tools (scripts/deploy-tools, run by scripts/bootstrap; run here too if missing)
-and need no network. What needs a cluster (the operators acting on these objects) is checked
-offline only."""
+Kubernetes' schemas, and what the files must say: probes, security contexts, network
+policies; two releases rendered as docs/operations.md says to make them, every container on
+the new tag and nothing applied whose immutable fields change; the broker's TLS, budgets and
+policies; the alerts against the documented ones. The security scan and the image are
+tests/test_image.py's. The validators live in .local/deploy-tools (scripts/deploy-tools, run
+by scripts/bootstrap; run here too if missing) and need no network. What needs a cluster
+(the operators acting on these objects) is checked offline only."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
-import tomllib
-from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
-from youwei import entrypoint
+from tests.deploy import (
+    KUBERNETES_VERSIONS,
+    OPERATOR_GROUPS,
+    OPERATOR_KINDS,
+    OVERLAYS,
+    RELEASE_FILES,
+    SERVICES,
+    SETS,
+    STATEFUL_KINDS,
+    documents,
+    every_document,
+    of_kind,
+    pod_labels,
+    pod_spec,
+    run,
+    tool,
+)
 from youwei.stack import PROJECT_ROOT
-
-TOOLS = PROJECT_ROOT / ".local" / "deploy-tools" / "bin"
-OVERLAYS = ("dev", "prod", "prod-external-mongodb")
-#: Custom resources of the operators (RabbitMQ Cluster Operator, its Messaging Topology
-#: Operator, MongoDB Community Operator): kubernetes-validate has no schema for them (it
-#: bundles Kubernetes' own) and their CRDs are not vendored here; they are checked field by
-#: field in test_the_operators_resources_say_what_production_needs instead.
-OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity", "User", "Permission", "Policy",
-                  "ServiceMonitor", "PrometheusRule"}  # fmt: skip
-OPERATOR_GROUPS = {"rabbitmq.com", "mongodbcommunity.mongodb.com", "monitoring.coreos.com"}
-#: An overlay's sets: its services (applied each release, pruned), the release's one-shot
-#: Jobs, and its state (applied once, never pruned).
-SETS = ("", "jobs", "cluster")
-#: Where docs/operations.md says a release is named, per overlay.
-RELEASE_FILES = {
-    "dev": "k8s/overlays/dev/release/kustomization.yaml",
-    "prod": "k8s/overlays/prod/release/kustomization.yaml",
-    "prod-external-mongodb": "k8s/overlays/prod/release/kustomization.yaml",
-}
-STATEFUL_KINDS = {"Namespace", "StatefulSet", "PersistentVolumeClaim", "RabbitmqCluster",
-                  "MongoDBCommunity"}  # fmt: skip
-KUBERNETES_VERSIONS = ("1.30", "1.37")  # the oldest still common, and the newest bundled
-SERVICES = {"cadre-registry", "evaluations", "inspections", "accountability", "records"}
-
-
-def tool(name: str) -> str:
-    path = TOOLS / name
-    if not path.exists():  # a checkout whose bootstrap predates the tools
-        subprocess.run([str(PROJECT_ROOT / "scripts" / "deploy-tools")], check=True)
-    return str(path)
-
-
-def run(*command: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        command, capture_output=True, text=True, env=env or dict(os.environ), **kwargs
-    )
-
-
-@cache
-def rendered(overlay: str, part: str = "", root: Path = PROJECT_ROOT) -> str:
-    result = run(tool("kubectl"), "kustomize", str(root / "k8s" / "overlays" / overlay / part))
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def documents(overlay: str, part: str = "", root: Path = PROJECT_ROOT) -> list[dict]:
-    """The rendered objects of one set of an overlay (default: its services)."""
-    return [doc for doc in yaml.safe_load_all(rendered(overlay, part, root)) if doc]
-
-
-def every_document(overlay: str, root: Path = PROJECT_ROOT) -> list[dict]:
-    return [doc for part in SETS for doc in documents(overlay, part, root)]
-
-
-def of_kind(docs: list[dict], kind: str) -> dict[str, dict]:
-    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
-
-
-def pod_spec(doc: dict) -> dict:
-    if doc["kind"] == "CronJob":
-        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    return doc["spec"]["template"]["spec"]
-
-
-def pod_labels(doc: dict) -> dict:
-    template = (
-        doc["spec"]["jobTemplate"]["spec"]["template"]
-        if doc["kind"] == "CronJob"
-        else doc["spec"]["template"]
-    )
-    return template["metadata"]["labels"]
-
 
 # --- docker-compose.yml ----------------------------------------------------------------
 
@@ -559,7 +496,7 @@ def documented_alerts() -> set[str]:
 
 
 def test_the_monitoring_objects_match_the_documented_alerts_and_metrics() -> None:
-    from events.observability import REGISTRY
+    from events.runtime.metrics import REGISTRY
 
     docs = documents("prod")
     [rule] = of_kind(docs, "PrometheusRule").values()
@@ -568,7 +505,7 @@ def test_the_monitoring_objects_match_the_documented_alerts_and_metrics() -> Non
     assert alerts == documented_alerts() and len(alerts) == len(rules)
     ours = {name for metric in REGISTRY.collect() for name in
             (metric.name, f"{metric.name}_total", f"{metric.name}_bucket")}  # fmt: skip
-    elsewhere = {"youwei_checkpoint_signing_refused_total"}  # events.checkpoints counts it
+    elsewhere = {"youwei_checkpoint_signing_refused_total"}  # events.audit.checkpoints counts it
     dashboard = json.loads(
         of_kind(docs, "ConfigMap")["youwei-grafana-dashboard"]["data"]["youwei.json"]
     )
@@ -599,148 +536,3 @@ def test_the_monitoring_objects_match_the_documented_alerts_and_metrics() -> Non
     assert services.items() <= metrics_service["metadata"]["labels"].items()
     for deployment in of_kind(docs, "Deployment").values():
         assert metrics_service["spec"]["selector"].items() <= pod_labels(deployment).items()
-
-
-# --- checkov -----------------------------------------------------------------------------
-
-
-def checkov(path: Path, framework: str) -> dict:
-    result = run(
-        tool("checkov"), "--file", str(path), "--framework", framework, "--skip-download",
-        "--output", "json",
-    )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    report = json.loads(result.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
-def assert_no_unexplained_findings(report: dict) -> list[str]:
-    results = report.get("results", {})
-    failed = [f"{c['check_id']} {c['resource']}" for c in results.get("failed_checks", [])]
-    assert failed == [], failed
-    assert report["summary"]["passed"] > 0, "checkov checked nothing"
-    assert report["summary"]["parsing_errors"] == 0
-    skips = []
-    for check in results.get("skipped_checks", []):
-        reason = (check.get("check_result") or {}).get("suppress_comment", "")
-        assert len(reason) > 40, f"{check['check_id']} {check['resource']}: no reason given"
-        skips.append(check["check_id"])
-    return skips
-
-
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_checkov_finds_nothing_unexplained_in_the_manifests(overlay, tmp_path) -> None:
-    manifests = tmp_path / f"{overlay}.yaml"
-    manifests.write_text("---\n".join(rendered(overlay, part) for part in SETS))
-    skips = assert_no_unexplained_findings(checkov(manifests, "kubernetes"))
-    allowed = {"CKV_K8S_43", "CKV_K8S_35"} | ({"CKV_K8S_15"} if overlay == "dev" else set())
-    assert set(skips) <= allowed, set(skips) - allowed
-
-
-def test_checkov_finds_nothing_in_the_dockerfile_and_catches_a_root_image(tmp_path) -> None:
-    dockerfile = PROJECT_ROOT / "Dockerfile"
-    assert assert_no_unexplained_findings(checkov(dockerfile, "dockerfile")) == []
-    rootful = tmp_path / "Dockerfile"
-    rootful.write_text(re.sub(r"(?m)^USER .*$", "", dockerfile.read_text()))
-    failed = checkov(rootful, "dockerfile")["results"]["failed_checks"]
-    assert "CKV_DOCKER_3" in {c["check_id"] for c in failed}  # the scan would catch it
-
-
-# --- the image ---------------------------------------------------------------------------
-
-
-def stages() -> list[tuple[str, list[str]]]:
-    """(FROM line, the stage's instructions) per stage, continuation lines joined."""
-    text = re.sub(r"\\\n", " ", (PROJECT_ROOT / "Dockerfile").read_text())
-    lines = [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
-    found: list[tuple[str, list[str]]] = []
-    for line in lines:
-        if line.upper().startswith("FROM "):
-            found.append((line, []))
-        elif found:
-            found[-1][1].append(line)
-    return found
-
-
-def test_the_image_is_slim_pinned_non_root_and_without_build_tools() -> None:
-    built = stages()
-    assert len(built) == 2, "a build stage and a runtime stage"
-    bases = {re.match(r"FROM (\S+)", line).group(1) for line, _ in built}
-    [base] = bases  # both stages on the same base
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", base), base
-    final_from, final = built[-1]
-    assert final_from.endswith(" AS runtime")
-    users = [line.split()[1] for line in final if line.startswith("USER ")]
-    assert users and users[-1].split(":")[0].isdigit() and int(users[-1].split(":")[0]) >= 10000
-    final_text = "\n".join(final)
-    for tool_name in ("apt-get", "gcc", "g++", "make ", "build-essential", "python3-dev"):
-        assert tool_name not in final_text, tool_name
-    assert "pip uninstall --yes pip" in final_text  # no installer left in the image
-    assert 'ENTRYPOINT ["python", "-m", "youwei.entrypoint"]' in final_text
-    assert "COPY --from=build /wheels /wheels" in final_text
-    ignored = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
-    assert ignored[ignored.index("*")] == "*", "the build context is only what is named"
-
-
-def test_the_image_lock_satisfies_the_project_and_holds_its_closure() -> None:
-    lock = {}
-    for line in (PROJECT_ROOT / "deploy" / "image-requirements.txt").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, version = line.split("==")
-            lock[canonicalize_name(name)] = version
-    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in map(Requirement, project["dependencies"]):
-        name = canonicalize_name(requirement.name)
-        assert name in lock, f"{name} is missing: run scripts/image-lock"
-        assert requirement.specifier.contains(lock[name], prereleases=True), (name, lock[name])
-        for extra in requirement.extras:  # eventsourcing[crypto]
-            from importlib.metadata import distribution
-
-            for sub in map(Requirement, distribution(requirement.name).requires or []):
-                if sub.marker and sub.marker.evaluate({"extra": extra}):
-                    assert canonicalize_name(sub.name) in lock, sub
-
-
-def test_the_entrypoint_runs_services_by_name_or_the_youwei_command() -> None:
-    environ = {"YOUWEI_CONFIG": "/app/services/config.yaml"}
-    assert entrypoint.command(["records"], environ) == [
-        "nameko", "run", "services.records.service", "--config", "/app/services/config.yaml",
-    ]  # fmt: skip
-    every = entrypoint.command(["all"], {})
-    assert every[2:-2] == [f"services.{s}.service" for s in entrypoint.SERVICES]
-    assert every[-1] == "services/config.yaml"
-    assert entrypoint.command(["youwei", "audit", "verify"]) == ["youwei", "audit", "verify"]
-    with pytest.raises(entrypoint.UsageError, match="not a service: relay"):
-        entrypoint.command(["relay"])
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    shown = run(sys.executable, "-m", "youwei.entrypoint", "youwei", "db", "--help", env=env)
-    assert shown.returncode == 0 and "init" in shown.stdout, shown.stderr
-    refused = run(sys.executable, "-m", "youwei.entrypoint", "nosuch", env=env)
-    assert refused.returncode == 2 and "not a service: nosuch" in refused.stderr
-
-
-@pytest.mark.parametrize("log_format", ["json", "text"])
-def test_log_format_selects_json_or_text_logs(log_format) -> None:
-    """nameko run applies services/config.yaml's LOGGING; LOG_FORMAT picks the formatter."""
-    program = (
-        "import logging.config, yaml\n"
-        "from nameko.cli.main import setup_yaml_parser\n"
-        "setup_yaml_parser()\n"
-        "config = yaml.safe_load(open('services/config.yaml'))\n"
-        "logging.config.dictConfig(config['LOGGING'])\n"
-        "logging.getLogger('youwei.test').warning('relay %s lost its lease', 'inspections')\n"
-    )
-    env = {**os.environ, "LOG_FORMAT": log_format, "LOG_LEVEL": "INFO"}
-    result = run(sys.executable, "-c", program, env=env, cwd=PROJECT_ROOT)
-    assert result.returncode == 0, result.stderr
-    line = result.stderr.strip().splitlines()[-1]
-    if log_format == "json":
-        record = json.loads(line)
-        assert record["message"] == "relay inspections lost its lease"
-        assert record["level"] == "WARNING" and record["logger"] == "youwei.test"
-        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["time"])
-    else:
-        assert line.endswith("WARNING youwei.test: relay inspections lost its lease")
-        with pytest.raises(json.JSONDecodeError):
-            json.loads(line)

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 from nameko.testing.services import worker_factory
 
-from events.clock import CityClock
-from events.mongodb import MongoDBDatastore
-from events.projections import Projector
+from events.log.datastore import MongoDBDatastore
+from events.readmodels.projections import Projector
+from events.runtime.clock import CityClock
 from services.accountability.application import Accountability
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry

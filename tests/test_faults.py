@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from events.transcoding import transcoder
+from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.events.support import fresh_database_name
 from tests.processes import BrokerNode, ServiceProcess

@@ -31,7 +31,7 @@ CALLER = """
 import eventlet; eventlet.monkey_patch()
 import json, os, sys, uuid
 from nameko.exceptions import IncorrectSignature, MalformedRequest, MethodNotFound, RemoteError
-from events.identity import IdentifiedClusterRpcProxy
+from events.identity.agency import IdentifiedClusterRpcProxy
 uri, until, services = sys.argv[1], sys.argv[2], sys.argv[3:]
 some = lambda: str(uuid.uuid4())
 QUERIES = {
@@ -56,7 +56,7 @@ with IdentifiedClusterRpcProxy({"AMQP_URI": uri}, timeout=60) as cluster:
 REGISTER_UNIT = """
 import eventlet; eventlet.monkey_patch()
 import json, sys, uuid
-from events.identity import IdentifiedClusterRpcProxy
+from events.identity.agency import IdentifiedClusterRpcProxy
 with IdentifiedClusterRpcProxy({"AMQP_URI": sys.argv[1]}, timeout=60) as cluster:
     print(json.dumps(cluster.cadre_registry.register_unit({
         "command_id": str(uuid.uuid4()), "actor": {"agency": "test", "person": "test"},

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from events.observability import SERVER, _ProcessServer
+from events.observability.probes import SERVER, _ProcessServer
 from services.cadre_registry.service import CadreRegistryService
 from services.records.service import RecordsService
 from tests.scenario import wait_for

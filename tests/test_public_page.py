@@ -12,8 +12,8 @@ from datetime import date
 
 import pytest
 
-from events.checkpoints import new_private_key_pem
-from events.identity import IdentifiedClusterRpcProxy
+from events.audit.checkpoints import new_private_key_pem
+from events.identity.agency import IdentifiedClusterRpcProxy
 from schemas.events import LOGS
 from schemas.records import HONOUR_FIELDS
 from tests.browser import fonts_used, tofu

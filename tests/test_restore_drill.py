@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from nameko.testing.services import worker_factory
 from pymongo import MongoClient
 
-from events.checkpoints import Keys, load_private_key, new_private_key_pem, sign_head
-from events.personal import KEYS_COLLECTION, subject_of
-from events.verify import logs
+from events.audit.checkpoints import Keys, load_private_key, new_private_key_pem, sign_head
+from events.audit.verify import logs
+from events.identity.personal import KEYS_COLLECTION, subject_of
 from services.cadre_registry.application import CadreRegistry
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.application import Evaluations

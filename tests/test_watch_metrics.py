@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from kombu import Connection
 
-from events.checkpoints import CHECKPOINTS, Keys, load_private_key, new_private_key_pem
+from events.audit.checkpoints import CHECKPOINTS, Keys, load_private_key, new_private_key_pem
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.inspections.service import InspectionsService

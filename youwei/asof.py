@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, ClassVar
 
-from events.projections import Batch, Generation, Projection
+from events.readmodels.projections import Batch, Generation, Projection
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
 from services.records import files
 from services.records.domain import restrictions

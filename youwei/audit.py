@@ -64,7 +64,7 @@ def connect(uri: str, database: str):
 
 
 def private_key(key_file: str | None):
-    from events.checkpoints import SigningKeyError, load_private_key
+    from events.audit.checkpoints import SigningKeyError, load_private_key
 
     if not key_file:
         raise click.UsageError(
@@ -103,8 +103,8 @@ def load_held(path: Path | None):
     """The checkpoints (or export) held in ``path``, as a witness; exit 1 if unreadable."""
     if path is None:
         return None
-    from events.witness import HeldProblem
-    from events.witness import load_held as load
+    from events.audit.witness import HeldProblem
+    from events.audit.witness import load_held as load
 
     try:
         return load(path)
@@ -141,7 +141,7 @@ def verify(log_names, export_dir, trust, against, exporter, uri: str, database: 
     if export_dir is not None:
         verify_export_dir(export_dir, tuple(log_names), trust, held, exporter)
         return
-    from events import verify as verifier
+    from events.audit import verify as verifier
 
     client, db = connect(uri, database)
     names = list(log_names) or verifier.logs(db)
@@ -172,7 +172,7 @@ def held_logs_missing(held, names, only) -> list[str]:
 def verify_export_dir(
     directory: Path, only: tuple[str, ...], trust: str | None, held, exporter: str | None
 ) -> None:
-    from events.export import ExportProblem, verify_export
+    from events.audit.export import ExportProblem, verify_export
 
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
@@ -205,8 +205,8 @@ def verify_export_dir(
 def checkpoint(log_names, key_file, uri: str, database: str) -> None:
     """Sign each log's head now (the services also do it every AUDIT_CHECKPOINT_SECONDS),
     refusing a head that does not extend the last one this key file signed."""
-    from events.checkpoints import SignedHeads, SigningKeyError, sign_head
-    from events.verify import logs
+    from events.audit.checkpoints import SignedHeads, SigningKeyError, sign_head
+    from events.audit.verify import logs
 
     private = private_key(key_file)
     heads_file = os.environ.get("AUDIT_SIGNED_HEADS_FILE")
@@ -230,7 +230,7 @@ def checkpoint(log_names, key_file, uri: str, database: str) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def keygen(out: Path) -> None:
     """Write a new Ed25519 signing key (PEM, readable by its owner only) to OUT."""
-    from events.checkpoints import key_id, load_private_key, new_private_key_pem
+    from events.audit.checkpoints import key_id, load_private_key, new_private_key_pem
 
     if out.exists():
         raise click.ClickException(f"{out} exists: a key is never overwritten")
@@ -244,7 +244,7 @@ def keygen(out: Path) -> None:
 def key_id_command(key_file) -> None:
     """Print the id of a signing key (the first 16 hex digits of SHA-256 of its public key):
     the id auditors pin with `verify --trust`."""
-    from events.checkpoints import key_id
+    from events.audit.checkpoints import key_id
 
     click.echo(key_id(private_key(key_file).public_key()))
 
@@ -255,7 +255,7 @@ def key_id_command(key_file) -> None:
 @database_options
 def rotate_key(old: str, new: str, uri: str, database: str) -> None:
     """Retire the key in service (--from) for a new one (--to); both sign the rotation."""
-    from events.checkpoints import Keys, SigningKeyError
+    from events.audit.checkpoints import Keys, SigningKeyError
 
     client, db = connect(uri, database)
     try:
@@ -288,9 +288,9 @@ def export(directory: Path, key_file, auditor_key, unsigned: bool, uri: str, dat
     `youwei audit verify --from DIRECTORY`. The manifest is signed with the city's key in
     service (--key-file), or with your own (--auditor-key), or not at all (--unsigned); an
     auditor's export writes nothing to the database."""
-    from events.checkpoints import SigningKeyError
-    from events.export import export as write_export
-    from events.verify import logs
+    from events.audit.checkpoints import SigningKeyError
+    from events.audit.export import export as write_export
+    from events.audit.verify import logs
 
     if auditor_key and unsigned:
         raise click.UsageError("give --auditor-key or --unsigned, not both")
@@ -336,9 +336,9 @@ def history(cadre_id: str, as_json: bool, timezone: str, uri: str, database: str
     """Everything about a cadre across every log, by time recorded: each event's kind, the
     business dates it carries, the rule it brought into play, who sent which command, and
     what caused it. CADRE_ID with hyphens or as 32 hex digits."""
-    from events.history import describe
-    from events.history import history as read_history
-    from events.verify import logs
+    from events.audit.history import describe
+    from events.audit.history import history as read_history
+    from events.audit.verify import logs
     from youwei.asof import annotate
 
     client, db = connect(uri, database)
@@ -380,9 +380,9 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
     every cadre's personnel file as of that day (restrictions and eligibility, each with its
     rule, version and causing events) into its collection `personnel_files`. Exits 1 when
     nothing took effect by then."""
-    from events.mongodb import MongoDBDatastore
-    from events.projections import differences
-    from events.projections import replay as replay_into
+    from events.log.datastore import MongoDBDatastore
+    from events.readmodels.projections import differences
+    from events.readmodels.projections import replay as replay_into
     from schemas.events import LOGS
     from services.records.projections import PersonnelFiles, PublicRecords
     from youwei.asof import AsOf, personnel_files
@@ -454,7 +454,7 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
 
 def show_file(files: list[dict], cadre_id: str, day: date) -> None:
     """Print a cadre's replayed personnel file: eligibility and why, then the whole file."""
-    from events.history import canonical_id
+    from events.audit.history import canonical_id
 
     wanted = canonical_id(cadre_id)
     found = next((f for f in files if f["cadre_id"] == wanted), None)

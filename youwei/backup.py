@@ -39,8 +39,8 @@ from bson.codec_options import CodecOptions
 from pymongo import MongoClient, ReplaceOne
 from pymongo.database import Database
 
-from events.checkpoints import KEYS
-from events.personal import KEYS_COLLECTION
+from events.audit.checkpoints import KEYS
+from events.identity.personal import KEYS_COLLECTION
 from youwei.audit import connect, database_options
 
 LEDGER_COLLECTION = "erasures"
@@ -208,9 +208,9 @@ def finish(
 ) -> Restored:
     """After the dump is loaded: the audit keys carried over, every erasure since the dump
     re-applied, indexes created, projections rebuilt, every log verified."""
-    from events.mongodb import MongoDBDatastore
-    from events.projections import Projector
-    from events.verify import logs, verify_log
+    from events.audit.verify import logs, verify_log
+    from events.log.datastore import MongoDBDatastore
+    from events.readmodels.projections import Projector
     from services.records.projections import PersonnelFiles, PublicRecords
     from youwei import dbinit
 

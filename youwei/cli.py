@@ -187,8 +187,8 @@ def dlq_replay(queue: str, count: int | None) -> None:
 
 
 def _projectors(uri: str, database: str, names: tuple[str, ...]):
-    from events.mongodb import MongoDBDatastore
-    from events.projections import Projector
+    from events.log.datastore import MongoDBDatastore
+    from events.readmodels.projections import Projector
     from services.records.projections import PersonnelFiles, PublicRecords
 
     known = {cls.name: cls for cls in (PersonnelFiles, PublicRecords)}

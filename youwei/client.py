@@ -43,7 +43,7 @@ from nameko.exceptions import (
     UnknownService,
 )
 
-from events.identity import IdentifiedClusterRpcProxy, user_of
+from events.identity.agency import IdentifiedClusterRpcProxy, user_of
 from schemas.authorization import COMMAND, METHODS
 
 # --- errors ---------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 
-from events.mongodb import MongoDBDatastore
-from events.projections import Projector
+from events.log.datastore import MongoDBDatastore
+from events.readmodels.projections import Projector
 from services.accountability.application import Accountability
 from services.cadre_registry.application import CadreRegistry
 from services.evaluations.application import Evaluations

@@ -1622,7 +1622,7 @@ def _rpc() -> tuple[type, type, type, type]:
             warnings.simplefilter("ignore")
             from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
-            from events.identity import IdentifiedClusterRpcProxy
+            from events.identity.agency import IdentifiedClusterRpcProxy
         _NAMEKO[:] = [IdentifiedClusterRpcProxy, RemoteError, RpcTimeout, UnknownService]
     return tuple(_NAMEKO)
 

@@ -1,4 +1,4 @@
-"""Parked messages (``<queue>.parked``, see events/consumer.py): list, show, replay.
+"""Parked messages (``<queue>.parked``, see events/bus/consumer.py): list, show, replay.
 
 Replaying moves each parked message back to the queue it came from, confirmed by the broker
 before the parked copy is acknowledged, so a message is never lost between the two (at
@@ -14,7 +14,7 @@ from typing import Any
 
 from kombu import Connection, Queue
 
-from events.consumer import ATTEMPT_HEADER, ERROR_HEADER
+from events.bus.consumer import ATTEMPT_HEADER, ERROR_HEADER
 from youwei.stack import amqp_uri, broker_queues
 
 SUFFIX = ".parked"

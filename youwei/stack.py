@@ -473,7 +473,7 @@ def wait_ready(services: list[StackService], supervisor: SupervisorProcess,
 def signing_key() -> Path:
     """The local stack's checkpoint signing key (made on first use, kept in the state
     folder); a deployment gives its own in ``AUDIT_SIGNING_KEY_FILE`` (docs/audit.md)."""
-    from events.checkpoints import new_private_key_pem
+    from events.audit.checkpoints import new_private_key_pem
 
     path = state_dir() / "audit-signing-key.pem"
     if not path.exists():

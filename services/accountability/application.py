@@ -14,9 +14,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEvent
 from pymongo.client_session import ClientSession
 
-from events.commands import CommandApplication, Decision
-from events.personal import subject_of
-from events.views import LogView, paged
+from events.identity.personal import subject_of
+from events.log.commands import CommandApplication, Decision
+from events.readmodels.views import LogView, paged
 from schemas.accountability.reference import (
     ACCOUNTABILITY_FORMS,
     APPEAL_OUTCOMES,
@@ -43,7 +43,8 @@ from services.accountability.domain import (
 )
 
 A = TypeVar("A", bound=Aggregate)
-#: Whose key (``events.personal``) keys the hashes of reports' references in commands' digests.
+#: Whose key (``events.identity.personal``) keys the hashes of reports' references in
+#: commands' digests.
 REPORT_REFERENCE_KEY = "accountability:report-references"
 NAMES = {Case: "case", ReformEffort: "reform effort", Commendation: "commendation"}
 

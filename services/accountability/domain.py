@@ -166,7 +166,7 @@ class Case(Aggregate):
 
     A report from the public is named in ``basis`` only by its kind: its reference (which
     may identify who reported) is kept apart, in ``reports`` (in the order of the report
-    items), which the log stores sealed as personal data (events.personal) and which is
+    items), which the log stores sealed as personal data (events.identity.personal) and which is
     never published."""
 
     # class defaults: states recorded before them

@@ -9,14 +9,14 @@ from uuid import UUID
 
 from nameko.exceptions import RemoteError
 
-from events.checkpoints import CheckpointSigner
-from events.clock import CityClock, Clock, not_after_today
-from events.consumer import log_event_handler
-from events.dependency import ApplicationDependency
-from events.identity import Access, AgencyRpcProxy, rpc
-from events.observability import Observability
-from events.relay import RelayExtension
-from events.remote import require
+from events.audit.checkpoints import CheckpointSigner
+from events.bus.consumer import log_event_handler
+from events.bus.relay import RelayExtension
+from events.identity.agency import Access, AgencyRpcProxy, rpc
+from events.observability.dependency import Observability
+from events.runtime.clock import CityClock, Clock, not_after_today
+from events.runtime.dependency import ApplicationDependency
+from events.runtime.remote import require
 from schemas import accountability as contract
 from schemas.common import load
 from schemas.errors import EXPECTED

@@ -1,5 +1,5 @@
 """The cadre registry application: each command loads aggregates, applies the domain rules,
-and saves the changes with the command's record (``events.commands``). Payloads arrive
+and saves the changes with the command's record (``events.log.commands``). Payloads arrive
 validated by ``schemas.cadre_registry``; ids are checked here against what exists."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, DomainEvent
 from pymongo.client_session import ClientSession
 
-from events.commands import CommandApplication, Decision
-from events.views import LogView, paged
+from events.log.commands import CommandApplication, Decision
+from events.readmodels.views import LogView, paged
 from schemas.accountability.reference import HANDLINGS
 from schemas.cadre_registry.reference import (
     GENDERS,

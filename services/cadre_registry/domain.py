@@ -181,7 +181,7 @@ class Cadre(Aggregate):
 
     def erase_personal_data(self, reason: str, erased_on: date) -> None:
         """Record that the cadre's personal data (name, gender, birth date) was erased; the
-        application destroys their key (events.personal), which erases it from the log."""
+        application destroys their key (events.identity.personal), which erases it from the log."""
         if self.personal_data_erased:
             raise RuleViolation("registry.already_erased", "this cadre's personal data is erased")
         self._personal_data_erased(reason, erased_on)

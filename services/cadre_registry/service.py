@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.checkpoints import CheckpointSigner
-from events.clock import CityClock, Clock, every
-from events.consumer import log_event_handler
-from events.dependency import ApplicationDependency
-from events.identity import Access, rpc
-from events.observability import Observability
-from events.relay import RelayExtension
+from events.audit.checkpoints import CheckpointSigner
+from events.bus.consumer import log_event_handler
+from events.bus.relay import RelayExtension
+from events.identity.agency import Access, rpc
+from events.observability.dependency import Observability
+from events.runtime.clock import CityClock, Clock, every
+from events.runtime.dependency import ApplicationDependency
 from schemas import cadre_registry as contract
 from schemas.common import load
 from schemas.errors import EXPECTED

@@ -18,9 +18,9 @@ from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Mapper, StoredEvent
 from pymongo.errors import BulkWriteError
 
-from events.commands import CommandApplication, Decision
-from events.mongodb import DUPLICATE_KEY
-from events.personal import Erased, PersonalKeys, Sealed, subject_of
+from events.identity.personal import Erased, PersonalKeys, Sealed, subject_of
+from events.log.commands import CommandApplication, Decision
+from events.log.datastore import DUPLICATE_KEY
 from schemas.common import label
 from schemas.errors import Conflict, NotFound, RuleViolation
 from schemas.evaluations.reference import (
@@ -210,7 +210,7 @@ class Evaluations(CommandApplication):
         as a command rating them needs them: a stored rating says who gave it only if its
         rater is among ``raters`` (subject → key, of the command's raters), the only ones it
         can be a repeat of; the others read as by nobody, without a key look-up or a
-        decryption each (a sealed value names its subject: ``events.personal``)."""
+        decryption each (a sealed value names its subject: ``events.identity.personal``)."""
         ids = [CadreRatings.create_id(cadre, period) for cadre, period in keys]
         stored = [
             StoredEvent(d["originator_id"], d["originator_version"], d["topic"], d["state"])

@@ -201,7 +201,7 @@ class CadreSanctions(Aggregate):
 
 class RaterErasure(Aggregate):
     """That a rater's references were erased, when and why; never whose (their keys are
-    destroyed, so every rating they gave reads as by nobody: events.personal)."""
+    destroyed, so every rating they gave reads as by nobody: events.identity.personal)."""
 
     @event("Recorded")
     def __init__(self, reason: str, erased_on: date) -> None:

@@ -1,7 +1,7 @@
 """The inspections application: inspections, findings, rectification letters and the
 deadline timer. Payloads arrive validated by ``schemas.inspections``; the service has
 already checked the units and cadres they name against the registry. Lists are answered
-from views of this log (``events.views``)."""
+from views of this log (``events.readmodels.views``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, DomainEvent
 from pymongo.client_session import ClientSession
 
-from events.commands import CommandApplication, Decision
-from events.views import LogView, paged
+from events.log.commands import CommandApplication, Decision
+from events.readmodels.views import LogView, paged
 from schemas.common import label
 from schemas.errors import Conflict
 from schemas.inspections.reference import (

@@ -3,20 +3,20 @@ against the registry (RPC to ``cadre_registry``), call the application, return.
 
 The deadline timer runs every ``INSPECTIONS_DEADLINE_CHECK_SECONDS`` (default one hour)
 and marks the letters past their deadline as overdue, by the service's clock
-(``events.clock``). docs/rpc.md lists the methods.
+(``events.runtime.clock``). docs/rpc.md lists the methods.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from events.checkpoints import CheckpointSigner
-from events.clock import CityClock, Clock, every, not_after_today
-from events.dependency import ApplicationDependency
-from events.identity import Access, AgencyRpcProxy, rpc
-from events.observability import Observability
-from events.relay import RelayExtension
-from events.remote import require
+from events.audit.checkpoints import CheckpointSigner
+from events.bus.relay import RelayExtension
+from events.identity.agency import Access, AgencyRpcProxy, rpc
+from events.observability.dependency import Observability
+from events.runtime.clock import CityClock, Clock, every, not_after_today
+from events.runtime.dependency import ApplicationDependency
+from events.runtime.remote import require
 from schemas import inspections as contract
 from schemas.common import load
 from schemas.errors import EXPECTED

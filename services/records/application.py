@@ -8,10 +8,10 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from events.checkpoints import CHECKPOINTS, Keys
-from events.commands import CommandApplication
-from events.projections import Projector
-from events.views import paged
+from events.audit.checkpoints import CHECKPOINTS, Keys
+from events.log.commands import CommandApplication
+from events.readmodels.projections import Projector
+from events.readmodels.views import paged
 from schemas.accountability.reference import COMMENDATIONS
 from schemas.common import label
 from schemas.errors import NotFound
@@ -23,7 +23,7 @@ from services.records import files
 
 class RecordsLog(CommandApplication):
     """The records service's own log, ``records_events``: its access record only (reads of
-    personnel files and refused calls, ``events.access``). The projections read the four
+    personnel files and refused calls, ``events.identity.access``). The projections read the four
     other services' logs, never this one."""
 
     name = "Records"

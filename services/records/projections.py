@@ -1,4 +1,4 @@
-"""The records service's two projections of the four logs (``events.projections``).
+"""The records service's two projections of the four logs (``events.readmodels.projections``).
 
 ``personnel``: per cadre, the public events of every log that concern them, kept per log in
 log order (so a rebuild gives the same documents whatever order the logs were read in). A
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, uuid5
 
-from events.projections import Batch, Projection
+from events.readmodels.projections import Batch, Projection
 from schemas.accountability.reference import HANDLINGS
 from schemas.inspections.reference import category_of
 from services.records.domain import POST_ENDED, POSTING_EVENTS

@@ -16,12 +16,12 @@ from typing import Any
 from nameko.web.handlers import http
 from werkzeug.wrappers import Request, Response
 
-from events.checkpoints import CheckpointSigner
-from events.clock import CityClock, Clock
-from events.dependency import ApplicationDependency
-from events.identity import Access, rpc
-from events.observability import Observability
-from events.projections import ProjectionsRunner
+from events.audit.checkpoints import CheckpointSigner
+from events.identity.agency import Access, rpc
+from events.observability.dependency import Observability
+from events.readmodels.projections import ProjectionsRunner
+from events.runtime.clock import CityClock, Clock
+from events.runtime.dependency import ApplicationDependency
 from schemas import records as contract
 from schemas.common import load
 from schemas.errors import EXPECTED, InvalidCommand

@@ -24,7 +24,7 @@ pytestmark = [
 def test_the_compose_stack_runs_the_scenario_against_real_mongodb(
     docker_services, compose_ports
 ) -> None:
-    from events.identity import IdentifiedClusterRpcProxy
+    from events.identity.agency import IdentifiedClusterRpcProxy
 
     page = f"http://127.0.0.1:{compose_ports['YOUWEI_PAGE_PORT']}/"
 

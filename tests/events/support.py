@@ -8,7 +8,7 @@ from uuid import uuid4
 
 from eventsourcing.utils import Environment
 
-from events.mongodb import MongoDBFactory
+from events.log.mongodb import MongoDBFactory
 
 
 def fresh_database_name() -> str:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
-from events.checkpoints import (
+from events.audit.checkpoints import (
     CHECKPOINTS,
     KEYS,
     Keys,
@@ -26,10 +26,10 @@ from events.checkpoints import (
     new_private_key_pem,
     sign_head,
 )
-from events.export import export, verify_export
-from events.logformat import GENESIS_HASH, event_hash
-from events.mongodb import HEADS_COLLECTION
-from events.verify import verify_log
+from events.audit.export import export, verify_export
+from events.audit.verify import verify_log
+from events.log.chain import GENESIS_HASH, event_hash
+from events.log.recorders import HEADS_COLLECTION
 from tests.events.support import fresh_database_name, new_factory
 from youwei import stack
 from youwei.cli import main
@@ -157,7 +157,7 @@ def flip(path: Path, offset: int) -> None:
 
 
 def failures(directory: Path) -> list[str]:
-    from events.export import ExportProblem
+    from events.audit.export import ExportProblem
 
     try:
         problems, verdicts = verify_export(directory)

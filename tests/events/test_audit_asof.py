@@ -48,7 +48,7 @@ def test_eligible_on_a_day_and_why_not_from_the_replay_alone(mongodb_uri, world)
             .limit(1)
         )
         client.drop_database(scratch)
-    from events.published import event_id
+    from events.log.published import event_id
 
     assert admonished["caused_by"] == [str(event_id("accountability_events", decided["position"]))]
     assert stored["eligible_for_promotion"]["eligible"] is False

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from events.checkpoints import (
+from events.audit.checkpoints import (
     CHECKPOINTS,
     KEYS,
     CheckpointRefused,
@@ -34,12 +34,12 @@ from events.checkpoints import (
     rotation_payload,
     sign_head,
 )
-from events.export import ExportProblem, event_document, export, verify_export
-from events.logformat import GENESIS_HASH, event_hash
-from events.mongodb import HEADS_COLLECTION
-from events.observability import CHECKPOINT_REFUSALS
-from events.verify import verify_log
-from events.witness import load_held
+from events.audit.export import ExportProblem, event_document, export, verify_export
+from events.audit.verify import verify_log
+from events.audit.witness import load_held
+from events.log.chain import GENESIS_HASH, event_hash
+from events.log.recorders import HEADS_COLLECTION
+from events.runtime.metrics import CHECKPOINT_REFUSALS
 from tests.events.test_audit import LOG, ROOT, append, database, key_file, rewrite_from
 from youwei.cli import main
 
@@ -513,7 +513,7 @@ def test_the_signer_refuses_a_head_that_does_not_extend_its_last(
     signer.service, signer.log_name, signer.signed_heads = "audited", LOG, heads
     refusals = CHECKPOINT_REFUSALS.labels("audited", LOG, "not_extending")
     before = refusals._value.get()
-    with caplog.at_level(logging.ERROR, logger="events.checkpoints"):
+    with caplog.at_level(logging.ERROR, logger="events.audit.checkpoints"):
         assert signer.sign_once(database, private) is None
     assert refusals._value.get() == before + 1
     assert any(

@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from kombu import Connection, Exchange
 
-from events.consumer import ERROR_HEADER, log_event_handler
+from events.bus.consumer import ERROR_HEADER, log_event_handler
 from youwei import dlq
 
 pytestmark = pytest.mark.nameko

@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from nameko.exceptions import RemoteError
 
-from events.consumer import log_event_handler
+from events.bus.consumer import log_event_handler
 from tests.events.test_consumer import publish, relayed, wait_for
 from youwei import dlq
 

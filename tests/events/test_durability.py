@@ -12,7 +12,8 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from pymongo import monitoring
 from pymongo.errors import ConnectionFailure
 
-from events.mongodb import MongoDBDatastore, MongoDBProcessRecorder, transaction_options
+from events.log.datastore import MongoDBDatastore, transaction_options
+from events.log.recorders import MongoDBProcessRecorder
 from tests.commitcut import CommitCutter
 from tests.events.support import fresh_database_name
 
@@ -177,7 +178,7 @@ def test_every_transaction_of_the_project_goes_through_the_datastore() -> None:
         f"{path.relative_to(root)}:{number}"
         for folder in ("events", "services", "youwei", "schemas")
         for path in sorted((root / folder).rglob("*.py"))
-        if path != root / "events" / "mongodb.py"
+        if path != root / "events" / "log" / "datastore.py"
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if "start_session(" in line or "with_transaction(" in line
     ]

@@ -18,10 +18,10 @@ from eventsourcing.tests import application as application_suites
 from eventsourcing.tests import persistence as suites
 from eventsourcing.utils import Environment
 
-from events.mongodb import (
+from events.log.mongodb import MongoDBFactory
+from events.log.recorders import (
     MongoDBAggregateRecorder,
     MongoDBApplicationRecorder,
-    MongoDBFactory,
     MongoDBProcessRecorder,
     MongoDBTrackingRecorder,
 )

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from events.groupcommit import GroupCommitter, Pending
+from events.log.groupcommit import GroupCommitter, Pending
 
 
 def test_waiting_callers_share_the_next_group_and_get_their_own_results() -> None:

@@ -1,5 +1,5 @@
 """The log proves its own integrity: any change to a stored event is found at its position,
-by ``events.verify`` and by ``scripts/verify-log``, written from docs/log-format.md alone."""
+by ``events.audit.verify`` and by ``scripts/verify-log``, written from docs/log-format.md alone."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import pymongo
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from events.logformat import EVENT_FIELDS, GENESIS_HASH
-from events.mongodb import HEADS_COLLECTION
-from events.verify import verify_log
+from events.audit.verify import verify_log
+from events.log.chain import EVENT_FIELDS, GENESIS_HASH
+from events.log.recorders import HEADS_COLLECTION
 from tests.events.support import fresh_database_name, new_factory
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
-from events.groupcommit import Pending
-from events.mongodb import _Append, _stored_event_row
-from events.verify import verify_log
+from events.audit.verify import verify_log
+from events.log.groupcommit import Pending
+from events.log.recorders import _Append, _stored_event_row
 from tests.events.support import FreshDatabase, new_factory
 
 WRITERS_PER_CLIENT = 3

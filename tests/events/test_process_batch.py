@@ -13,7 +13,7 @@ from uuid import UUID, uuid4, uuid5
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from events.published import RECORD_TOPIC, LogReader
+from events.log.published import RECORD_TOPIC, LogReader
 from schemas.errors import RuleViolation
 from services.accountability.application import Accountability
 from services.inspections.application import Inspections

@@ -10,8 +10,8 @@ from unittest import mock
 from uuid import uuid4
 
 from bench.rebuild import write_city
-from events import projections
-from events.projections import Batch, Generation, Projector, documents
+from events.readmodels import projections
+from events.readmodels.projections import Batch, Generation, Projector, documents
 from services.records.projections import PersonnelFiles, PublicRecords, public_record_id
 from tests.events.support import FreshDatabase
 

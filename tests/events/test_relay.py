@@ -13,7 +13,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from kombu.exceptions import OperationalError
 
-from events.relay import Lease, LeaseLost, Relay
+from events.bus.relay import Lease, LeaseLost, Relay
 from services.inspections.application import Inspections
 from tests.events.support import fresh_database_name
 from tests.services.support import ACTOR

@@ -10,7 +10,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, DomainEvent, event
 from pymongo.client_session import ClientSession
 
-from events.views import LogView
+from events.readmodels.views import LogView
 from tests.events.support import FreshDatabase
 
 

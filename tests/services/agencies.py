@@ -3,7 +3,7 @@
 Users are made through RabbitMQ's management API (nameko's ``rabbit_manager``) for one test
 module, with names of its own (so that concurrent test runs never share one), and get
 permissions on the module's vhost only: each agency exactly what docs/rpc-wire.md says
-(``events.identity.agency_broker_permissions``), each service everything on the vhost.
+(``events.identity.agency.agency_broker_permissions``), each service everything on the vhost.
 The policy maps them to their roles through ``YOUWEI_AGENCIES``; ``guest`` keeps its
 ``local_development`` role, which grants nothing in production.
 """
@@ -19,7 +19,7 @@ from urllib.parse import quote, urlparse
 
 import pymongo
 
-from events.identity import agency_broker_permissions
+from events.identity.agency import agency_broker_permissions
 from tests.events.support import fresh_database_name
 from tests.services.support import RATER_KEY
 from youwei.stack import free_port

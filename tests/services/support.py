@@ -13,7 +13,7 @@ import pymongo
 from nameko.exceptions import RemoteError
 from nameko.testing.services import replace_dependencies
 
-from events.identity import IdentifiedClusterRpcProxy
+from events.identity.agency import IdentifiedClusterRpcProxy
 from tests.events.support import fresh_database_name
 
 ACTOR = {"agency": "组织部 organization department", "person": "tester"}

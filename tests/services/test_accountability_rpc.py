@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from nameko.exceptions import RemoteError
 
-from events.verify import verify_log
+from events.audit.verify import verify_log
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from events.personal import subject_of
-from events.verify import verify_log
+from events.audit.verify import verify_log
+from events.identity.personal import subject_of
 from schemas.evaluations import MAX_RATINGS
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nameko.exceptions import RemoteError
 
-from events.verify import verify_log
+from events.audit.verify import verify_log
 from services.cadre_registry.service import CadreRegistryService
 from tests.services.support import command, invalid_fields, running_service
 

@@ -14,12 +14,12 @@ from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 from nameko.exceptions import RemoteError
 
-from events.checkpoints import load_private_key, new_private_key_pem
-from events.export import export
-from events.mongodb import MongoDBDatastore
-from events.projections import Projector
-from events.published import LogReader
-from events.verify import logs, verify_log
+from events.audit.checkpoints import load_private_key, new_private_key_pem
+from events.audit.export import export
+from events.audit.verify import logs, verify_log
+from events.log.datastore import MongoDBDatastore
+from events.log.published import LogReader
+from events.readmodels.projections import Projector
 from schemas.events import LOGS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from nameko.exceptions import RemoteError
 
-from events.verify import verify_log
+from events.audit.verify import verify_log
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
 from tests.services.support import command, invalid_fields, running_services

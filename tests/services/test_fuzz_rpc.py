@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nameko.exceptions import RemoteError
 
-from events.verify import logs, verify_log
+from events.audit.verify import logs, verify_log
 from schemas.errors import EXPECTED, MAX_ERRORS
 from tests.scenario import TEAM, wait_for
 from tests.services.fuzz import METHODS, SERVICES, examples, mutants

@@ -15,10 +15,10 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from kombu import Connection, Exchange, Producer
 
-from events.commands import CommandRecord
-from events.identity import rpc
-from events.inbox import MAX_BODY_BYTES, REJECTED
-from events.verify import verify_log
+from events.audit.verify import verify_log
+from events.identity.agency import rpc
+from events.log.commands import CommandRecord
+from events.runtime.inbox import MAX_BODY_BYTES, REJECTED
 from schemas.events import LOGS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.application import CadreRegistry

@@ -13,9 +13,9 @@ from amqp.exceptions import AccessRefused, PreconditionFailed
 from kombu import Connection, Exchange, Producer, Queue
 from nameko.exceptions import RemoteError
 
-from events.history import history
-from events.identity import IdentifiedClusterRpcProxy
-from events.verify import verify_log
+from events.audit.history import history
+from events.audit.verify import verify_log
+from events.identity.agency import IdentifiedClusterRpcProxy
 from schemas.authorization import VERSION
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
@@ -56,7 +56,7 @@ def cadre(stack) -> dict[str, str]:
 def stored(database, log: str, topic_ends: str) -> list[dict]:
     """The decoded states of the events of ``log`` whose topic ends so, in order, each with
     its aggregate's ``id``."""
-    from events.transcoding import transcoder
+    from events.log.transcoding import transcoder
 
     coder = transcoder()
     return [

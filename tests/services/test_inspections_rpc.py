@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from nameko.exceptions import RemoteError
 
-from events.verify import verify_log
+from events.audit.verify import verify_log
 from services.cadre_registry.service import CadreRegistryService
 from services.inspections.service import InspectionsService
 from tests.services.support import FixedClock, command, invalid_fields, running_services

@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
-from events.mongodb import MongoDBDatastore
-from events.published import LogReader
+from events.log.datastore import MongoDBDatastore
+from events.log.published import LogReader
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService

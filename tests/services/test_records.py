@@ -13,11 +13,11 @@ from uuid import UUID
 
 import pytest
 
-from events.checkpoints import new_private_key_pem
-from events.history import describe, history
-from events.mongodb import MongoDBDatastore
-from events.projections import Generation, Projector, differences, replay
-from events.verify import verify_log
+from events.audit.checkpoints import new_private_key_pem
+from events.audit.history import describe, history
+from events.audit.verify import verify_log
+from events.log.datastore import MongoDBDatastore
+from events.readmodels.projections import Generation, Projector, differences, replay
 from schemas.events import LOGS
 from schemas.records import HONOUR_FIELDS, PUBLIC_RECORD_FIELDS
 from services.accountability.service import AccountabilityService

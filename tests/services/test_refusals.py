@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from events.access import AccessDenied
-from events.dependency import ApplicationDependency
-from events.personal import KEYS_COLLECTION, Erased, PersonalKeys, subject_of
-from events.transcoding import transcoder
+from events.identity.access import AccessDenied
+from events.identity.personal import KEYS_COLLECTION, Erased, PersonalKeys, subject_of
+from events.log.transcoding import transcoder
+from events.runtime.dependency import ApplicationDependency
 from schemas.events import LOGS
 from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService

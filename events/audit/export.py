@@ -33,7 +33,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.database import Database
 
-from events.checkpoints import (
+from events.audit.checkpoints import (
     CHECKPOINTS,
     CheckpointCheck,
     Keys,
@@ -45,10 +45,10 @@ from events.checkpoints import (
     trust_chain,
     verify_signature,
 )
-from events.logformat import recorded_at_millis
-from events.mongodb import HEADS_COLLECTION
-from events.verify import Break, Verdict, check_chain, head_problem, logs, stored_documents
-from events.witness import Held
+from events.audit.verify import Break, Verdict, check_chain, head_problem, logs, stored_documents
+from events.audit.witness import Held
+from events.log.chain import recorded_at_millis
+from events.log.recorders import HEADS_COLLECTION
 
 FORMAT = "youwei-export-v1"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -35,10 +35,10 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from events.access import current_caller
-from events.personal import PersonalDataMapper, PersonalKeys, SealedAsDict, Sealer
-from events.published import LogReader
-from events.transcoding import DateAsISO
+from events.identity.access import current_caller
+from events.identity.personal import PersonalDataMapper, PersonalKeys, SealedAsDict, Sealer
+from events.log.published import LogReader
+from events.log.transcoding import DateAsISO
 from schemas.errors import Conflict, InvalidCommand, NotFound, RuleViolation
 
 A = TypeVar("A", bound=Aggregate)
@@ -68,14 +68,21 @@ class CommandRecord(Aggregate):
     a policy made from another service's event, its ``cause``: ``{"correlation_id",
     "causation_id"}`` (the upstream event's correlation and its own id). ``caller`` is who
     sent it as the broker vouches for it: ``{"agency", "role", "policy_version"}``
-    (``events.identity``; ``actor`` is what the payload says, unverified); None for a
+    (``events.identity.agency``; ``actor`` is what the payload says, unverified); None for a
     policy's command."""
+
+    #: Stored events name their topics and the hash chain covers them: pinned to where the
+    #: class was first defined, so that moving the code never changes what a log says.
+    TOPIC = "events.commands:CommandRecord"
+
+    class Created(Aggregate.Created):
+        TOPIC = "events.commands:CommandRecord.Created"
 
     @staticmethod
     def create_id(scope: str, command_id: UUID) -> UUID:
         return uuid5(COMMAND_NAMESPACE, f"{scope}:{command_id}")
 
-    @event("Recorded")
+    @event("Recorded", topic="events.commands:CommandRecord.Recorded")
     def __init__(
         self,
         scope: str,
@@ -155,7 +162,7 @@ class CommandApplication(Application[UUID]):
     ) -> dict[str, Any]:
         """Run ``decide`` (load aggregates, apply the command, return the changed aggregates
         and the result) and save its events with the command's record, once per
-        ``command_id``. The caller the broker vouches for (``events.access.CALLER``) is
+        ``command_id``. The caller the broker vouches for (``events.identity.access.CALLER``) is
         recorded with it; a ``command_id`` another agency used is refused."""
         record_id = CommandRecord.create_id(self.name, payload["command_id"])
         digest = payload_digest(command, payload)
@@ -196,7 +203,7 @@ class CommandApplication(Application[UUID]):
         persons: Sequence[str],
     ) -> dict[str, Any]:
         """``execute`` a command that erases ``persons``' personal data: decide, record, and
-        only then destroy their keys (events.personal), so that a refused or failed command
+        only then destroy their keys (events.identity.personal), so that a refused or failed command
         destroys nothing. The keys are marked as being erased once decided (nothing new of
         theirs is sealed from then on); a retry of the recorded command, or ``finish_erasures``
         after a crash, destroys what is still marked."""

@@ -5,8 +5,8 @@ opened it to what the registry did about its decision.
 
 Reads the stored events themselves (not only the published ones), streaming each log in
 position order; only the cadre's events are kept. The access record is among them (reads of
-the cadre's personnel file, refused calls naming the cadre: ``events.access``), and each
-event's ``caller`` is the agency the broker vouched for (``events.identity``), beside the
+the cadre's personnel file, refused calls naming the cadre: ``events.identity.access``), and each
+event's ``caller`` is the agency the broker vouched for (``events.identity.agency``), beside the
 ``agency`` and ``person`` its command's payload claimed.
 """
 
@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from pymongo.database import Database
 
-from events.access import ACCESS_TYPES
-from events.mongodb import HEADS_COLLECTION
-from events.personal import PersonalKeys, Sealer
-from events.published import RECORD_TOPIC, event_id, event_type, plain
-from events.transcoding import transcoder
-from events.verify import stored_documents
+from events.audit.verify import stored_documents
+from events.identity.access import ACCESS_TYPES
+from events.identity.personal import PersonalKeys, Sealer
+from events.log.published import RECORD_TOPIC, event_id, event_type, plain
+from events.log.recorders import HEADS_COLLECTION
+from events.log.transcoding import transcoder
 from schemas.events import LOGS
 
 HIDDEN = ("timestamp", "originator_topic", "originator_id", "originator_version")

@@ -14,10 +14,10 @@ from uuid import UUID
 
 from pymongo.database import Database
 
-from events.checkpoints import CheckpointCheck, Keys, checkpoints_of, trust_chain
-from events.logformat import EVENT_FIELDS, GENESIS_HASH, event_hash
-from events.mongodb import HEADS_COLLECTION
-from events.witness import Held, WitnessCheck
+from events.audit.checkpoints import CheckpointCheck, Keys, checkpoints_of, trust_chain
+from events.audit.witness import Held, WitnessCheck
+from events.log.chain import EVENT_FIELDS, GENESIS_HASH, event_hash
+from events.log.recorders import HEADS_COLLECTION
 
 HEX_DIGITS = "0123456789abcdef"
 _FIELD_TYPES = {

@@ -1,7 +1,7 @@
 """Projections: read models built from the published events of several services' logs.
 
 A ``Projection`` says which logs it reads and how one public event (``schemas.events``,
-read with ``events.published.LogReader``) changes its documents (``fold``). A ``Projector``
+read with ``events.log.published.LogReader``) changes its documents (``fold``). A ``Projector``
 feeds it batches: the next positions of every log behind its head, written in one
 transaction with the logs' tracking records of the last positions applied, so each event is
 applied exactly once and a projection resumes where it stopped. Logs are read independently
@@ -38,13 +38,9 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from events.mongodb import (
-    MongoDBDatastore,
-    MongoDBTrackingRecorder,
-    _create_collection,
-    datastore_from_config,
-)
-from events.published import LogReader
+from events.log.datastore import MongoDBDatastore, create_collection, datastore_from_config
+from events.log.published import LogReader
+from events.log.recorders import MongoDBTrackingRecorder
 from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
@@ -232,7 +228,7 @@ class Generation:
     def create(self, projection: Projection) -> None:
         self.tracking.create_table()
         for name, indexes in projection.collections.items():
-            _create_collection(self.db[name])
+            create_collection(self.db[name])
             for keys in indexes:
                 self.db[name].create_index([(key, ASCENDING) for key in keys])
 

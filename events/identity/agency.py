@@ -11,11 +11,11 @@ it there and nowhere else:
   served as nobody's: the policy refuses it.
 - Each method it decorates first asks the service's ``Access`` dependency (which must be
   named ``access``) whether the agency may make this call (``schemas.authorization``). A
-  refusal is recorded in the service's log (``events.access.AccessDenied``) and raised as
+  refusal is recorded in the service's log (``events.identity.access.AccessDenied``) and raised as
   ``Forbidden``; nothing else is done. Allowed, the caller (agency, role, policy version)
-  is recorded with every command the method executes (``events.access.CALLER``), and a read
+  is recorded with every command the method executes (``events.identity.access.CALLER``), and a read
   of a personnel file is recorded before its answer leaves
-  (``events.access.PersonnelFileRead``).
+  (``events.identity.access.PersonnelFileRead``).
 - ``AgencyRpcProxy`` (nameko's ``RpcProxy``) and ``IdentifiedClusterRpcProxy`` (the
   standalone ``ClusterRpcProxy``) send ``user_id``: the user of their connection
   (``AMQP_URI``), so the services identify themselves to each other as agencies do.
@@ -60,9 +60,9 @@ from nameko.rpc import (
 from nameko.standalone.rpc import ClusterProxy, ClusterRpcProxy, SingleThreadedReplyListener
 from pymongo.errors import ConnectionFailure
 
-from events.access import CALLER, AccessDenied, PersonnelFileRead, refusal_facts
-from events.dependency import ApplicationDependency
-from events.inbox import (
+from events.identity.access import CALLER, AccessDenied, PersonnelFileRead, refusal_facts
+from events.runtime.dependency import ApplicationDependency
+from events.runtime.inbox import (
     REJECTED,
     GuardedQueueConsumer,
     context_headers,
@@ -95,7 +95,7 @@ def user_of(amqp_uri: str) -> str:
 
 
 class AgencyRpcConsumer(RpcConsumer):
-    """nameko's RPC consumer, answering every request it takes (``events.inbox``): a request
+    """nameko's RPC consumer, answering every request it takes (``events.runtime.inbox``): a request
     without ``user_id`` is refused first (``Forbidden``, recorded), then an unknown method
     gets ``MethodNotFound``, a body that is not ``{"args": [one object], "kwargs": {}}`` in
     JSON ``MalformedRequest``; only a well-formed request reaches a worker. A request that
@@ -205,7 +205,7 @@ class AgencyRpc(Rpc):
         if [d.attr_name for d in access] != ["access"]:
             raise TypeError(
                 f"{self.container.service_name}.{self.method_name}: a service with "
-                "events.identity.rpc methods needs one Access() dependency named 'access'"
+                "events.identity.agency.rpc methods needs one Access() dependency named 'access'"
             )
         super().setup()
 

@@ -3,13 +3,13 @@ service's own log, for an auditor ("who looked at this cadre's file, when, under
 authority"; "who tried to do what, and why it was refused").
 
 Each is an aggregate of one event, saved alone (no command record: it is not a command's
-effect). Agencies are the validated RabbitMQ users (``events.identity``), never a payload's
+effect). Agencies are the validated RabbitMQ users (``events.identity.agency``), never a payload's
 claim. Nothing of a refused command's payload is kept but its ``command_id``, its ``actor``
 and the cadre it names: the payload may hold personal data the caller was not entitled to
 send.
 
 ``CALLER`` holds, while a service method runs, who called it and under which authority;
-``events.commands.CommandApplication.execute`` records it with every command.
+``events.log.commands.CommandApplication.execute`` records it with every command.
 """
 
 from __future__ import annotations
@@ -32,7 +32,12 @@ def current_caller() -> dict[str, str] | None:
 class AccessDenied(Aggregate):
     """A call the policy refused (type ``access_denied_recorded``)."""
 
-    @event("Recorded")
+    TOPIC = "events.access:AccessDenied"  # pinned, as CommandRecord's (events.log.commands)
+
+    class Created(Aggregate.Created):
+        TOPIC = "events.access:AccessDenied.Created"
+
+    @event("Recorded", topic="events.access:AccessDenied.Recorded")
     def __init__(
         self,
         agency: str | None,
@@ -58,7 +63,12 @@ class PersonnelFileRead(Aggregate):
     """A cadre's personnel file (or eligibility) read (type ``personnel_file_read_recorded``):
     by which agency, under which role and policy version, as of which day (None: today)."""
 
-    @event("Recorded")
+    TOPIC = "events.access:PersonnelFileRead"  # pinned
+
+    class Created(Aggregate.Created):
+        TOPIC = "events.access:PersonnelFileRead.Created"
+
+    @event("Recorded", topic="events.access:PersonnelFileRead.Recorded")
     def __init__(
         self,
         agency: str,

@@ -40,9 +40,10 @@ from pymongo import ASCENDING
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from events.logformat import event_hash
-from events.mongodb import HEADS_COLLECTION, datastore_from_config
-from events.observability import CHECKPOINT_REFUSALS
+from events.log.chain import event_hash
+from events.log.datastore import datastore_from_config
+from events.log.recorders import HEADS_COLLECTION
+from events.runtime.metrics import CHECKPOINT_REFUSALS
 from schemas.events import LOGS
 
 log = logging.getLogger(__name__)

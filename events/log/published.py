@@ -6,7 +6,7 @@ same event whether the bus or the log brought it. Nothing here imports a service
 states are JSON, decoded with the transcodings every youwei application registers.
 
 Correlation and causation come from the command record that ends each append
-(``events.commands.CommandRecord``): an event's ``causation_id`` is the id of the command
+(``events.log.commands.CommandRecord``): an event's ``causation_id`` is the id of the command
 that appended it, and its ``correlation_id`` the id that command carried forward from the
 event that caused it (or its own id, for a command an agency sent).
 """
@@ -21,14 +21,15 @@ from uuid import UUID, uuid5
 
 from eventsourcing.persistence import Notification
 
-from events.mongodb import MongoDBApplicationRecorder, MongoDBDatastore
-from events.personal import PersonalKeys, Sealer
-from events.transcoding import transcoder
+from events.identity.personal import PersonalKeys, Sealer
+from events.log.datastore import MongoDBDatastore
+from events.log.recorders import MongoDBApplicationRecorder
+from events.log.transcoding import transcoder
 from schemas.events import LOGS, PUBLISHED, PUBLISHED_ITEMS
 
 EVENT_NAMESPACE = UUID("9d3b1f4e-6a2c-4e8f-b1d7-52c0e8a4f613")
 RECORD_TOPIC = "events.commands:CommandRecord.Recorded"
-"""The topic of ``events.commands.CommandRecord``'s one event (a test keeps them equal)."""
+"""The topic of ``events.log.commands.CommandRecord``'s one event (a test keeps them equal)."""
 BATCH = 500
 LOOKAHEAD = 1000
 """How far past the last event asked for a reader looks for the command record that ends

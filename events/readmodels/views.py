@@ -20,11 +20,8 @@ from pymongo import ASCENDING
 from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 
-from events.mongodb import (
-    MongoDBApplicationRecorder,
-    MongoDBTrackingRecorder,
-    _create_collection,
-)
+from events.log.datastore import create_collection
+from events.log.recorders import MongoDBApplicationRecorder, MongoDBTrackingRecorder
 
 BATCH = 500
 
@@ -46,7 +43,7 @@ class LogView(MongoDBTrackingRecorder):
         self.log = recorder
         self.documents: Collection = recorder.datastore.collection(self.name)
         self.create_table()
-        _create_collection(self.documents)
+        create_collection(self.documents)
         for keys in self.indexes:
             self.documents.create_index([(key, ASCENDING) for key in keys])
 

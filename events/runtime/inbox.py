@@ -5,8 +5,8 @@ to decode a body (an unknown content type, invalid UTF-8, JSON nested 100,000 de
 responder without ``reply_to``, a header that breaks the worker's context
 (``nameko.call_id_stack: [1, 2]``). A message that was never acknowledged then comes back
 and kills the service again when it restarts. Here is the boundary between the broker's
-bytes and a worker, for the RPC entrypoint (``events.identity``) and the event consumers
-(``events.consumer``):
+bytes and a worker, for the RPC entrypoint (``events.identity.agency``) and the event consumers
+(``events.bus.consumer``):
 
 - ``GuardedQueueConsumer`` hands each message, undecoded, to its provider's ``consume``, in
   a thread that never raises: whatever goes wrong is logged, counted and the message
@@ -37,7 +37,7 @@ from nameko.exceptions import MalformedRequest, safe_for_serialization
 from nameko.messaging import QueueConsumer
 from prometheus_client import Counter
 
-from events.observability import REGISTRY
+from events.runtime.metrics import REGISTRY
 
 log = logging.getLogger(__name__)
 

@@ -35,8 +35,8 @@ from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from events.mongodb import MongoDBDatastore, datastore_from_config
-from events.published import LogReader
+from events.log.datastore import MongoDBDatastore, datastore_from_config
+from events.log.published import LogReader
 from schemas.events import HEADER_PREFIX
 
 log = logging.getLogger(__name__)

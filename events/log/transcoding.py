@@ -28,7 +28,7 @@ class DateAsISO(Transcoding):
 def transcoder() -> JSONTranscoder:
     """A transcoder that reads any youwei log's stored states, without its service's code."""
     coder = JSONTranscoder()
-    from events.personal import SealedAsDict  # personal fields, sealed (events.personal)
+    from events.identity.personal import SealedAsDict
 
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), SealedAsDict()):
         coder.register(transcoding)

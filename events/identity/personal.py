@@ -14,7 +14,7 @@ without its key, it reads as ``None``. An erased person keeps a tombstone, so no
 theirs is ever sealed again by mistake. Keys are read on every open (no cache), so an
 erasure holds at once in every process.
 
-An erasure is decided, then recorded, then done (``events.commands.CommandApplication.erase``):
+An erasure is decided, then recorded, then done (``events.log.commands.CommandApplication.erase``):
 the keys it will destroy are first marked with the erasure's command record
 (``erasing``), from which moment nothing new of those people is sealed; once the erasure is
 recorded the marked keys are destroyed. A mark whose command was refused or failed is taken

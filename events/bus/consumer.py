@@ -4,7 +4,7 @@ application side that applies a policy to each upstream event exactly once.
 The bus is the doorbell, the log is the truth. A message says "the log of ``source`` has an
 event at ``position``"; the consumer applies its policy to every event of that log from the
 last position it tracked up to that one, read from the log itself
-(``events.published.LogReader``). Each effect is saved with its command record and its
+(``events.log.published.LogReader``). Each effect is saved with its command record and its
 tracking record (policy, upstream log, position) in one transaction, so a redelivered or
 duplicated message finds the position tracked and does nothing, and a message that arrives
 ahead of a gap makes the consumer read the gap from the log first. A consumer that starts
@@ -35,8 +35,8 @@ from nameko.events import EventHandler
 from nameko.exceptions import MalformedRequest, RemoteError
 from pymongo.errors import ConnectionFailure
 
-from events.inbox import GuardedQueueConsumer, context_headers, decode_json, excerpt
-from events.observability import PARKS, RETRIES
+from events.runtime.inbox import GuardedQueueConsumer, context_headers, decode_json, excerpt
+from events.runtime.metrics import PARKS, RETRIES
 from schemas.events import LOGS, PublicEvent
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether ``error`` says the database could not be reached (also when a service called
     over RPC says so), rather than that the message cannot be handled."""
     if isinstance(error, RemoteError):
-        return error.exc_type == "Unavailable"  # events.identity's answer for this
+        return error.exc_type == "Unavailable"  # events.identity.agency's answer for this
     return isinstance(error, OperationalError | ConnectionFailure)
 
 
@@ -77,7 +77,7 @@ class LogEventHandler(EventHandler):
     """``@log_event_handler(source, event_type)``: the decorated method gets each relayed
     event (its public form, validated) of that type from ``source``'s log; and once at
     start, a catch-up event (``position`` None: up to the log's head). No message stops
-    the service (``events.inbox``): one that is not a valid event is parked at once."""
+    the service (``events.runtime.inbox``): one that is not a valid event is parked at once."""
 
     queue_consumer = GuardedQueueConsumer()
 
@@ -109,7 +109,7 @@ class LogEventHandler(EventHandler):
         return result, exc_info
 
     def consume(self, message: Any) -> None:
-        """A message as it came (``events.inbox.GuardedQueueConsumer``): one that is not
+        """A message as it came (``events.runtime.inbox.GuardedQueueConsumer``): one that is not
         the documented JSON is parked as it is."""
         try:
             body = decode_json(message)
