@@ -48,7 +48,15 @@ def assessments(plan: Script) -> None:
         plan.facts["capped"].append(cadre.key)
 
 
-def assess(plan: Script, cadre: Cadre, grade: str, year: int, after: tuple = (), expected: str | None = None, running: int = 1) -> None:
+def assess(
+    plan: Script,
+    cadre: Cadre,
+    grade: str,
+    year: int,
+    after: tuple = (),
+    expected: str | None = None,
+    running: int = 1,
+) -> None:
     """Ratings that make ``grade``, then the year's assessment (``expected``: the grade
     the service gives, when a measure in force caps it; ``running``: the years running
     with this grade)."""
@@ -59,7 +67,7 @@ def assess(plan: Script, cadre: Cadre, grade: str, year: int, after: tuple = (),
     rated = [rating(plan, cadre, channel, f"{year}-12", value, rater_ref(plan, channel), bulk)
              for channel, value in ballots]  # fmt: skip
     rated += [rating(plan, cadre, channel, f"{year}-{rng.randint(1, 11):02d}", value,
-                          rater_ref(plan, channel), bulk)
+                     rater_ref(plan, channel), bulk)
               for channel, value in ratings]  # fmt: skip
     key = plan.add(f"assessment/{cadre.key}/{year}", "evaluations",
                    "conclude_annual_assessment", "中共云岭市委组织部",

@@ -65,7 +65,7 @@ def reform_efforts(plan: Script) -> None:
                              "starts": starts})  # fmt: skip
 
 
-def fits(plan: Script, flow: tuple[str, str], cadre: Cadre) -> bool:
+def fits(flow: tuple[str, str], cadre: Cadre) -> bool:
     kind, detail = flow
     if kind not in ("handling",) and detail != "revoked_handling":
         return True
@@ -82,21 +82,20 @@ def fits(plan: Script, flow: tuple[str, str], cadre: Cadre) -> bool:
 
 def next_flow(plan: Script, cadre: Cadre) -> tuple[str, str]:
     for flow in plan.pending_flows:
-        if fits(plan, flow, cadre):
+        if fits(flow, cadre):
             plan.pending_flows.remove(flow)
             return flow
     while True:
         flows, weights = zip(*FLOW_WEIGHTS.items(), strict=True)
         flow = plan.rng.choices(flows, weights=weights)[0]
-        if fits(plan, flow, cadre):
+        if fits(flow, cadre):
             return flow
 
 
 def cases(plan: Script) -> None:
     rng = plan.rng
     plan.pending_flows = list(REQUIRED_FLOWS)
-    #: (cadre, the step of an admonishment or accountability in YEAR), for the veto
-    plan.sanctioned: list[tuple[Cadre, str]] = []
+    plan.sanctioned = []
     # findings about a cadre: the accountability service opens the case itself
     for finding in plan.findings:
         cadre = finding["cadre"]
@@ -107,7 +106,7 @@ def cases(plan: Script) -> None:
         problem = zh(SITUATIONS, finding["situation"])
         plan.facts["cases_by_policy"].append(case)
         chain(plan, case, cadre, finding["found"], next_flow(plan, cadre), problem,
-                   "督查暗访发现")  # fmt: skip
+              "督查暗访发现")  # fmt: skip
     # reports from the public, opened here; the first ones about mistakes made in reform
     # efforts registered in advance (容错免责)
     exemptions = max(2, len(plan.efforts))
@@ -170,7 +169,15 @@ def cases(plan: Script) -> None:
         chain(plan, case, cadre, opened, flow, problem, "督查暗访发现所在单位")
 
 
-def chain(plan: Script, case: str, cadre: Cadre, opened: date, flow: tuple[str, str], problem: str, source: str) -> None:
+def chain(
+    plan: Script,
+    case: str,
+    cadre: Cadre,
+    opened: date,
+    flow: tuple[str, str],
+    problem: str,
+    source: str,
+) -> None:
     """The steps of a case after it opened, planned from ``opened``."""
     rng = plan.rng
     kind, detail = flow
@@ -273,7 +280,15 @@ def chain(plan: Script, case: str, cadre: Cadre, opened: date, flow: tuple[str, 
              else "申诉已复查办结，案件办结。", closed_on=later(3, 12))  # fmt: skip
 
 
-def decide_handling(plan: Script, case: str, cadre: Cadre, handling: str, decided: CaseDay, problem: str, source: str) -> str:
+def decide_handling(
+    plan: Script,
+    case: str,
+    cadre: Cadre,
+    handling: str,
+    decided: CaseDay,
+    problem: str,
+    source: str,
+) -> str:
     cadre.roles.add("handled")
     fields: dict[str, Any] = {}
     if handling == "transfer":
@@ -314,7 +329,9 @@ def decide_handling(plan: Script, case: str, cadre: Cadre, handling: str, decide
     return decision
 
 
-def grant_exemption(plan: Script, case: str, cadre: Cadre, opened: date, effort: dict, outcome: str) -> None:
+def grant_exemption(
+    plan: Script, case: str, cadre: Cadre, opened: date, effort: dict, outcome: str
+) -> None:
     rng = plan.rng
     actor = "云岭市纪委监委"
     at = opened + timedelta(days=rng.randint(10, 25))

@@ -7,6 +7,7 @@ from datetime import date
 
 from .data import (
     BUREAUS,
+    CITY,
     COUNTIES,
     KEY_WORK,
     LEADERS,
@@ -16,7 +17,6 @@ from .data import (
     TOP_UNITS,
     TOWNSHIPS,
     VILLAGES,
-    CITY,
 )
 from .script import Cadre, Script, Unit, between, chinese_name, on
 from .steps import YEAR, Ref

@@ -1,5 +1,5 @@
-"""Commendations: leaders commended for their key work at mid-year, cadres graded excellent
-at year end, and some section-level ones recommended for promotion and promoted."""
+"""The year's commendations (``commend``) and the promotions some of them lead to
+(``appoint``, with a new liaison task)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def inspections(plan: Script) -> None:
     wanted_findings = plan.scaled(240, 16)
     per_inspection = [wanted_findings // count + (1 if n < wanted_findings % count else 0)
                       for n in range(count)]  # fmt: skip
-    plan.findings: list[dict[str, Any]] = []
+    plan.findings = []
     commission = "市纪委监委第{n}监督检查室"
     for n, (kind, started) in enumerate(zip(kinds, starts, strict=True)):
         team = [{"name": f"{chinese_name(rng, 'male', plan.names)}"
@@ -69,7 +69,9 @@ def inspections(plan: Script) -> None:
             record_finding(plan, key, kind, started, unit, situation, f"{n:03d}-{k}")
 
 
-def record_finding(plan: Script, inspection: str, kind: str, started: date, unit: Unit, situation: str, number: str) -> None:
+def record_finding(
+    plan: Script, inspection: str, kind: str, started: date, unit: Unit, situation: str, number: str
+) -> None:
     rng = plan.rng
     found = started + timedelta(days=rng.randint(0, 4))
     eligible = [c for c in unit.cadres if c.rank != "city_level"
@@ -94,9 +96,7 @@ def record_finding(plan: Script, inspection: str, kind: str, started: date, unit
         if situation in TYPES_OF and rng.random() < 0.6:
             fields["cadre_type"] = TYPES_OF[situation]
     if kind == "undercover_visit":
-        films = [
-            f"暗访视频 {found:%Y%m%d}-{number} 第{s}段" for s in range(1, rng.randint(2, 4))
-        ]
+        films = [f"暗访视频 {found:%Y%m%d}-{number} 第{s}段" for s in range(1, rng.randint(2, 4))]
         fields["evidence"] = [{"reference": film, "sha256": digest(film)} for film in films]
     elif rng.random() < 0.5:
         record = f"检查记录 {found:%Y%m%d}-{number}（台账、询问笔录）"

@@ -23,6 +23,7 @@ from .year import describe, plan_year
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability")
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
 
+
 class DemoError(RuntimeError):
     """The demo could not load the year; the message says what to do."""
 

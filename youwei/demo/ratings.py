@@ -14,7 +14,15 @@ from .steps import YEAR, Ref
 EVERYDAY_BULK = 100  # everyday ratings an agency sends in one submit_ratings
 
 
-def rating(plan: Script, cadre: Cadre, channel: str, period: str, value: Any, rater: str, bulk: str | None = None) -> str:
+def rating(
+    plan: Script,
+    cadre: Cadre,
+    channel: str,
+    period: str,
+    value: Any,
+    rater: str,
+    bulk: str | None = None,
+) -> str:
     """A rating step; with ``bulk``, sent in one ``submit_ratings`` with the other
     ratings of that key (those of one agency), which orders them itself."""
     agency = {"democratic_appraisal": "中共云岭市委组织部 民主评议",
@@ -80,12 +88,12 @@ def everyday_ratings(plan: Script) -> None:
             period = f"{YEAR}-{rng.randint(1, 11):02d}"
             rater = rater_ref(plan, channel)
             rating(plan, cadre, channel, period, public_value(plan, channel, level), rater,
-                        everyday_bulk(plan, channel))  # fmt: skip
+                   everyday_bulk(plan, channel))  # fmt: skip
             repeat = (channel, period, rater)
         if repeat and rng.random() < 0.05:  # the same rater again: recorded, counted once
             channel, period, rater = repeat
             rating(plan, cadre, channel, period, public_value(plan, channel, level), rater,
-                        everyday_bulk(plan, channel))  # fmt: skip
+                   everyday_bulk(plan, channel))  # fmt: skip
             plan.facts["repeated_ratings"].append(cadre.key)
 
 
@@ -136,4 +144,3 @@ def grade_of(ratings: list[tuple[str, Any]], measures: tuple[str, ...] = ()) -> 
         ) > GRADE_ORDER.index(grade):
             grade = veto["grade_at_most"]
     return grade
-

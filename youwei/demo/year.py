@@ -18,7 +18,6 @@ from .ratings import everyday_ratings
 from .script import Script
 from .steps import YEAR, Plan
 
-
 #: The lists a plan's facts always have (empty when the year has none).
 FACT_LISTS = (
     "letters", "letters_left", "letters_open", "letters_accepted", "letters_reported",
@@ -28,7 +27,6 @@ FACT_LISTS = (
     "exemption_exempted", "exemption_mitigated",
     *(f"handling_{h}" for h in HANDLINGS),
 )  # fmt: skip
-
 
 
 def plan_year(seed: int = YEAR, scale: float = 1.0) -> Plan:
