@@ -12,14 +12,13 @@ allocated (flat means it does not grow with the log). Nothing is asserted.
 
 from __future__ import annotations
 
-import time
-import tracemalloc
 from pathlib import Path
 from uuid import uuid4
 
 import click
 from eventsourcing.persistence import StoredEvent
 
+from bench.measuring import peak_kib, timed
 from bench.scratch import scratch_datastore
 from events.audit.checkpoints import load_private_key, new_private_key_pem, sign_head
 from events.audit.export import export, verify_export
@@ -46,21 +45,6 @@ def write_log(datastore: MongoDBDatastore, log: str, total: int, private) -> Non
             sign_head(datastore.database, private, log)
             written += batch
             bar.update(batch)
-
-
-def timed(work) -> float:
-    started = time.monotonic()
-    work()
-    return time.monotonic() - started
-
-
-def peak_kib(work) -> float:
-    tracemalloc.start()
-    try:
-        work()
-        return tracemalloc.get_traced_memory()[1] / 1024
-    finally:
-        tracemalloc.stop()
 
 
 def measure(datastore: MongoDBDatastore, folder: Path, size: int, private) -> dict:

@@ -18,14 +18,13 @@ peak (flat means it does not grow with the logs). Nothing is asserted; it prints
 from __future__ import annotations
 
 import random
-import time
-import tracemalloc
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import click
 from eventsourcing.persistence import StoredEvent
 
+from bench.measuring import peak_kib, timed
 from bench.scratch import scratch_datastore
 from events.log.datastore import MongoDBDatastore
 from events.log.published import RECORD_TOPIC, LogReader
@@ -112,21 +111,6 @@ def write_city(datastore: MongoDBDatastore, total: int, progress) -> int:
     for log in logs.values():
         log.flush()
     return sum(log.count for log in logs.values())
-
-
-def timed(work) -> float:
-    started = time.monotonic()
-    work()
-    return time.monotonic() - started
-
-
-def peak_kib(work) -> float:
-    tracemalloc.start()
-    try:
-        work()
-        return tracemalloc.get_traced_memory()[1] / 1024
-    finally:
-        tracemalloc.stop()
 
 
 def measure(datastore: MongoDBDatastore, total: int) -> dict:

@@ -2,15 +2,27 @@
 armed, it holds back the next reply to a ``commitTransaction`` (the transaction is then
 committed and, with ``--sync-on-commit``, on disk), calls ``cut()`` (the test kills the
 server there) and drops the connection, so the client never learns that its commit
-landed. Everything else is forwarded unchanged, message by message."""
+landed. Everything else is forwarded unchanged, message by message.
+
+Under eventlet's monkey patching (the second pass) the proxy still runs in operating-system
+threads on plain sockets: it stands for the network, and must not share the hub of the code
+under test (its green sockets, closed under a reader by the other direction's pump, left
+listeners on file descriptors that the tests' later subprocesses reused)."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
 import struct
-import threading
 from collections.abc import Callable
+
+try:
+    from eventlet.patcher import original
+except ImportError:  # pragma: no cover (eventlet comes with nameko)
+    import socket
+    import threading
+else:
+    socket = original("socket")
+    threading = original("threading")
 
 OP_MSG = 2013
 COMMIT = b"commitTransaction\x00"
@@ -33,7 +45,7 @@ def _read(sock: socket.socket, size: int) -> bytes | None:
     while size:
         try:
             chunk = sock.recv(min(size, 1 << 20))
-        except OSError:
+        except (OSError, EOFError):
             return None
         if not chunk:
             return None

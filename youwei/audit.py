@@ -35,9 +35,9 @@ def database_options(command):
 def local_signing_key() -> Path:
     """Where ``youwei up`` keeps the local stack's signing key (``youwei.stack.signing_key``,
     which makes it when missing; this only names it)."""
-    from youwei.stack import state_dir
+    from youwei.stack import signing_key_path
 
-    return state_dir() / "audit-signing-key.pem"
+    return signing_key_path()
 
 
 def default_key_file() -> str | None:

@@ -470,12 +470,17 @@ def wait_ready(services: list[StackService], supervisor: SupervisorProcess,
         time.sleep(1)
 
 
+def signing_key_path() -> Path:
+    """Where the local stack keeps its checkpoint signing key (``signing_key`` makes it)."""
+    return state_dir() / "audit-signing-key.pem"
+
+
 def signing_key() -> Path:
     """The local stack's checkpoint signing key (made on first use, kept in the state
     folder); a deployment gives its own in ``AUDIT_SIGNING_KEY_FILE`` (docs/audit.md)."""
     from events.audit.checkpoints import new_private_key_pem
 
-    path = state_dir() / "audit-signing-key.pem"
+    path = signing_key_path()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)

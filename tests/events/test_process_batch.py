@@ -6,20 +6,17 @@ decided exactly once."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from uuid import UUID, uuid4, uuid5
 
-import pytest
 from eventsourcing.domain import Aggregate, event
 
 from events.log.published import RECORD_TOPIC, LogReader
 from schemas.errors import RuleViolation
-from services.accountability.application import Accountability
-from services.inspections.application import Inspections
-from tests.events.support import fresh_database_name
+from tests.events.test_process import applications
 from tests.services.support import ACTOR
 
+__all__ = ["applications"]  # the fixture, imported
 TALLY = uuid5(UUID(int=0), "tally")
 
 
@@ -37,17 +34,6 @@ class Tally(Aggregate):
     @classmethod
     def create_id(cls) -> UUID:
         return TALLY
-
-
-@pytest.fixture
-def applications(mongodb_uri):
-    env = {"PERSISTENCE_MODULE": "events.mongodb", "MONGODB_URI": os.environ["MONGODB_URI"],
-           "MONGODB_DATABASE": fresh_database_name()}  # fmt: skip
-    inspections, accountability = Inspections(env=env), Accountability(env=env)
-    yield inspections, accountability
-    inspections.factory.datastore.client.drop_database(env["MONGODB_DATABASE"])
-    inspections.close()
-    accountability.close()
 
 
 def test_a_batch_sees_its_own_changes_keeps_order_and_decides_each_once(applications) -> None:

@@ -7,7 +7,6 @@ document; commendations are listed, published on the honour roll with a public c
 from __future__ import annotations
 
 import json
-from datetime import date
 from uuid import uuid4
 
 import pytest
@@ -16,35 +15,15 @@ from nameko.exceptions import RemoteError
 
 from schemas.events import PUBLISHED
 from schemas.records import HONOUR_FIELDS
-from services.accountability.service import AccountabilityService
-from services.cadre_registry.service import CadreRegistryService
-from services.evaluations.service import EvaluationsService
-from services.inspections.service import InspectionsService
-from services.records.service import RecordsService
-from tests.services.support import FixedClock, command, invalid_fields, running_services
+from tests.services.support import command, invalid_fields
 from tests.services.test_inspections_rpc import wait_for
+from tests.services.whole_city import clock, cluster, refused
 
 pytestmark = pytest.mark.nameko
-SERVICES = [CadreRegistryService, EvaluationsService, InspectionsService,
-            AccountabilityService, RecordsService]  # fmt: skip
+__all__ = ["clock", "cluster"]  # the fixtures, imported
 #: The keys whose values are codes: wherever a personnel file has one, it is a label.
 CODED = {"kind", "status", "decision_type", "change", "outcome", "form", "rank", "post_kind",
          "grade", "situation", "restricts", "consequence"}  # fmt: skip
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(date(2026, 12, 15))
-
-
-@pytest.fixture
-def cluster(container_factory, rabbit_config, mongodb_uri, web_port, clock):
-    with running_services(
-        SERVICES, container_factory, rabbit_config, mongodb_uri, clock=clock,
-        EVENT_RETRY_DELAYS=[0.2, 0.5], PROJECTIONS_POLL_SECONDS=0.2,
-        WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", INSPECTIONS_DEADLINE_CHECK_SECONDS=3600,
-    ) as running:  # fmt: skip
-        yield running
 
 
 @pytest.fixture
@@ -61,14 +40,6 @@ def city(cluster) -> dict[str, str]:
         )["cadre_id"]  # fmt: skip
 
     return {"hall": hall, "cadre": cadre("周敏"), "colleague": cadre("陈静")}
-
-
-def refused(call, rule: str) -> str:
-    with pytest.raises(RemoteError) as raised:
-        call()
-    assert raised.value.exc_type == "RuleViolation", raised.value
-    assert raised.value.value.startswith(f"{rule}:"), raised.value.value
-    return raised.value.value
 
 
 def labels_missing(value, path: str = "") -> list[str]:

@@ -12,33 +12,13 @@ from datetime import date
 import pytest
 from nameko.exceptions import RemoteError
 
-from services.accountability.service import AccountabilityService
-from services.cadre_registry.service import CadreRegistryService
-from services.evaluations.service import EvaluationsService
-from services.inspections.service import InspectionsService
-from services.records.service import RecordsService
-from tests.services.support import FixedClock, command, invalid_fields, running_services
+from tests.services.support import command, invalid_fields
 from tests.services.test_inspections_rpc import TEAM, wait_for
 from tests.services.test_policies import rate_year
+from tests.services.whole_city import clock, cluster, refused
 
 pytestmark = pytest.mark.nameko
-SERVICES = [CadreRegistryService, EvaluationsService, InspectionsService,
-            AccountabilityService, RecordsService]  # fmt: skip
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(date(2026, 12, 15))
-
-
-@pytest.fixture
-def cluster(container_factory, rabbit_config, mongodb_uri, web_port, clock):
-    with running_services(
-        SERVICES, container_factory, rabbit_config, mongodb_uri, clock=clock,
-        EVENT_RETRY_DELAYS=[0.2, 0.5], PROJECTIONS_POLL_SECONDS=0.2,
-        WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", INSPECTIONS_DEADLINE_CHECK_SECONDS=3600,
-    ) as running:  # fmt: skip
-        yield running
+__all__ = ["clock", "cluster"]  # the fixtures, imported
 
 
 @pytest.fixture
@@ -63,14 +43,6 @@ def liaison_task(rpc, owner: str, title: str = "联系大营街镇") -> str:
     return rpc.cadre_registry.assign_responsibility(
         command(kind="liaison_task", title=title, owner_id=owner, effective_date="2025-01-01")
     )["task_id"]
-
-
-def refused(call, rule: str) -> str:
-    with pytest.raises(RemoteError) as raised:
-        call()
-    assert raised.value.exc_type == "RuleViolation", raised.value
-    assert raised.value.value.startswith(f"{rule}:"), raised.value.value
-    return raised.value.value
 
 
 def report_case(rpc, cadre: str, occurred: str, opened: str) -> str:
