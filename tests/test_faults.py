@@ -55,6 +55,8 @@ def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
     consumer.start()
     replica.start()
     store = inspections.factory.datastore
+    stopped = threading.Event()
+    writer = None
     try:
         team = [{"name": "李纪检", "role": "commission"}, {"name": "王记者", "role": "media"}]
         visit = inspections.open_inspection(
@@ -67,6 +69,8 @@ def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
 
         def write() -> None:
             for n in range(FINDINGS):
+                if stopped.is_set():  # the test failed: stop writing into a database it drops
+                    return
                 found.append(inspections.record_finding(
                     {"command_id": uuid4(), "actor": ACTOR, "inspection_id": visit,
                      "unit_id": uuid4(), "cadre_id": cadres[n % 50], "situation": "no_drive",
@@ -74,7 +78,7 @@ def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
                      "typical": False, "found_on": date(2026, 5, 2)}
                 )["finding_id"])  # fmt: skip
 
-        writer = threading.Thread(target=write)
+        writer = threading.Thread(target=write, daemon=True)
         writer.start()
         wait(lambda: len(found) >= 400, "400 findings")
         relay.kill()  # the relay dies mid-batch; its lease expires; a new process takes over
@@ -115,6 +119,9 @@ def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
         assert Counter(bases).most_common(1)[0][1] == 1, "a finding opened two cases"
         assert set(bases) == set(found)
     finally:
+        stopped.set()
+        if writer is not None:
+            writer.join(timeout=60)
         replica.stop()
         consumer.stop()
         relay.stop()
