@@ -17,13 +17,25 @@ import pytest
 
 from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
-from tests.events.support import fresh_database_name
 from tests.processes import BrokerNode, ServiceProcess
 from tests.services.support import ACTOR
+from youwei.stack import SecantusServer, free_port
 
 pytestmark = pytest.mark.processes
 FINDINGS = 2000
 CASE_OPENED = "services.accountability.domain:Case.Opened"
+
+
+@pytest.fixture
+def database(tmp_path):
+    """A SecantusDB server of the test's own: its 2,000 findings, their cases and their
+    repeats stay out of the session's server (dropping them there held it for minutes)."""
+    server = SecantusServer(port=free_port(), storage_path=tmp_path / "secantus",
+                            pid_file=tmp_path / "secantus.pid",
+                            log_file=tmp_path / "secantus.log")  # fmt: skip
+    server.start()
+    yield server.uri
+    server.stop()
 
 
 @pytest.fixture
@@ -42,10 +54,9 @@ def service(name: str, tmp_path, env: dict) -> ServiceProcess:
 
 
 def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
-    broker, mongodb_uri, tmp_path
+    broker, database, tmp_path
 ) -> None:
-    database = fresh_database_name()
-    env = {"AMQP_URI": broker.uri, "MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database,
+    env = {"AMQP_URI": broker.uri, "MONGODB_URI": database, "MONGODB_DATABASE": "faults",
            "RELAY_LEASE_SECONDS": "2", "EVENT_RETRY_DELAYS": "[0.2, 0.5, 1, 2, 4]"}  # fmt: skip
     inspections = Inspections(env={"PERSISTENCE_MODULE": "events.mongodb", **env})
     relay = service("inspections", tmp_path, env)
@@ -69,7 +80,7 @@ def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
 
         def write() -> None:
             for n in range(FINDINGS):
-                if stopped.is_set():  # the test failed: stop writing into a database it drops
+                if stopped.is_set():  # the test failed: stop writing, the services are stopping
                     return
                 found.append(inspections.record_finding(
                     {"command_id": uuid4(), "actor": ACTOR, "inspection_id": visit,
@@ -125,7 +136,6 @@ def test_kills_a_broker_restart_and_duplicates_leave_one_clean_pass(
         replica.stop()
         consumer.stop()
         relay.stop()
-        store.client.drop_database(database)
         inspections.close()
 
 
