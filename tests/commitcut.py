@@ -15,14 +15,10 @@ import contextlib
 import struct
 from collections.abc import Callable
 
-try:
-    from eventlet.patcher import original
-except ImportError:  # pragma: no cover (eventlet comes with nameko)
-    import socket
-    import threading
-else:
-    socket = original("socket")
-    threading = original("threading")
+from eventlet.patcher import original
+
+socket = original("socket")
+threading = original("threading")
 
 OP_MSG = 2013
 COMMIT = b"commitTransaction\x00"

@@ -32,19 +32,13 @@ def database_options(command):
     )(command)
 
 
-def local_signing_key() -> Path:
-    """Where ``youwei up`` keeps the local stack's signing key (``youwei.stack.signing_key``,
-    which makes it when missing; this only names it)."""
-    from youwei.stack import signing_key_path
-
-    return signing_key_path()
-
-
 def default_key_file() -> str | None:
     """``AUDIT_SIGNING_KEY_FILE``, else the local stack's key if ``youwei up`` made one."""
     if os.environ.get("AUDIT_SIGNING_KEY_FILE"):
         return os.environ["AUDIT_SIGNING_KEY_FILE"]
-    local = local_signing_key()
+    from youwei.stack import signing_key_path
+
+    local = signing_key_path()
     return str(local) if local.is_file() else None
 
 
@@ -65,11 +59,12 @@ def connect(uri: str, database: str):
 
 def private_key(key_file: str | None):
     from events.audit.checkpoints import SigningKeyError, load_private_key
+    from youwei.stack import signing_key_path
 
     if not key_file:
         raise click.UsageError(
             "no signing key: give --key-file or set AUDIT_SIGNING_KEY_FILE "
-            f"(on the local stack, `youwei up` makes {local_signing_key()})"
+            f"(on the local stack, `youwei up` makes {signing_key_path()})"
         )
     try:
         return load_private_key(key_file)

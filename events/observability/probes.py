@@ -4,25 +4,21 @@ each container to it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from kombu import Connection
+from prometheus_client import make_wsgi_app
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
 
 from events.runtime.metrics import REGISTRY
 
 if TYPE_CHECKING:
     from events.observability.dependency import Observability
-
-import contextlib
-import json
-import logging
-import threading
-from typing import Any
-
-from kombu import Connection
-from prometheus_client import (
-    make_wsgi_app,
-)
-from pymongo import MongoClient
-from pymongo.errors import PyMongoError
 
 log = logging.getLogger(__name__)
 
