@@ -19,7 +19,14 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from youwei.stack import SERVICE_NAMES, free_port, pid_alive, port_open, probe
+from youwei.stack import (
+    SERVICE_NAMES,
+    ephemeral_port_range,
+    free_port,
+    pid_alive,
+    port_open,
+    probe,
+)
 
 YOUWEI = [sys.executable, "-m", "youwei"]
 GRACE = 5  # YOUWEI_STOP_GRACE_SECONDS of the test's stack
@@ -133,10 +140,13 @@ class Stack:
 
 
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports on which nothing listens."""
+    """The first of ``count`` consecutive ports on which nothing listens, all below the
+    ephemeral range (see ``free_port``)."""
     for _ in range(100):
         first = free_port()
-        if first + count <= 65535 and not any(port_open(first + n) for n in range(count)):
+        if first + count <= ephemeral_port_range()[0] and not any(
+            port_open(first + n) for n in range(count)
+        ):
             return first
     raise AssertionError(f"no {count} consecutive free ports")
 
@@ -344,3 +354,12 @@ def test_up_refuses_a_probe_port_another_process_holds_and_starts_nothing(tmp_pa
     assert result.returncode == 1
     assert f"port {port}, the probes of inspections, is taken by another process" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_free_ports_for_listeners_are_never_ones_an_outgoing_connection_can_take() -> None:
+    low, high = ephemeral_port_range()
+    ports = [free_port() for _ in range(50)]
+    assert all(20000 <= port < low for port in ports), (low, high, ports)
+    for port in ports[:5]:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", port))
