@@ -13,7 +13,7 @@ pymongo's errors are raised as eventsourcing's (PEP 249 names): ``database_error
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pymongo
@@ -124,12 +124,17 @@ class MongoDBDatastore:
         self.client.close()
 
 
-def datastore_from_config(config: dict[str, Any]) -> MongoDBDatastore:
-    """The database a service's nameko config names (``EVENTSOURCING``: ``MONGODB_URI``,
-    ``MONGODB_DATABASE``), for what runs beside the service's application."""
-    settings = config.get("EVENTSOURCING") or {}
+def datastore_from_settings(setting: Callable[[str], str | None]) -> MongoDBDatastore:
+    """The database ``MONGODB_URI``, ``MONGODB_DATABASE`` and ``MONGODB_READ_CONCERN`` name,
+    each looked up with ``setting``, or the defaults (a local server, ``youwei``, majority)."""
     return MongoDBDatastore(
-        settings.get("MONGODB_URI") or "mongodb://127.0.0.1:27017",
-        settings.get("MONGODB_DATABASE") or "youwei",
-        read_concern=settings.get("MONGODB_READ_CONCERN") or "majority",
+        setting("MONGODB_URI") or "mongodb://127.0.0.1:27017",
+        setting("MONGODB_DATABASE") or "youwei",
+        read_concern=setting("MONGODB_READ_CONCERN") or "majority",
     )
+
+
+def datastore_from_config(config: dict[str, Any]) -> MongoDBDatastore:
+    """The database a service's nameko config names (its ``EVENTSOURCING`` settings), for
+    what runs beside the service's application."""
+    return datastore_from_settings((config.get("EVENTSOURCING") or {}).get)

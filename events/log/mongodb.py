@@ -25,7 +25,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
-from events.log.datastore import MongoDBDatastore
+from events.log.datastore import datastore_from_settings
 from events.log.recorders import (
     MongoDBAggregateRecorder,
     MongoDBApplicationRecorder,
@@ -51,11 +51,7 @@ class MongoDBFactory(InfrastructureFactory[MongoDBTrackingRecorder]):
         self.subscribe_poll_seconds = self._env_number(
             self.MONGODB_SUBSCRIBE_POLL_SECONDS, 0.5, float
         )
-        self.datastore = MongoDBDatastore(
-            uri=self.env.get(self.MONGODB_URI) or "mongodb://127.0.0.1:27017",
-            database=self.env.get(self.MONGODB_DATABASE) or "youwei",
-            read_concern=self.env.get(self.MONGODB_READ_CONCERN) or "majority",
-        )
+        self.datastore = datastore_from_settings(self.env.get)
 
     def _env_number(self, key: str, default: Any, kind: type) -> Any:
         value = self.env.get(key)
