@@ -33,7 +33,8 @@ from events.identity.agency import IdentifiedClusterRpcProxy
 from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 CASE_OPENED = "services.accountability.domain:Case.Opened"
 ACTOR = {"agency": "bench", "person": "bench"}

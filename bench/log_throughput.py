@@ -31,7 +31,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 
 from events.log.mongodb import MongoDBFactory
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 STATE = b'{"cadre_id":"00000000-0000-0000-0000-000000000000","grade":"competent"}'
 

@@ -25,7 +25,8 @@ import click
 import pymongo
 
 from services.evaluations.application import Evaluations
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 ACTOR = {"agency": "bench", "person": "bench"}
 CHANNELS = {

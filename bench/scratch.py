@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from events.log.datastore import MongoDBDatastore
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 
 @contextlib.contextmanager

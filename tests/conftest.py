@@ -17,7 +17,8 @@ with warnings.catch_warnings():
     from eventlet import patcher
 
 from tests.browser import browser_page, chromium_browser  # noqa: F401  (fixtures)
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

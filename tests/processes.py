@@ -11,7 +11,8 @@ from pathlib import Path
 
 from kombu import Connection
 
-from youwei.stack import PROJECT_ROOT, BackgroundProcess, free_port, port_open
+from youwei.ports import free_port, port_open
+from youwei.stack import PROJECT_ROOT, BackgroundProcess
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 

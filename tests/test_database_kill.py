@@ -58,7 +58,8 @@ from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
 from tests.services.support import ACTOR
 from youwei.dlq import parked_queues
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 pytestmark = pytest.mark.processes
 KILLS = int(os.environ.get("YOUWEI_DB_KILLS") or 3)

@@ -19,7 +19,8 @@ from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
 from tests.services.support import ACTOR
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 pytestmark = pytest.mark.processes
 FINDINGS = 2000

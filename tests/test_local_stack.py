@@ -19,14 +19,8 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from youwei.stack import (
-    SERVICE_NAMES,
-    ephemeral_port_range,
-    free_port,
-    pid_alive,
-    port_open,
-    probe,
-)
+from youwei.ports import ephemeral_port_range, free_port, port_open
+from youwei.stack import SERVICE_NAMES, pid_alive, probe
 
 YOUWEI = [sys.executable, "-m", "youwei"]
 GRACE = 5  # YOUWEI_STOP_GRACE_SECONDS of the test's stack

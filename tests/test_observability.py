@@ -16,7 +16,8 @@ from services.cadre_registry.service import CadreRegistryService
 from services.records.service import RecordsService
 from tests.scenario import wait_for
 from tests.services.support import command, running_services
-from youwei.stack import SecantusServer, free_port
+from youwei.ports import free_port
+from youwei.stack import SecantusServer
 
 pytestmark = pytest.mark.nameko
 

@@ -21,7 +21,7 @@ from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
 from tests.services.test_inspections_rpc import wait_for
 from tests.services.test_records import CITATION, PRIVATE, script
-from youwei.stack import free_port
+from youwei.ports import free_port
 
 pytestmark = [pytest.mark.processes, pytest.mark.browser]
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability", "records")

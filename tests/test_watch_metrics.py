@@ -16,7 +16,8 @@ from tests.scenario import wait_for
 from tests.services.support import command, running_services
 from tests.services.test_inspections_rpc import TEAM
 from tests.test_observability import samples, value
-from youwei.stack import PROJECT_ROOT, free_port
+from youwei.ports import free_port
+from youwei.stack import PROJECT_ROOT
 
 pytestmark = pytest.mark.nameko
 

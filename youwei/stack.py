@@ -11,10 +11,8 @@ import base64
 import contextlib
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymongo
+
+from youwei.ports import port_open
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL = PROJECT_ROOT / ".local"
@@ -42,44 +42,6 @@ class StackError(RuntimeError):
 
 def log(message: str) -> None:
     print(f"youwei: {message}", file=sys.stderr, flush=True)
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
-def free_port() -> int:
-    """A port nothing is bound to, for a listener that another process opens later.
-
-    It is drawn at random from below the kernel's ephemeral range, never from it: a port from
-    that range can be taken, between this choice and the listener's bind, as the local end of
-    any process's outgoing connection (in one CI run a service's connection to the broker held
-    the probe port chosen for the next service, which then could not start)."""
-    ephemeral_low, _ = ephemeral_port_range()
-    for _ in range(200):
-        port = random.randrange(FREE_PORT_FLOOR, max(ephemeral_low, FREE_PORT_FLOOR + 1000))
-        with socket.socket() as sock:
-            try:
-                sock.bind(("", port))
-            except OSError:
-                continue
-        return port
-    raise StackError(f"no free port in {FREE_PORT_FLOOR}-{ephemeral_low - 1}")
-
-
-#: The lowest port ``free_port`` chooses: above the well-known services' ports.
-FREE_PORT_FLOOR = 20000
-
-
-def ephemeral_port_range() -> tuple[int, int]:
-    """The ports the kernel gives outgoing connections (Linux's default when unreadable)."""
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.25) -> None:

@@ -13,7 +13,8 @@ from functools import cache
 
 import pytest
 
-from youwei.stack import PROJECT_ROOT, free_port
+from youwei.ports import free_port
+from youwei.stack import PROJECT_ROOT
 
 
 @cache

@@ -22,7 +22,7 @@ import pymongo
 from events.identity.agency import agency_broker_permissions
 from tests.events.support import fresh_database_name
 from tests.services.support import RATER_KEY
-from youwei.stack import free_port
+from youwei.ports import free_port
 
 #: The agencies of the tests: short name → role.
 AGENCY_ROLES = {
