@@ -31,23 +31,31 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         )
 
 
+PLAIN_PASS_ONLY = ("processes", "browser", "plain")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """nameko services need eventlet's monkey patching: a plain session leaves their tests
-    to the patched pass of the test command; tests that run services as processes
-    (``processes``) and tests in a browser (``browser``: Playwright hangs under eventlet,
-    see tests/browser.py) run once, in the plain pass (deselected, not skipped). A test that
-    asks for ``browser_page`` is marked ``browser`` here, whether or not it says so."""
+    to the patched pass of the test command. Run once, in the plain pass (deselected, not
+    skipped): tests that run services as processes (``processes``), tests in a browser
+    (``browser``: Playwright hangs under eventlet, see tests/browser.py), and tests of what
+    never runs under eventlet or does no I/O (``plain``: files, the command line, pure
+    domain rules and contracts). Every other test runs in both passes: the shared code
+    runs plain in the ``youwei`` command and patched in the services. A test that asks for
+    ``browser_page`` is marked ``browser`` here, whether or not it says so."""
     for item in items:
         if "browser_page" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
-        if item.get_closest_marker("browser") and item.get_closest_marker("nameko"):
+        once = [m for m in PLAIN_PASS_ONLY if item.get_closest_marker(m)]
+        if once and item.get_closest_marker("nameko"):
             raise pytest.UsageError(
-                f"{item.nodeid} is marked both 'browser' (plain pass only) and 'nameko' "
+                f"{item.nodeid} is marked both {once[0]!r} (plain pass only) and 'nameko' "
                 "(eventlet pass only), so no pass would run it: run the service as a process "
-                "(tests/processes.py, marker 'processes') and browse that"
+                "(tests/processes.py, marker 'processes'), or move the test to a module of "
+                "its own"
             )
     patched = patcher.is_monkey_patched("socket")
-    leave = ("processes", "browser") if patched else ("nameko",)
+    leave = PLAIN_PASS_ONLY if patched else ("nameko",)
     kept = [item for item in items if not any(item.get_closest_marker(m) for m in leave)]
     deselected = [item for item in items if any(item.get_closest_marker(m) for m in leave)]
     if deselected:

@@ -13,9 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pymongo
+import pytest
 
 from events.audit.checkpoints import new_private_key_pem
 from tests.events.audit_world import rpc_world
+
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "audit.md"

@@ -16,6 +16,8 @@ from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
 from services.records.service import RecordsService
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 SERVICES = [CadreRegistryService, EvaluationsService, InspectionsService,
             AccountabilityService, RecordsService]  # fmt: skip
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import pytest
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
@@ -13,6 +14,8 @@ from events.log.recorders import MongoDBApplicationRecorder
 from events.log.transcoding import transcoder
 from tests.events.support import fresh_database_name, new_factory
 from youwei.cli import main
+
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
 
 def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:

@@ -4,11 +4,14 @@ made once, before them; twice is the same as once."""
 from __future__ import annotations
 
 import pymongo
+import pytest
 from click.testing import CliRunner
 
 from schemas.events import LOGS
 from tests.events.support import fresh_database_name
 from youwei.cli import main
+
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
 
 def test_db_init_creates_every_log_with_its_head_indexes_and_projections(mongodb_uri) -> None:

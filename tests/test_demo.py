@@ -1,10 +1,9 @@
-"""``youwei demo``: the scripted year (pure, checked against the published contracts), and
-the loader against the four real services over RabbitMQ, twice."""
+"""``youwei demo``: the scripted year, pure, checked against the published contracts (the
+loader against the services is in test_demo_loader.py)."""
 
 from __future__ import annotations
 
 import importlib
-import time
 import uuid
 from collections import Counter
 from datetime import date
@@ -19,13 +18,15 @@ from schemas.inspections.reference import CATEGORIES, INSPECTION_KINDS, SITUATIO
 from services.evaluations.domain import assess
 from youwei import demo
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def year() -> demo.Plan:
     return demo.plan_year(seed=2026, scale=1.0)
 
 
-SMALL = 0.03  # the integration test's scale: every kind of event, fewest steps
+SMALL = 0.03  # the loader test's scale (test_demo_loader.py): every kind of event, fewest steps
 
 
 @pytest.fixture(scope="module")
@@ -203,108 +204,3 @@ def test_the_year_ends_before_the_day_the_demo_is_written_for() -> None:
     refuse facts dated after their today."""
     assert demo.YEAR == 2025
     assert demo.plan_year(seed=11, scale=SMALL).facts["handling_dismissal_from_service"]
-
-
-# --- against the services ----------------------------------------------------------------
-
-
-def settled(database, seconds: float = 1.5, limit: float = 60) -> dict[str, int]:
-    """The logs' lengths once nothing was appended for ``seconds`` (the policies done)."""
-    deadline = time.monotonic() + limit
-    last: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        logs = [name for name in database.list_collection_names() if name.endswith("_events")]
-        now = {name: database[name].count_documents({}) for name in logs}
-        if now == last:
-            return now
-        last = now
-        time.sleep(seconds)
-    raise AssertionError("the logs kept growing")
-
-
-@pytest.mark.nameko
-def test_the_year_loads_over_rpc_and_again_adds_nothing(
-    container_factory, rabbit_config, mongodb_uri
-) -> None:
-    from nameko.testing.services import replace_dependencies
-
-    from services.accountability.service import AccountabilityService
-    from services.cadre_registry.service import CadreRegistryService
-    from services.evaluations.service import EvaluationsService
-    from services.inspections.service import InspectionsService
-    from tests.services.support import RATER_KEY, FixedClock, running_services
-    from tests.services.test_inspections_rpc import wait_for
-
-    clock = FixedClock(date(2026, 6, 30))  # after every day the year (2025) names
-    services = [CadreRegistryService, EvaluationsService, InspectionsService,
-                AccountabilityService]  # fmt: skip
-    plan = demo.plan_year(seed=11, scale=SMALL)
-    with running_services(
-        services, container_factory, rabbit_config, mongodb_uri, clock=clock,
-        INSPECTIONS_DEADLINE_CHECK_SECONDS=3600, EVENT_RETRY_DELAYS=[0.2, 0.5],
-    ) as (rpc, database):  # fmt: skip
-        # the deadline check runs once, at the start (no letter yet), until the end below
-        loader = demo.Loader(rabbit_config["AMQP_URI"], workers=4, patience=60)
-        loader.check()
-        done = []
-        results = loader.load(plan, progress=done.append)
-        assert sum(done) == len(plan.steps) == len(results)
-
-        cases = rpc.accountability.list_cases({"page_size": 500})
-        assert cases["total"] == len(plan.facts["cases_by_policy"]) + len(
-            plan.facts["cases_opened_here"]
-        )
-        findings = rpc.inspections.list_findings({"page_size": 500})
-        assert findings["total"] == plan.counts()["inspections.record_finding"]
-        assert {f["situation"]["code"] for f in findings["findings"]} == set(SITUATIONS)
-        # a case the service opened from a finding, with its decision, as planned
-        finding_case = plan.facts["cases_by_policy"][0]
-        case = rpc.accountability.get_case({"case_id": results[finding_case]["case_id"]})
-        assert case["basis"][0]["kind"]["code"] == "finding"
-        assert case["opened_on"] == "2026-06-30"  # the day it was opened: the services' today
-        assert case["occurred_on"] < case["opened_on"]  # the day found
-        # an appeal revoked: the decision and its publication withdrawn
-        revoked = next(c for c in plan.facts["appeal_revoked"] if c in plan.facts["withdrawn"])
-        case = rpc.accountability.get_case({"case_id": results[revoked]["case_id"]})
-        decision = case["decisions"][-1]
-        assert decision["status"]["code"] == "revoked"
-        assert decision["appeal"]["outcome"]["code"] == "revoked"
-        assert case["publications"][0]["withdrawn_on"] is not None
-        # a grade as planned, and the dismissal applied by the registry
-        cadre, year_, grade = plan.facts["grades"][0]
-        assessment = rpc.evaluations.get_assessment(
-            {"cadre_id": results[cadre]["cadre_id"], "year": year_}
-        )
-        assert assessment["grade"]["code"] == grade
-        appealed = set(plan.facts["appeal_revoked"]) | set(plan.facts["appeal_changed"])
-        dismissed = next(results[cadre]["cadre_id"] for case, cadre, handling
-                         in plan.facts["handled"] if handling == "dismissal"
-                         and case not in appealed)  # fmt: skip
-        wait_for(lambda: rpc.cadre_registry.get_cadre({"cadre_id": dismissed})["status"]["code"]
-                 == "dismissed")  # fmt: skip
-        letters = rpc.inspections.list_rectification_letters({"status": "accepted"})
-        assert letters["total"] == sum(1 for _, accepted in plan.facts["letters"] if accepted)
-
-        before = settled(database)
-        again = loader.load(plan)
-        assert again == results  # every command answered with its first result
-        assert settled(database) == before  # and nothing recorded
-        assert rpc.accountability.list_cases({})["total"] == cases["total"]
-
-        # letters left without an accepted report become overdue by the service's today,
-        # and those naming a task open a case against its owner: an inspections service
-        # whose deadline check runs often
-        overdue = plan.letters_overdue_on(clock.date)
-        config = {**rabbit_config, "INSPECTIONS_DEADLINE_CHECK_SECONDS": 0.2,
-                  "EVENTSOURCING": {"MONGODB_URI": mongodb_uri,
-                                    "MONGODB_DATABASE": database.name,
-                                    "EVALUATIONS_RATER_KEY": RATER_KEY}}  # fmt: skip
-        checker = container_factory(InspectionsService, config)
-        replace_dependencies(checker, clock=clock)
-        checker.start()
-        try:
-            wait_for(lambda: rpc.inspections.list_rectification_letters({"overdue": True})
-                     ["total"] == overdue)  # fmt: skip
-            wait_for(lambda: rpc.accountability.list_cases({"basis": "overdue_letter"})["total"])
-        finally:
-            checker.kill()

@@ -39,6 +39,8 @@ from tests.deploy import (
 )
 from youwei.stack import PROJECT_ROOT
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 # --- docker-compose.yml ----------------------------------------------------------------
 
 

@@ -26,6 +26,8 @@ from tests.deploy import (
 from youwei import entrypoint
 from youwei.stack import PROJECT_ROOT
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 # --- checkov -----------------------------------------------------------------------------
 
 

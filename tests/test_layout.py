@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("events", "schemas", "services", "youwei", "tests", "bench", "scripts")
 LONGEST = 600

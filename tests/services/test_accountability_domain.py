@@ -15,6 +15,8 @@ from schemas.records.reference import CONSEQUENCE_RULES
 from services.accountability.domain import Case, ReformEffort, proposed_consequence
 from services.records.domain import consequences
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 CADRE = uuid4()
 FINDING = {"kind": "finding", "finding_id": uuid4()}
 D = date(2026, 5, 10)

@@ -10,6 +10,8 @@ import pytest
 from schemas.errors import RuleViolation
 from services.cadre_registry.domain import Cadre, Responsibility, Unit
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 D = date(2026, 3, 1)
 
 

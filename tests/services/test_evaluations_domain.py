@@ -17,6 +17,8 @@ from services.evaluations.domain import (
     summarize,
 )
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 RULES = ASSESSMENT_RULES["2026.1"]
 
 

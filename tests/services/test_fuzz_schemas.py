@@ -18,6 +18,8 @@ from schemas.common import FIRST_DAY, LAST_DAY, load
 from schemas.errors import EXCERPT, MAX_ERRORS, REASON, InvalidCommand, excerpt
 from tests.services.fuzz import METHODS, SERVICES, examples, mutants, rpc_methods
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 IDS = st.uuids().map(str)
 ALLOWED_CONTROLS = "\t\n\r"
 

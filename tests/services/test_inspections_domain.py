@@ -12,6 +12,8 @@ from schemas.errors import RuleViolation
 from schemas.inspections.reference import CATEGORIES, SITUATIONS
 from services.inspections.domain import Finding, Inspection, RectificationLetter
 
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
+
 D = date(2026, 5, 10)
 COMMISSION = {"name": "纪委同志", "role": "commission"}
 REPORTER = {"name": "记者", "role": "media"}

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from services.records.domain import (
     add_months,
     consequences,
@@ -13,6 +15,8 @@ from services.records.domain import (
     posting,
     restrictions,
 )
+
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
 
 def decided(kind: str, on: str, decision: str, decision_type: str = "handling", form=None):

@@ -7,6 +7,8 @@ import re
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlsplit
 
+import pytest
+
 from services.records.page import query_string, render_page
 from tests.services.records_page_sample import (
     PRIVATE,
@@ -15,6 +17,8 @@ from tests.services.records_page_sample import (
     SCRIPT_UNIT,
     page_for,
 )
+
+pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
 
 class Elements(HTMLParser):
