@@ -354,6 +354,7 @@ def test_free_ports_for_listeners_are_never_ones_an_outgoing_connection_can_take
     low, high = ephemeral_port_range()
     ports = [free_port() for _ in range(50)]
     assert all(20000 <= port < low for port in ports), (low, high, ports)
+    assert len(set(ports)) == len(ports)  # none given twice, though none is bound yet
     for port in ports[:5]:
         with socket.socket() as listener:
             listener.bind(("127.0.0.1", port))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 #: The lowest port ``free_port`` chooses: above the well-known services' ports.
 FREE_PORT_FLOOR = 20000
+_given: set[int] = set()  # never given twice: two ports chosen before either is bound differ
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -27,11 +28,14 @@ def free_port() -> int:
     ephemeral_low, _ = ephemeral_port_range()
     for _ in range(200):
         port = random.randrange(FREE_PORT_FLOOR, max(ephemeral_low, FREE_PORT_FLOOR + 1000))
+        if port in _given:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("", port))
             except OSError:
                 continue
+        _given.add(port)
         return port
     raise OSError(f"no free port in {FREE_PORT_FLOOR}-{ephemeral_low - 1}")
 
