@@ -19,7 +19,7 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from youwei.ports import ephemeral_port_range, free_port, port_open
+from youwei.ports import ephemeral_port_range, free_port, free_ports
 from youwei.stack import SERVICE_NAMES, pid_alive, probe
 
 YOUWEI = [sys.executable, "-m", "youwei"]
@@ -131,18 +131,6 @@ class Stack:
             except OSError:
                 continue
         return [pid for pid in found if pid_alive(pid)]
-
-
-def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports on which nothing listens, all below the
-    ephemeral range (see ``free_port``)."""
-    for _ in range(100):
-        first = free_port()
-        if first + count <= ephemeral_port_range()[0] and not any(
-            port_open(first + n) for n in range(count)
-        ):
-            return first
-    raise AssertionError(f"no {count} consecutive free ports")
 
 
 def wait(condition, what: str, seconds: float = 180, status=lambda: "") -> None:
@@ -353,6 +341,8 @@ def test_up_refuses_a_probe_port_another_process_holds_and_starts_nothing(tmp_pa
 def test_free_ports_for_listeners_are_never_ones_an_outgoing_connection_can_take() -> None:
     low, high = ephemeral_port_range()
     ports = [free_port() for _ in range(50)]
+    first = free_ports(len(SERVICE_NAMES))
+    ports += range(first, first + len(SERVICE_NAMES))
     assert all(20000 <= port < low for port in ports), (low, high, ports)
     assert len(set(ports)) == len(ports)  # none given twice, though none is bound yet
     for port in ports[:5]:

@@ -3,6 +3,7 @@ listen on."""
 
 from __future__ import annotations
 
+import functools
 import random
 import socket
 from pathlib import Path
@@ -19,27 +20,40 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port() -> int:
-    """A port nothing is bound to, for a listener that another process opens later.
+    """A port nothing is bound to, for a listener that another process opens later."""
+    return free_ports(1)
 
-    It is drawn at random from below the kernel's ephemeral range, never from it: a port from
-    that range can be taken, between this choice and the listener's bind, as the local end of
-    any process's outgoing connection (in one CI run a service's connection to the broker held
-    the probe port chosen for the next service, which then could not start)."""
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports nothing is bound to, for listeners that other
+    processes open later.
+
+    They are drawn at random from below the kernel's ephemeral range, never from it: a port
+    from that range can be taken, between this choice and the listener's bind, as the local
+    end of any process's outgoing connection (in one CI run a service's connection to the
+    broker held the probe port chosen for the next service, which then could not start). No
+    port is given twice in a process: ports chosen before any is bound differ."""
     ephemeral_low, _ = ephemeral_port_range()
+    ceiling = max(ephemeral_low, FREE_PORT_FLOOR + 1000) - count
     for _ in range(200):
-        port = random.randrange(FREE_PORT_FLOOR, max(ephemeral_low, FREE_PORT_FLOOR + 1000))
-        if port in _given:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("", port))
-            except OSError:
-                continue
-        _given.add(port)
-        return port
-    raise OSError(f"no free port in {FREE_PORT_FLOOR}-{ephemeral_low - 1}")
+        first = random.randrange(FREE_PORT_FLOOR, ceiling + 1)
+        run = range(first, first + count)
+        if _given.isdisjoint(run) and all(map(_bindable, run)):
+            _given.update(run)
+            return first
+    raise OSError(f"no {count} free consecutive ports in {FREE_PORT_FLOOR}-{ephemeral_low - 1}")
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("", port))
+        except OSError:
+            return False
+    return True
+
+
+@functools.cache
 def ephemeral_port_range() -> tuple[int, int]:
     """The ports the kernel gives outgoing connections (Linux's default when unreadable)."""
     try:
