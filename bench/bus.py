@@ -33,7 +33,6 @@ from events.identity.agency import IdentifiedClusterRpcProxy
 from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
-from youwei.ports import free_port
 from youwei.stack import SecantusServer
 
 CASE_OPENED = "services.accountability.domain:Case.Opened"
@@ -62,8 +61,7 @@ def cases_by_finding(db) -> dict[str, datetime]:
 def main(events: int, calls: int, rates: tuple[float, ...]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        mongo = SecantusServer(port=free_port(), storage_path=root / "db",
-                               pid_file=root / "db.pid", log_file=root / "db.log")  # fmt: skip
+        mongo = SecantusServer.in_folder(root)
         broker = BrokerNode(home=root / "rabbit", pid_file=root / "rabbit.pid",
                             log_file=root / "rabbit.log")  # fmt: skip
         mongo.start()

@@ -31,7 +31,6 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import Environment
 
 from events.log.mongodb import MongoDBFactory
-from youwei.ports import free_port
 from youwei.stack import SecantusServer
 
 STATE = b'{"cadre_id":"00000000-0000-0000-0000-000000000000","grade":"competent"}'
@@ -225,13 +224,7 @@ def main(
     seconds: float, replay_events: int, processes: int, only_processes: bool, sync_on_commit: bool
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="youwei-bench-") as directory:
-        server = SecantusServer(
-            port=free_port(),
-            storage_path=Path(directory) / "data",
-            pid_file=Path(directory) / "pid",
-            log_file=Path(directory) / "log",
-            sync_on_commit=sync_on_commit,
-        )
+        server = SecantusServer.in_folder(Path(directory), sync_on_commit=sync_on_commit)
         server.start()
         try:
             click.echo(

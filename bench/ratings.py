@@ -25,7 +25,6 @@ import click
 import pymongo
 
 from services.evaluations.application import Evaluations
-from youwei.ports import free_port
 from youwei.stack import SecantusServer
 
 ACTOR = {"agency": "bench", "person": "bench"}
@@ -53,8 +52,7 @@ def ratings(size: int, cadres: list, batch: int) -> list[dict]:
 def main(commands: int, size: int, cadres: int) -> None:
     with tempfile.TemporaryDirectory(prefix="youwei-bench-") as folder:
         root = Path(folder)
-        server = SecantusServer(port=free_port(), storage_path=root / "data",
-                                pid_file=root / "pid", log_file=root / "log")  # fmt: skip
+        server = SecantusServer.in_folder(root)
         server.start()
         env = {"PERSISTENCE_MODULE": "events.mongodb", "MONGODB_URI": server.uri,
                "MONGODB_DATABASE": "bench",

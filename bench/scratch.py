@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from events.log.datastore import MongoDBDatastore
-from youwei.ports import free_port
 from youwei.stack import SecantusServer
 
 
@@ -18,8 +17,7 @@ def scratch_datastore() -> Iterator[tuple[MongoDBDatastore, Path]]:
     """Yield the datastore and the temporary folder (for a benchmark's other files)."""
     with tempfile.TemporaryDirectory(prefix="youwei-bench-") as name:
         folder = Path(name)
-        server = SecantusServer(port=free_port(), storage_path=folder / "data",
-                                pid_file=folder / "pid", log_file=folder / "log")  # fmt: skip
+        server = SecantusServer.in_folder(folder)
         server.start()
         datastore = MongoDBDatastore(server.uri, "bench")
         try:

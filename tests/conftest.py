@@ -71,12 +71,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Start SecantusDB for this test session and point MONGODB_URI at it."""
     directory = tmp_path_factory.mktemp("secantus")
-    server = SecantusServer(
-        port=free_port(),
-        storage_path=directory / "data",
-        pid_file=directory / "secantus.pid",
-        log_file=directory / "secantus.log",
-    )
+    server = SecantusServer.in_folder(directory)
     server.start()
     previous = os.environ.get("MONGODB_URI")
     os.environ["MONGODB_URI"] = server.uri

@@ -190,9 +190,7 @@ class Client:
 
 @pytest.fixture
 def database_server(tmp_path):
-    server = SecantusServer(port=free_port(), storage_path=tmp_path / "secantus",
-                            pid_file=tmp_path / "secantus.pid",
-                            log_file=tmp_path / "secantus.log", sync_on_commit=True)  # fmt: skip
+    server = SecantusServer.in_folder(tmp_path, sync_on_commit=True)
     server.start()
     yield server
     server.stop()

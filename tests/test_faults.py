@@ -19,7 +19,6 @@ from events.log.transcoding import transcoder
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
 from tests.services.support import ACTOR
-from youwei.ports import free_port
 from youwei.stack import SecantusServer
 
 pytestmark = pytest.mark.processes
@@ -31,9 +30,7 @@ CASE_OPENED = "services.accountability.domain:Case.Opened"
 def database(tmp_path):
     """A SecantusDB server of the test's own: its 2,000 findings, their cases and their
     repeats stay out of the session's server (dropping them there held it for minutes)."""
-    server = SecantusServer(port=free_port(), storage_path=tmp_path / "secantus",
-                            pid_file=tmp_path / "secantus.pid",
-                            log_file=tmp_path / "secantus.log")  # fmt: skip
+    server = SecantusServer.in_folder(tmp_path)
     server.start()
     yield server.uri
     server.stop()

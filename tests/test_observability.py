@@ -25,12 +25,7 @@ pytestmark = pytest.mark.nameko
 @pytest.fixture(scope="module")
 def database(tmp_path_factory):
     directory = tmp_path_factory.mktemp("observed")
-    server = SecantusServer(
-        port=free_port(),
-        storage_path=directory / "data",
-        pid_file=directory / "secantus.pid",
-        log_file=directory / "secantus.log",
-    )
+    server = SecantusServer.in_folder(directory)
     server.start()
     yield server
     server.stop()

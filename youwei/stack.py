@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pymongo
 
-from youwei.ports import port_open
+from youwei.ports import free_port, port_open
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LOCAL = PROJECT_ROOT / ".local"
@@ -246,6 +246,14 @@ class SecantusServer(BackgroundProcess):
     storage_path: Path = LOCAL / "data" / "secantus"
     sync_on_commit: bool = False
     host: str = "127.0.0.1"
+
+    @classmethod
+    def in_folder(cls, folder: Path, sync_on_commit: bool = False) -> SecantusServer:
+        """A server of a test's or a benchmark's own, on a free port, its data, pid file and
+        log in ``folder``."""
+        return cls(port=free_port(), storage_path=folder / "secantus",
+                   pid_file=folder / "secantus.pid", log_file=folder / "secantus.log",
+                   sync_on_commit=sync_on_commit)  # fmt: skip
 
     @property
     def uri(self) -> str:
