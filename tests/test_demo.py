@@ -7,6 +7,7 @@ import importlib
 import uuid
 from collections import Counter
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -204,3 +205,53 @@ def test_the_year_ends_before_the_day_the_demo_is_written_for() -> None:
     refuse facts dated after their today."""
     assert demo.YEAR == 2025
     assert demo.plan_year(seed=11, scale=SMALL).facts["handling_dismissal_from_service"]
+
+
+CASE = {"case_id": "c1", "opened_on": "2026-06-30",
+        "basis": [{"kind": {"code": "finding"}, "finding_id": "f1"}]}  # fmt: skip
+
+
+def flaky_cluster(times: int) -> tuple[SimpleNamespace, Counter]:
+    """A cluster proxy whose calls time out ``times`` times, as while their service
+    restarts, then answer; and the count of calls sent."""
+    from nameko.exceptions import RpcTimeout
+
+    sent, left = Counter(), [times]
+
+    def method(answer: dict):
+        def call(payload: dict) -> dict:
+            sent["calls"] += 1
+            if left[0]:
+                left[0] -= 1
+                raise RpcTimeout()
+            return answer
+
+        return call
+
+    cluster = SimpleNamespace(
+        accountability=SimpleNamespace(list_cases=method({"cases": [CASE]})),
+        cadre_registry=SimpleNamespace(register_unit=method({"unit_id": "u1"})),
+    )
+    return cluster, sent
+
+
+@pytest.mark.parametrize("find", [False, True], ids=["a command", "a query"])
+def test_a_step_is_sent_again_after_a_timeout_a_query_too(find: bool) -> None:
+    """A service that restarts answers once it is back: the loader sends the step again."""
+    from youwei.demo.loader import ATTEMPTS, DemoError
+    from youwei.demo.steps import Step
+
+    if find:
+        step = Step("case/finding/0", "accountability", "list_cases", {}, find=True)
+        payload = {"cadre_id": "x", "basis": "finding", "finding_id": "f1"}
+        answer = ("ok", {"case_id": "c1", "opened_on": "2026-06-30"})
+    else:
+        step = Step("unit/0", "cadre_registry", "register_unit", {})
+        payload = {"command_id": str(uuid.uuid4()), "name": "云岭市"}
+        answer = ("ok", {"unit_id": "u1"})
+    loader = demo.Loader("pyamqp://nowhere/", timeout=0.01)
+    cluster, sent = flaky_cluster(ATTEMPTS - 1)
+    assert loader._call(cluster, step, payload) == answer
+    assert sent["calls"] == ATTEMPTS
+    with pytest.raises(DemoError, match=f"did not answer within 0.01 s, {ATTEMPTS} times"):
+        loader._call(flaky_cluster(ATTEMPTS)[0], step, payload)

@@ -56,7 +56,7 @@ class Supervised:
         self.process: subprocess.Popen | None = None
         self.pid: int | None = None
         self.launched_at = 0.0
-        self.live_once = False
+        self.live_since: float | None = None  # its first answered probe since it started
         self.failures = 0
         self.restarts = 0  # in a row: the back-off grows with it
         self.probing: Future | None = None
@@ -80,7 +80,7 @@ class Supervised:
 
     def launch(self, now: float) -> None:
         self.restart_at = self.stopping_since = self.probing = None
-        self.killed = self.live_once = False
+        self.killed, self.live_since = False, None
         self.failures = 0
         self.launched_at = self.next_probe_at = now
         try:
@@ -104,6 +104,13 @@ class Supervised:
         return None
 
     def schedule_restart(self, now: float) -> None:
+        """The back-off grows while restarts follow each other; a process that was live
+        ``backoff_reset_seconds`` showed it can run, so its death starts the count again."""
+        if (
+            self.live_since is not None
+            and now - self.live_since >= self.policy.backoff_reset_seconds
+        ):
+            self.restarts = 0
         delay = self.policy.backoff(self.restarts)
         self.restarts += 1
         self.restart_at = now + delay
@@ -153,13 +160,12 @@ class Supervised:
 
     def _judge(self, now: float, probe: Probe) -> None:
         if probe.ok:
-            if not self.live_once:
+            if self.live_since is None:
                 log.info("%s (pid %d): live", self.name, self.pid)
-            self.live_once, self.failures = True, 0
-            if self.restarts and now - self.launched_at >= self.policy.backoff_reset_seconds:
-                self.restarts = 0
+                self.live_since = now
+            self.failures = 0
             return
-        if not self.live_once:
+        if self.live_since is None:
             if now - self.launched_at > self.policy.startup_seconds:
                 self.stop(now, f"not live {self.policy.startup_seconds:g} s after it started "
                                f"(/healthz: {probe.reason})")  # fmt: skip

@@ -22,6 +22,8 @@ from .year import describe, plan_year
 
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability")
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
+#: Sends of one step in all: after a timeout (the service may be restarting) or a lost race.
+ATTEMPTS = 5
 
 
 class DemoError(RuntimeError):
@@ -277,17 +279,19 @@ class Loader:
             proxy.stop()
 
     def _call(self, cluster: Any, step: Step, payload: dict[str, Any]) -> tuple[str, Any]:
+        """The step's call, sent again after a timeout (a query as it is, a command with its
+        ``command_id``, so the service does it once) and after a lost race, five times in all:
+        a service restarting answers once it is back."""
         _, remote_error, rpc_timeout, _ = _rpc()
-        if step.find:
-            return self._find(cluster, payload)
-        method = getattr(getattr(cluster, step.service), step.method)
-        for attempt in range(5):
+        send = self._find if step.find else self._send
+        for attempt in range(ATTEMPTS):
+            last = attempt == ATTEMPTS - 1
             try:
-                return "ok", method(payload)
+                return send(cluster, step, payload)
             except rpc_timeout:
-                if attempt == 4:
+                if last:
                     msg = (f"step {step.key}: {step.service}.{step.method} did not answer within "
-                           f"{self.timeout:g} s, five times")  # fmt: skip
+                           f"{self.timeout:g} s, {ATTEMPTS} times")  # fmt: skip
                     raise DemoError(msg) from None
             except remote_error as error:
                 if error.exc_type == "Conflict" and "already used" in (error.value or ""):
@@ -296,14 +300,19 @@ class Loader:
                         "before by another version of the demo: choose another --seed"
                     )
                     raise DemoError(msg) from None
-                if error.exc_type != "Conflict" or attempt == 4:
+                if error.exc_type != "Conflict" or last:
                     msg = (f"step {step.key}: {step.service}.{step.method} refused: "
                            f"{error.exc_type}: {error.value}")  # fmt: skip
                     raise DemoError(msg) from None
                 time.sleep(0.1 * (attempt + 1))  # a concurrent change won: the same again
         raise AssertionError  # pragma: no cover
 
-    def _find(self, cluster: Any, wanted: dict[str, Any]) -> tuple[str, Any]:
+    @staticmethod
+    def _send(cluster: Any, step: Step, payload: dict[str, Any]) -> tuple[str, Any]:
+        return "ok", getattr(getattr(cluster, step.service), step.method)(payload)
+
+    @staticmethod
+    def _find(cluster: Any, step: Step, wanted: dict[str, Any]) -> tuple[str, Any]:
         named = {k: v for k, v in wanted.items() if k not in ("cadre_id", "basis")}
         query = {"cadre_id": wanted["cadre_id"], "basis": wanted["basis"], "page_size": 500}
         for case in cluster.accountability.list_cases(query)["cases"]:
