@@ -72,21 +72,38 @@ def private_key(key_file: str | None):
         raise click.ClickException(str(error)) from error
 
 
-def report(verdicts) -> bool:
-    """Print each log's verdict; True if all are clean."""
+def report(verdicts, pinned: bool) -> bool:
+    """Print each log's verdict and what each thing held covered of it; True if all are
+    clean. Without a pinned key an ok says so: it proves nothing against replaced keys."""
     clean = True
     for verdict in verdicts:
         if verdict.ok:
+            unpinned = "" if pinned else " (UNPINNED: keys trusted on first use)"
             click.echo(
                 f"{verdict.log}: ok, {verdict.events_checked} events, "
                 f"{verdict.checkpoints_checked} signed checkpoints, "
-                f"head {verdict.head_position} {verdict.head_hash}"
+                f"head {verdict.head_position} {verdict.head_hash}{unpinned}"
             )
         else:
             clean = False
             first = verdict.first_break
-            click.echo(f"{verdict.log}: BROKEN at position {first.position}: {first.reason}")
+            click.echo(f"{verdict.log}: BROKEN {first.where}: {first.reason}")
+        for covered in verdict.witnessed:
+            click.echo(f"  {covered}")
     return clean
+
+
+def unpinned_verdict(trust: str | None, unpinned: bool) -> bool:
+    """Say what a verification without a pinned key is worth; True if it must fail."""
+    if trust is not None:
+        return False
+    if unpinned:
+        click.echo("note: no key pinned (--trust), as asked (--unpinned): the first key is "
+                   "trusted on first use, so nothing shows the keys are the city's")  # fmt: skip
+        return False
+    click.echo("NOT VERIFIED: no key pinned. Give --trust KEY_ID (the city's published key "
+               "id), or --unpinned to accept the first key on first use")  # fmt: skip
+    return True
 
 
 @click.group()
@@ -94,17 +111,23 @@ def audit() -> None:
     """Verify, sign, export, read and replay the event logs."""
 
 
-def load_held(path: Path | None):
-    """The checkpoints (or export) held in ``path``, as a witness; exit 1 if unreadable."""
-    if path is None:
-        return None
+def load_held(paths: tuple[Path, ...]) -> list:
+    """What each of ``paths`` holds (checkpoints or an export), as witnesses; a usage
+    error if one is unreadable or holds nothing."""
     from events.audit.witness import HeldProblem
     from events.audit.witness import load_held as load
 
-    try:
-        return load(path)
-    except HeldProblem as error:
-        raise click.BadParameter(str(error), param_hint="--against") from error
+    held = []
+    for path in paths:
+        try:
+            one = load(path)
+        except HeldProblem as error:
+            raise click.BadParameter(str(error), param_hint="--against") from error
+        if not one.logs:
+            raise click.BadParameter(f"{path} holds no checkpoints and no events",
+                                     param_hint="--against")  # fmt: skip
+        held.append(one)
+    return held
 
 
 @audit.command()
@@ -118,23 +141,36 @@ def load_held(path: Path | None):
 @click.option(
     "--trust",
     help="The key id you pinned (public page, records.json, the city's audit office): only "
-    "keys a chain of signed rotations links to it count. Default: the first key, on first use.",
+    "keys a chain of signed rotations links to it count. Without it (or --unpinned), exit 1.",
+)
+@click.option(
+    "--unpinned",
+    is_flag=True,
+    help="Without --trust, accept the first key on first use (proves nothing against "
+    "replaced keys) instead of failing.",
 )
 @click.option(
     "--against",
+    "against",
+    multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Checkpoints you hold (an earlier export's folder, records.json, a checkpoints file): "
-    "each must still be on today's chain.",
+    "each must still be on today's chain. Repeat it for each thing you hold.",
 )
 @click.option("--exporter", help="With --from: the key id of your own key that signed the export.")
 @database_options
-def verify(log_names, export_dir, trust, against, exporter, uri: str, database: str) -> None:
+def verify(
+    log_names, export_dir, trust, unpinned, against, exporter, uri: str, database: str
+) -> None:
     """Check each log's hash chain, its signed checkpoints and the keys that signed them,
-    and what you hold; print the first broken position with what differs, or a clean bill;
-    exit 1 on any break."""
+    and what you hold; print the first broken position (or the range a rewrite lies in)
+    with what differs, or a clean bill; exit 1 on any break, and without a pinned key
+    unless --unpinned."""
+    if trust is not None and unpinned:
+        raise click.UsageError("give --trust or --unpinned, not both")
     held = load_held(against)
     if export_dir is not None:
-        verify_export_dir(export_dir, tuple(log_names), trust, held, exporter)
+        verify_export_dir(export_dir, tuple(log_names), trust, held, exporter, unpinned)
         return
     from events.audit import verify as verifier
 
@@ -149,23 +185,29 @@ def verify(log_names, export_dir, trust, against, exporter, uri: str, database: 
             verdicts.append(verifier.verify_log(db, name, bar.update, trust, held))
     client.close()
     missing = held_logs_missing(held, names, log_names)
-    clean = report(verdicts) and not missing
-    if trust is None:
-        click.echo("note: no key pinned (--trust): the first key is trusted on first use")
-    if not clean:
+    clean = report(verdicts, trust is not None) and not missing
+    if unpinned_verdict(trust, unpinned) or not clean:
         sys.exit(1)
 
 
 def held_logs_missing(held, names, only) -> list[str]:
-    gone = sorted((held.logs if held else set()) - set(names))
-    gone = [log for log in gone if not only or log in only]
-    for log in gone:
-        click.echo(f"{log}: BROKEN: {held.description} holds it, today's database has no such log")
+    gone = []
+    for one in held:
+        for log in sorted(one.logs - set(names)):
+            if not only or log in only:
+                click.echo(f"{log}: BROKEN: {one.description} holds it, today's database has "
+                           "no such log")  # fmt: skip
+                gone.append(log)
     return gone
 
 
 def verify_export_dir(
-    directory: Path, only: tuple[str, ...], trust: str | None, held, exporter: str | None
+    directory: Path,
+    only: tuple[str, ...],
+    trust: str | None,
+    held,
+    exporter: str | None,
+    unpinned: bool,
 ) -> None:
     from events.audit.export import ExportProblem, verify_export
 
@@ -186,10 +228,10 @@ def verify_export_dir(
         sys.exit(1)
     for problem in problems:
         click.echo(f"export BROKEN: {problem}")
-    clean = report(verdicts) and not problems
+    clean = report(verdicts, trust is not None) and not problems
     for note in notes:
         click.echo(f"note: {note}")
-    if not clean:
+    if unpinned_verdict(trust, unpinned) or not clean:
         sys.exit(1)
 
 
