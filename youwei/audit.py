@@ -371,14 +371,24 @@ def timezone_option(command):
 @database_options
 def history(cadre_id: str, as_json: bool, timezone: str, uri: str, database: str) -> None:
     """Everything about a cadre across every log, by time recorded: each event's kind, the
-    business dates it carries, the rule it brought into play, who sent which command, and
-    what caused it. CADRE_ID with hyphens or as 32 hex digits."""
-    from events.audit.history import describe
+    record it belongs to (a decision's case), what it decided, the dates it carries, the
+    rule it brought into play, who sent which command, and what caused it. CADRE_ID with
+    hyphens or as 32 hex digits; a name is refused, with the ids of the cadres so named."""
+    from events.audit.history import cadres_named, describe, is_id
     from events.audit.history import history as read_history
     from events.audit.verify import logs
     from youwei.asof import annotate
 
     client, db = connect(uri, database)
+    if not is_id(cadre_id):
+        named = cadres_named(db, cadre_id)
+        client.close()
+        click.echo(f"{cadre_id!r} is not a cadre's id: give an id (names are not unique); "
+                   f"{len(named)} cadre(s) registered under that name", err=True)  # fmt: skip
+        for cadre in named:
+            click.echo(f"{cadre['cadre_id']}  {cadre['name']}  {cadre['unit'] or '?'}  "
+                       f"{cadre['post'] or '?'}  registered {cadre['registered_on']}")  # fmt: skip
+        sys.exit(2)
     total = sum(db[name].estimated_document_count() for name in logs(db))
     with click.progressbar(length=total, label="reading the logs", file=sys.stderr) as bar:
         events = annotate(read_history(db, cadre_id, bar.update))
@@ -484,14 +494,19 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
                    "carry, --recorded-until by when they were recorded)", err=True)  # fmt: skip
         sys.exit(1)
     if cadre_id is not None:
-        show_file(files or [], cadre_id, day or recorded_until.date())
+        client, db = connect(uri, database)
+        try:
+            show_file(files or [], cadre_id, day or recorded_until.date(), db)
+        finally:
+            client.close()
     if differ:
         sys.exit(1)
 
 
-def show_file(files: list[dict], cadre_id: str, day: date) -> None:
-    """Print a cadre's replayed personnel file: eligibility and why, then the whole file."""
-    from events.audit.history import canonical_id
+def show_file(files: list[dict], cadre_id: str, day: date, db) -> None:
+    """Print a cadre's replayed personnel file: eligibility and why, citing each cause by
+    its log and position as `audit history` does, then the whole file."""
+    from events.audit.history import canonical_id, positions_of
 
     wanted = canonical_id(cadre_id)
     found = next((f for f in files if f["cadre_id"] == wanted), None)
@@ -503,9 +518,12 @@ def show_file(files: list[dict], cadre_id: str, day: date) -> None:
     click.echo(f"{found['name'] or wanted} on {day}: {verdict} for promotion")
     for reason in standing["reasons"]:
         click.echo(f"  because {reason}")
-    for restriction in found["restrictions"]:
-        if restriction["in_force"]:
-            click.echo(f"  {restriction['rule']} (rules {restriction['rules_version']}) in force "
-                       f"{restriction['starts']} to {restriction['ends']}, caused by "
-                       f"{', '.join(restriction['caused_by'])}")  # fmt: skip
+    in_force = [r for r in found["restrictions"] if r["in_force"]]
+    cited = positions_of(db, {cause for r in in_force for cause in r["caused_by"]})
+    for restriction in in_force:
+        causes = ", ".join(f"{cited[c]} ({c})" if c in cited else c
+                           for c in restriction["caused_by"])  # fmt: skip
+        click.echo(f"  {restriction['rule']} (rules {restriction['rules_version']}) in force "
+                   f"{restriction['starts']} to {restriction['ends']}, caused by "
+                   f"{causes}")  # fmt: skip
     click.echo(json.dumps(found, ensure_ascii=False, indent=1))
