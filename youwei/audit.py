@@ -140,8 +140,9 @@ def load_held(paths: tuple[Path, ...]) -> list:
 )
 @click.option(
     "--trust",
-    help="The key id you pinned (public page, records.json, the city's audit office): only "
-    "keys a chain of signed rotations links to it count. Without it (or --unpinned), exit 1.",
+    help="The city's key id, pinned from a source the database's administrator does not "
+    "control (the city's audit office, a copy of records.json kept earlier): only keys a chain "
+    "of signed rotations links to it count. Without it (or --unpinned), exit 1.",
 )
 @click.option(
     "--unpinned",

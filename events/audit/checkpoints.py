@@ -6,8 +6,9 @@ each log's head (log, position, hash, time) with an Ed25519 key, and keeps the s
 apart from the log (``audit_checkpoints``) and in exports and on the public page. A history
 rewritten after a checkpoint no longer has the checkpoint's hash at its position.
 
-Keys are recorded in ``audit_keys``: the first key is trusted on first use (an auditor pins
-its fingerprint from the public page or an export); each later key is introduced by a
+Keys are recorded in ``audit_keys``: the first key is registered on first use (an auditor
+pins its fingerprint from a source the database's administrator does not control: the city's
+audit office, a copy of the public page kept earlier); each later key is introduced by a
 rotation that both the retiring key and the new one sign. A checkpoint counts only if its
 key was in service when it was signed.
 
