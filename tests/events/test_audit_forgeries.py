@@ -440,26 +440,10 @@ def test_against_an_earlier_export_catches_a_rewrite_resigned_with_the_real_key(
     assert caught.exit_code == 1
     assert f"{LOG}: BROKEN at position 5: the export {held}" in caught.stdout
     taken = tmp_path / "taken"
-    assert (
-        runner.invoke(
-            main,
-            [
-                "audit",
-                "export",
-                str(taken),
-                "--unsigned",
-                "--uri",
-                uri,
-                "--database",
-                database.name,
-            ],
-        ).exit_code
-        == 0
-    )
-    offline = runner.invoke(
-        main,
-        ["audit", "verify", "--from", str(taken), "--trust", kid(city), "--against", str(held)],
-    )
+    made = runner.invoke(main, ["audit", "export", str(taken), "--unsigned", "--uri", uri,
+                                "--database", database.name])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    offline = cli("--from", str(taken), "--trust", kid(city), "--against", str(held))
     assert offline.exit_code == 1 and f"{LOG}: BROKEN at position 5" in offline.stdout
     output = standalone(taken, "--trust", kid(city), "--against", str(held))
     assert f"BROKEN: {LOG}: position 5: differs from the held export" in output
