@@ -1,9 +1,9 @@
 """docs/audit.md's commands run as written: every block marked ```sh test``` runs, in
 order, in one shell, from a folder laid out as the repository's (``.venv``, ``scripts``,
 ``.local/audit-signing-key.pem``) against a small city recorded in the test's database
-(``MONGODB_URI`` and ``MONGODB_DATABASE``, as the guide says). ``$CADRE`` is the guide's one
-placeholder: the liaison of docs/rpc.md's examples. The ``curl`` of the public page is not
-run: it needs the records service's web server."""
+(``MONGODB_URI`` and ``MONGODB_DATABASE``, as the guide says). The guide finds ``$CADRE``,
+the liaison of docs/rpc.md's examples, from the name and unit a published record shows. The
+``curl`` of the public page is not run: it needs the records service's web server."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def test_the_guides_commands_run_as_written(mongodb_uri, tmp_path) -> None:
     )
     with rpc_world(mongodb_uri) as (database, names):
         env = {**os.environ, "MONGODB_URI": mongodb_uri, "MONGODB_DATABASE": database,
-               "YOUWEI_TIMEZONE": "Asia/Shanghai", "CADRE": names["liaison"]}  # fmt: skip
+               "YOUWEI_TIMEZONE": "Asia/Shanghai"}  # fmt: skip
         env.pop("AUDIT_SIGNING_KEY_FILE", None)
+        env.pop("CADRE", None)
         try:
             result = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env,
                                     capture_output=True, text=True, timeout=900,
@@ -54,6 +55,9 @@ def test_the_guides_commands_run_as_written(mongodb_uri, tmp_path) -> None:
     assert f"manifest signed by the city's key {key_id}" in out
     assert "manifest signed by your key" in out and "manifest unsigned" in out
     assert out.count("clean\n") == 2
+    assert f"\n{names['liaison']}\n" in out, "the guide found the liaison's id from a record"
+    assert "  against the export audit-export (exported " in out
+    assert "  against the checkpoints held in my-export/checkpoints.jsonl: held " in out
     assert "陈刚 on 2026-05-25: NOT eligible for promotion" in out
     assert "rule: admonishment (rules " in out
     assert f"  not eligible: {names['liaison']} 陈刚" in out

@@ -26,7 +26,7 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
             [StoredEvent(uuid4(), v, "tests:E", b"{}") for v in (1, 2, 3)]
         )
         runner = CliRunner()
-        args = ["audit", "verify", "--uri", mongodb_uri, "--database", database]
+        args = ["audit", "verify", "--unpinned", "--uri", mongodb_uri, "--database", database]
         clean = runner.invoke(main, args)
         assert clean.exit_code == 0, clean.output
         assert "registry_events: ok, 3 events, 0 signed checkpoints, head 3" in clean.output

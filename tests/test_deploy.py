@@ -179,7 +179,7 @@ def test_jobs_create_indexes_rebuild_projections_and_verify_the_logs(overlay) ->
     assert pod_spec(rebuild)["containers"][0]["args"] == ["youwei", "projections", "rebuild"]
     cron = of_kind(docs, "CronJob")["youwei-audit-verify"]
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
-    assert pod_spec(cron)["containers"][0]["args"] == ["youwei", "audit", "verify"]
+    assert pod_spec(cron)["containers"][0]["args"] == ["youwei", "audit", "verify", "--unpinned"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

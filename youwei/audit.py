@@ -72,21 +72,38 @@ def private_key(key_file: str | None):
         raise click.ClickException(str(error)) from error
 
 
-def report(verdicts) -> bool:
-    """Print each log's verdict; True if all are clean."""
+def report(verdicts, pinned: bool) -> bool:
+    """Print each log's verdict and what each thing held covered of it; True if all are
+    clean. Without a pinned key an ok says so: it proves nothing against replaced keys."""
     clean = True
     for verdict in verdicts:
         if verdict.ok:
+            unpinned = "" if pinned else " (UNPINNED: keys trusted on first use)"
             click.echo(
                 f"{verdict.log}: ok, {verdict.events_checked} events, "
                 f"{verdict.checkpoints_checked} signed checkpoints, "
-                f"head {verdict.head_position} {verdict.head_hash}"
+                f"head {verdict.head_position} {verdict.head_hash}{unpinned}"
             )
         else:
             clean = False
             first = verdict.first_break
-            click.echo(f"{verdict.log}: BROKEN at position {first.position}: {first.reason}")
+            click.echo(f"{verdict.log}: BROKEN {first.where}: {first.reason}")
+        for covered in verdict.witnessed:
+            click.echo(f"  {covered}")
     return clean
+
+
+def unpinned_verdict(trust: str | None, unpinned: bool) -> bool:
+    """Say what a verification without a pinned key is worth; True if it must fail."""
+    if trust is not None:
+        return False
+    if unpinned:
+        click.echo("note: no key pinned (--trust), as asked (--unpinned): the first key is "
+                   "trusted on first use, so nothing shows the keys are the city's")  # fmt: skip
+        return False
+    click.echo("NOT VERIFIED: no key pinned. Give --trust KEY_ID (the city's published key "
+               "id), or --unpinned to accept the first key on first use")  # fmt: skip
+    return True
 
 
 @click.group()
@@ -94,17 +111,23 @@ def audit() -> None:
     """Verify, sign, export, read and replay the event logs."""
 
 
-def load_held(path: Path | None):
-    """The checkpoints (or export) held in ``path``, as a witness; exit 1 if unreadable."""
-    if path is None:
-        return None
+def load_held(paths: tuple[Path, ...]) -> list:
+    """What each of ``paths`` holds (checkpoints or an export), as witnesses; a usage
+    error if one is unreadable or holds nothing."""
     from events.audit.witness import HeldProblem
     from events.audit.witness import load_held as load
 
-    try:
-        return load(path)
-    except HeldProblem as error:
-        raise click.BadParameter(str(error), param_hint="--against") from error
+    held = []
+    for path in paths:
+        try:
+            one = load(path)
+        except HeldProblem as error:
+            raise click.BadParameter(str(error), param_hint="--against") from error
+        if not one.logs:
+            raise click.BadParameter(f"{path} holds no checkpoints and no events",
+                                     param_hint="--against")  # fmt: skip
+        held.append(one)
+    return held
 
 
 @audit.command()
@@ -117,24 +140,38 @@ def load_held(path: Path | None):
 )
 @click.option(
     "--trust",
-    help="The key id you pinned (public page, records.json, the city's audit office): only "
-    "keys a chain of signed rotations links to it count. Default: the first key, on first use.",
+    help="The city's key id, pinned from a source the database's administrator does not "
+    "control (the city's audit office, a copy of records.json kept earlier): only keys a chain "
+    "of signed rotations links to it count. Without it (or --unpinned), exit 1.",
+)
+@click.option(
+    "--unpinned",
+    is_flag=True,
+    help="Without --trust, accept the first key on first use (proves nothing against "
+    "replaced keys) instead of failing.",
 )
 @click.option(
     "--against",
+    "against",
+    multiple=True,
     type=click.Path(exists=True, path_type=Path),
     help="Checkpoints you hold (an earlier export's folder, records.json, a checkpoints file): "
-    "each must still be on today's chain.",
+    "each must still be on today's chain. Repeat it for each thing you hold.",
 )
 @click.option("--exporter", help="With --from: the key id of your own key that signed the export.")
 @database_options
-def verify(log_names, export_dir, trust, against, exporter, uri: str, database: str) -> None:
+def verify(
+    log_names, export_dir, trust, unpinned, against, exporter, uri: str, database: str
+) -> None:
     """Check each log's hash chain, its signed checkpoints and the keys that signed them,
-    and what you hold; print the first broken position with what differs, or a clean bill;
-    exit 1 on any break."""
+    and what you hold; print the first broken position (or the range a rewrite lies in)
+    with what differs, or a clean bill; exit 1 on any break, and without a pinned key
+    unless --unpinned."""
+    if trust is not None and unpinned:
+        raise click.UsageError("give --trust or --unpinned, not both")
     held = load_held(against)
     if export_dir is not None:
-        verify_export_dir(export_dir, tuple(log_names), trust, held, exporter)
+        verify_export_dir(export_dir, tuple(log_names), trust, held, exporter, unpinned)
         return
     from events.audit import verify as verifier
 
@@ -149,23 +186,29 @@ def verify(log_names, export_dir, trust, against, exporter, uri: str, database: 
             verdicts.append(verifier.verify_log(db, name, bar.update, trust, held))
     client.close()
     missing = held_logs_missing(held, names, log_names)
-    clean = report(verdicts) and not missing
-    if trust is None:
-        click.echo("note: no key pinned (--trust): the first key is trusted on first use")
-    if not clean:
+    clean = report(verdicts, trust is not None) and not missing
+    if unpinned_verdict(trust, unpinned) or not clean:
         sys.exit(1)
 
 
 def held_logs_missing(held, names, only) -> list[str]:
-    gone = sorted((held.logs if held else set()) - set(names))
-    gone = [log for log in gone if not only or log in only]
-    for log in gone:
-        click.echo(f"{log}: BROKEN: {held.description} holds it, today's database has no such log")
+    gone = []
+    for one in held:
+        for log in sorted(one.logs - set(names)):
+            if not only or log in only:
+                click.echo(f"{log}: BROKEN: {one.description} holds it, today's database has "
+                           "no such log")  # fmt: skip
+                gone.append(log)
     return gone
 
 
 def verify_export_dir(
-    directory: Path, only: tuple[str, ...], trust: str | None, held, exporter: str | None
+    directory: Path,
+    only: tuple[str, ...],
+    trust: str | None,
+    held,
+    exporter: str | None,
+    unpinned: bool,
 ) -> None:
     from events.audit.export import ExportProblem, verify_export
 
@@ -186,10 +229,10 @@ def verify_export_dir(
         sys.exit(1)
     for problem in problems:
         click.echo(f"export BROKEN: {problem}")
-    clean = report(verdicts) and not problems
+    clean = report(verdicts, trust is not None) and not problems
     for note in notes:
         click.echo(f"note: {note}")
-    if not clean:
+    if unpinned_verdict(trust, unpinned) or not clean:
         sys.exit(1)
 
 
@@ -329,14 +372,24 @@ def timezone_option(command):
 @database_options
 def history(cadre_id: str, as_json: bool, timezone: str, uri: str, database: str) -> None:
     """Everything about a cadre across every log, by time recorded: each event's kind, the
-    business dates it carries, the rule it brought into play, who sent which command, and
-    what caused it. CADRE_ID with hyphens or as 32 hex digits."""
-    from events.audit.history import describe
+    record it belongs to (a decision's case), what it decided, the dates it carries, the
+    rule it brought into play, who sent which command, and what caused it. CADRE_ID with
+    hyphens or as 32 hex digits; a name is refused, with the ids of the cadres so named."""
+    from events.audit.history import cadres_named, describe, is_id
     from events.audit.history import history as read_history
     from events.audit.verify import logs
     from youwei.asof import annotate
 
     client, db = connect(uri, database)
+    if not is_id(cadre_id):
+        named = cadres_named(db, cadre_id)
+        client.close()
+        click.echo(f"{cadre_id!r} is not a cadre's id: give an id (names are not unique); "
+                   f"{len(named)} cadre(s) registered under that name", err=True)  # fmt: skip
+        for cadre in named:
+            click.echo(f"{cadre['cadre_id']}  {cadre['name']}  {cadre['unit'] or '?'}  "
+                       f"{cadre['post'] or '?'}  registered {cadre['registered_on']}")  # fmt: skip
+        sys.exit(2)
     total = sum(db[name].estimated_document_count() for name in logs(db))
     with click.progressbar(length=total, label="reading the logs", file=sys.stderr) as bar:
         events = annotate(read_history(db, cadre_id, bar.update))
@@ -442,14 +495,19 @@ def replay(until, recorded_until, scratch, cadre_id, compare, timezone, uri, dat
                    "carry, --recorded-until by when they were recorded)", err=True)  # fmt: skip
         sys.exit(1)
     if cadre_id is not None:
-        show_file(files or [], cadre_id, day or recorded_until.date())
+        client, db = connect(uri, database)
+        try:
+            show_file(files or [], cadre_id, day or recorded_until.date(), db)
+        finally:
+            client.close()
     if differ:
         sys.exit(1)
 
 
-def show_file(files: list[dict], cadre_id: str, day: date) -> None:
-    """Print a cadre's replayed personnel file: eligibility and why, then the whole file."""
-    from events.audit.history import canonical_id
+def show_file(files: list[dict], cadre_id: str, day: date, db) -> None:
+    """Print a cadre's replayed personnel file: eligibility and why, citing each cause by
+    its log and position as `audit history` does, then the whole file."""
+    from events.audit.history import canonical_id, positions_of
 
     wanted = canonical_id(cadre_id)
     found = next((f for f in files if f["cadre_id"] == wanted), None)
@@ -461,9 +519,12 @@ def show_file(files: list[dict], cadre_id: str, day: date) -> None:
     click.echo(f"{found['name'] or wanted} on {day}: {verdict} for promotion")
     for reason in standing["reasons"]:
         click.echo(f"  because {reason}")
-    for restriction in found["restrictions"]:
-        if restriction["in_force"]:
-            click.echo(f"  {restriction['rule']} (rules {restriction['rules_version']}) in force "
-                       f"{restriction['starts']} to {restriction['ends']}, caused by "
-                       f"{', '.join(restriction['caused_by'])}")  # fmt: skip
+    in_force = [r for r in found["restrictions"] if r["in_force"]]
+    cited = positions_of(db, {cause for r in in_force for cause in r["caused_by"]})
+    for restriction in in_force:
+        causes = ", ".join(f"{cited[c]} ({c})" if c in cited else c
+                           for c in restriction["caused_by"])  # fmt: skip
+        click.echo(f"  {restriction['rule']} (rules {restriction['rules_version']}) in force "
+                   f"{restriction['starts']} to {restriction['ends']}, caused by "
+                   f"{causes}")  # fmt: skip
     click.echo(json.dumps(found, ensure_ascii=False, indent=1))

@@ -6,8 +6,9 @@ each log's head (log, position, hash, time) with an Ed25519 key, and keeps the s
 apart from the log (``audit_checkpoints``) and in exports and on the public page. A history
 rewritten after a checkpoint no longer has the checkpoint's hash at its position.
 
-Keys are recorded in ``audit_keys``: the first key is trusted on first use (an auditor pins
-its fingerprint from the public page or an export); each later key is introduced by a
+Keys are recorded in ``audit_keys``: the first key is registered on first use (an auditor
+pins its fingerprint from a source the database's administrator does not control: the city's
+audit office, a copy of the public page kept earlier); each later key is introduced by a
 rotation that both the retiring key and the new one sign. A checkpoint counts only if its
 key was in service when it was signed.
 
@@ -433,11 +434,14 @@ def checkpoints_of(database: Database, log_name: str) -> Iterator[dict[str, Any]
 class CheckpointCheck:
     """Walks a log's checkpoints beside its events (both in position order); ``keys`` are
     the trusted ones (``trust_chain``). Remembers each checkpoint's signature, for a
-    witness to find the checkpoints it holds."""
+    witness to find the checkpoints it holds, and the last position a checkpoint vouched
+    for (``agreed``): a rewrite found by a later checkpoint lies after it."""
 
     checkpoints: Iterator[dict[str, Any]]
     keys: dict[str, TrustedKey]
     checked: int = 0
+    agreed: int = 0
+    parted_after: int | None = None  # set with a rewrite's problem: it lies after this
 
     def __post_init__(self) -> None:
         self.next = next(self.checkpoints, None)
@@ -453,15 +457,21 @@ class CheckpointCheck:
                 and checkpoint["position"] == position
                 and (checkpoint["hash"] != stored_hash)
             ):
+                self.parted_after = self.agreed
+                holds = (f"the last checkpoint that holds is at position {self.agreed}"
+                         if self.agreed else "no checkpoint before it holds")  # fmt: skip
                 problem = (
                     f"the checkpoint signed {checkpoint['signed_at']} by key "
                     f"{checkpoint['key_id']} says hash {checkpoint['hash']}, the log has "
-                    f"{stored_hash}: history was rewritten after it was signed"
+                    f"{stored_hash}: history was rewritten after it was signed, after "
+                    f"position {self.agreed} and at or before {position} ({holds}, the "
+                    f"first that does not at {position})"
                 )
             if problem is not None:
                 return problem
             self.signatures.add(checkpoint["signature"])
             self.checked += 1
+            self.agreed = max(self.agreed, checkpoint["position"])
         return None
 
     def beyond(self, last_position: int) -> tuple[int, str] | None:

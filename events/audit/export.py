@@ -24,7 +24,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -198,15 +199,17 @@ def verify_export(
     progress: Callable[[int], None] | None = None,
     trust: str | None = None,
     only: tuple[str, ...] = (),
-    held: Held | None = None,
+    held: Sequence[Held] = (),
     exporter: str | None = None,
     notes: list[str] | None = None,
 ) -> tuple[list[str], list[Verdict]]:
     """Problems with the export as a whole (manifest, keys, files), and a verdict per log.
 
-    Keys are trusted from ``trust`` (``trust_chain``). The manifest must be signed by a
-    trusted key, or by the key ``exporter`` (an auditor's own), or be unsigned and checked
-    against what is ``held``. What is worth knowing but not wrong goes to ``notes``."""
+    Keys are trusted from ``trust`` (``trust_chain``; without it, the first key on first
+    use, which the notes say, never calling it the city's). The manifest must be signed by
+    a trusted key, or by the key ``exporter`` (an auditor's own), or be unsigned and checked
+    against what is ``held`` (each thing held is checked). What is worth knowing but not
+    wrong goes to ``notes``."""
     notes = notes if notes is not None else []
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
@@ -223,10 +226,11 @@ def verify_export(
     trusted, key_problems = trust_chain(registry, trust)
     problems += key_problems
     if trust is None:
-        notes.append("no key pinned (--trust): the first key is trusted on first use")
+        notes.append("no key pinned (--trust): the first key is trusted on first use, so "
+                     "nothing shows the keys are the city's")  # fmt: skip
     if _file_digest(directory / "keys.json") != manifest.get("keys", {}).get("sha256"):
         problems.append("keys.json differs from the digest in the manifest")
-    problems += _signature_problems(manifest, trusted, held, exporter, notes)
+    problems += _signature_problems(manifest, trusted, held, exporter, notes, trust)
 
     checkpoint_file = _inside(directory, checkpoints_entry["file"])
     digest = hashlib.sha256()
@@ -248,31 +252,31 @@ def verify_export(
         lines = _lines(_inside(directory, entry["file"]), digest)
         documents = (event_document(line) for line in lines)
         check = CheckpointCheck(checkpoints, trusted)
-        witness = held.check(log) if held is not None else None
-        verdict = check_chain(log, documents, entry["head"], progress, check, witness)
+        witnesses = [one.check(log) for one in held]
+        verdict = check_chain(log, documents, entry["head"], progress, check, witnesses)
         if verdict.ok and digest.hexdigest() != entry["sha256"]:
-            verdict = Verdict(log, verdict.events_checked, verdict.head_position,
-                              verdict.head_hash, Break(0, f"{entry['file']} differs from the "
-                                                          "digest in the manifest"))  # fmt: skip
+            problem = Break(0, f"{entry['file']} differs from the digest in the manifest")
+            verdict = replace(verdict, first_break=problem)
         verdicts.append(verdict)
-    if held is not None:
-        for log in sorted(held.logs - set(log_entries)):
+    for one in held:
+        for log in sorted(one.logs - set(log_entries)):
             if not only or log in only:
-                problems.append(f"{held.description} holds log {log}, which the export lacks")
+                problems.append(f"{one.description} holds log {log}, which the export lacks")
     return problems, verdicts
 
 
 def _signature_problems(
     manifest: dict[str, Any],
     trusted: dict[str, Any],
-    held: Held | None,
+    held: Sequence[Held],
     exporter: str | None,
     notes: list[str],
+    trust: str | None,
 ) -> list[str]:
     """Why the manifest's signature does not vouch for it (and ``manifest`` without it)."""
     signature = manifest.pop("signature", None)
     if not signature:
-        if held is None:
+        if not held:
             return ["the manifest is unsigned: check it against checkpoints you hold (--against)"]
         notes.append("the manifest is unsigned: its events are vouched for by the checkpoints "
                      "in it and by what you hold")  # fmt: skip
@@ -280,7 +284,12 @@ def _signature_problems(
     kid = signature.get("key_id") if isinstance(signature, dict) else None
     if kid in trusted:
         public = trusted[kid].public_key
-        notes.append(f"manifest signed by the city's key {kid}")
+        if trust is None:
+            notes.append(f"manifest signed by key {kid}, trusted on first use: no key pinned, "
+                         "nothing shows it is the city's")  # fmt: skip
+        else:
+            notes.append(f"manifest signed by the city's key {kid}, linked to the pinned key "
+                         f"{trust}")  # fmt: skip
     elif kid is not None and kid == exporter and signature.get("public_key"):
         public = signature["public_key"]
         try:

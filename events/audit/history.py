@@ -12,6 +12,7 @@ event's ``caller`` is the agency the broker vouched for (``events.identity.agenc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,14 @@ from events.log.transcoding import transcoder
 from schemas.events import LOGS
 
 HIDDEN = ("timestamp", "originator_topic", "originator_id", "originator_version")
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: The record an event belongs to, by its type's first words: its originator is its id.
+RECORDS = {"case": "case", "finding": "finding", "rectification_letter": "letter",
+           "commendation": "commendation", "inspection": "inspection",
+           "responsibility": "task", "reform_effort": "reform effort"}  # fmt: skip
+#: What an auditor asks first of a decision, an appeal, an exposure, a finding, a review.
+FACTS = ("decision_type", "kind", "form", "outcome", "accepted", "situation", "cadre_type",
+         "typical", "risk_level", "year")  # fmt: skip
 
 
 def canonical_id(value: str) -> str:
@@ -37,6 +46,55 @@ def canonical_id(value: str) -> str:
         return str(UUID(value.strip()))
     except ValueError:
         return value
+
+
+def is_id(value: str) -> bool:
+    """A UUID, with hyphens or as 32 hex digits: what ``history`` takes (never a name)."""
+    try:
+        UUID(value.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def cadres_named(database: Database, name: str) -> list[dict[str, Any]]:
+    """The cadres the registry's log registered under ``name`` (erased names are gone), with
+    their ids, units and posts: a name is not unique, an id is."""
+    coder = transcoder()
+    sealer = Sealer(PersonalKeys(database), coder)
+    log = LOGS["cadre_registry"]
+    head = database[HEADS_COLLECTION].find_one({"_id": log}) or {"position": 0}
+    units: dict[str, str] = {}
+    found = []
+    for document in stored_documents(database, log, head["position"]):
+        kind = event_type(document["topic"])
+        if kind not in ("unit_registered", "cadre_registered"):
+            continue
+        state = sealer.open(coder.decode(document["state"]))
+        if kind == "unit_registered":
+            units[str(document["originator_id"])] = state.get("name")
+        elif state.get("name") == name.strip():
+            unit = str(state.get("unit_id"))
+            found.append({"cadre_id": str(document["originator_id"]), "name": state["name"],
+                          "unit": units.get(unit, unit), "post": state.get("post"),
+                          "registered_on": plain(state.get("effective_date"))})  # fmt: skip
+    return found
+
+
+def positions_of(database: Database, event_ids: set[str]) -> dict[str, str]:
+    """``source:position`` (as ``describe`` cites events) of each of ``event_ids``: an
+    event's id is a UUID5 of its log and position (docs/events.md), so each log's positions
+    are tried until all are found."""
+    found: dict[str, str] = {}
+    for source, log in LOGS.items():
+        head = database[HEADS_COLLECTION].find_one({"_id": log}) or {"position": 0}
+        for position in range(1, head["position"] + 1):
+            if len(found) == len(event_ids):
+                return found
+            key = str(event_id(log, position))
+            if key in event_ids:
+                found[key] = f"{source}:{position}"
+    return found
 
 
 def local_time(recorded_at: str, zone: str | None) -> str:
@@ -122,6 +180,62 @@ def history(
     return found
 
 
+def facts(event: dict[str, Any]) -> str:
+    """The record an event belongs to (a decision's case, an exposure's finding, a letter),
+    the decision it concerns, and its kind, outcome and the like, as one line."""
+    data, kind = event.get("data") or {}, event["type"]
+    found = [f"{name} {event['originator_id']}" for prefix, name in RECORDS.items()
+             if kind.startswith(f"{prefix}_")][:1]  # fmt: skip
+    if data.get("decision_id"):
+        found.append(f"decision {data['decision_id']}")
+    if data.get("publication_id"):
+        found.append(f"publication {data['publication_id']}")
+    for name in FACTS:
+        value = data.get(name)
+        if isinstance(value, dict) and value.get("grade"):  # an assessment's outcome
+            found.append(f"grade {value['grade']}")
+        elif isinstance(value, str | bool | int) and value != "":
+            found.append(f"{name} {value}")
+    changed_to = data.get("changed_to")
+    if isinstance(changed_to, dict) and changed_to.get("kind"):
+        found.append(f"changed to {changed_to['kind']}")
+    return ", ".join(found)
+
+
+def dates_of(event: dict[str, Any]) -> dict[str, str]:
+    """The business dates (``youwei.asof.business_dates``) and every other day the event
+    carries: a letter's issue and deadline, an exposure's or a review's day, a case's."""
+    found = dict(event.get("business_dates") or {})
+    for name, value in (event.get("data") or {}).items():
+        dated = name.endswith("_on") or name in ("on", "deadline")
+        if dated and isinstance(value, str) and DAY.fullmatch(value):
+            found.setdefault(name, value)
+    return found
+
+
+def who(event: dict[str, Any]) -> str:
+    """Who sent the command (agency / person, as the broker's user); for the access
+    record, the agency the broker vouched for, with its role and the policy's version."""
+    data = event.get("data") or {}
+    if event["type"] in ACCESS_TYPES:
+        person = f" / {event['person']}" if event.get("person") else ""
+        role = data.get("role") or ", ".join(data.get("roles") or []) or "no role"
+        return (f"{data.get('agency') or 'unknown agency'}{person} (role {role}, "
+                f"policy {data.get('policy_version') or '?'})")  # fmt: skip
+    text = f"{event.get('agency') or '?'} / {event.get('person') or '?'}"
+    if (event.get("caller") or {}).get("agency"):
+        text += f" (as {event['caller']['agency']})"
+    return text
+
+
+def access(event: dict[str, Any]) -> str:
+    """What an access event records: the method read (as of which day) or refused (why)."""
+    data = event.get("data") or {}
+    if "reason" in data:
+        return f"refused {data.get('method')}: {data['reason']}"
+    return f"read {data.get('method')}" + (f" as of {data['day']}" if data.get("day") else "")
+
+
 def describe(events: list[dict[str, Any]], zone: str | None = None) -> list[str]:
     """The history as lines for a terminal, times in ``zone`` with their offset: an event
     caused by another of the cadre's events names it (its log and position); business
@@ -129,19 +243,19 @@ def describe(events: list[dict[str, Any]], zone: str | None = None) -> list[str]
     by_id = {event["event_id"]: event for event in events}
     lines = []
     for event in events:
-        who = f"{event.get('agency') or '?'} / {event.get('person') or '?'}"
-        if (event.get("caller") or {}).get("agency"):
-            who += f" (as {event['caller']['agency']})"
         when = local_time(event["recorded_at"], zone)
         line = (f"{when}  {event['source']}:{event['position']:<6} "
-                f"{event['type']:<34} {who}  [{event.get('command') or '-'}]")  # fmt: skip
+                f"{event['type']:<34} {who(event)}  [{event.get('command') or '-'}]")  # fmt: skip
         upstream = by_id.get(event.get("caused_by_event") or "")
         if upstream is not None:
             line += f"  ← {upstream['type']} ({upstream['source']}:{upstream['position']})"
         elif event.get("caused_by_event"):
             line += f"  ← event {event['caused_by_event']}"
         lines.append(line)
-        dates = ", ".join(f"{k} {v}" for k, v in (event.get("business_dates") or {}).items())
+        what = access(event) if event["type"] in ACCESS_TYPES else facts(event)
+        if what:
+            lines.append(f"{'':27}{what}")
+        dates = ", ".join(f"{k} {v}" for k, v in dates_of(event).items())
         if dates:
             lines.append(f"{'':27}dates: {dates}")
         for rule in event.get("rules") or []:

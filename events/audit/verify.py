@@ -7,7 +7,7 @@ says it must be.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
@@ -34,8 +34,19 @@ _FIELD_TYPES = {
 
 @dataclass(frozen=True)
 class Break:
+    """Where a log breaks: at ``position``, or, where only a range is known (a rewrite
+    found by a checkpoint), after ``after`` (the last position that still holds) and at or
+    before ``position``."""
+
     position: int
     reason: str
+    after: int | None = None
+
+    @property
+    def where(self) -> str:
+        if self.after is not None and self.after + 1 < self.position:
+            return f"between positions {self.after + 1} and {self.position}"
+        return f"at position {self.position}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,7 @@ class Verdict:
     head_hash: str | None
     first_break: Break | None
     checkpoints_checked: int = 0
+    witnessed: tuple[str, ...] = ()  # what each thing held covered of the log
 
     @property
     def ok(self) -> bool:
@@ -58,16 +70,18 @@ def check_chain(
     head: dict,
     progress: Callable[[int], None] | None = None,
     checkpoints: CheckpointCheck | None = None,
-    witness: WitnessCheck | None = None,
+    witnesses: Sequence[WitnessCheck] = (),
 ) -> Verdict:
     """Verify ``documents`` (in position order) against each other, the log's head (one
-    that ``head_problem`` accepts), its signed ``checkpoints`` and what a ``witness``
-    holds of it."""
+    that ``head_problem`` accepts), its signed ``checkpoints`` and what each of the
+    ``witnesses`` holds of it."""
     expected_position, prev_hash, checked = 1, GENESIS_HASH, 0
 
     def verdict(first_break: Break | None) -> Verdict:
         signed = checkpoints.checked if checkpoints is not None else 0
-        return Verdict(log, checked, head["position"], head["hash"], first_break, signed)
+        covered = tuple(witness.covered() for witness in witnesses)
+        return Verdict(log, checked, head["position"], head["hash"], first_break, signed,
+                       covered)  # fmt: skip
 
     for document in documents:
         problem = _document_problem(document)
@@ -87,12 +101,12 @@ def check_chain(
                     f"stored hash {document['hash']} differs from {recomputed}, "
                     "the hash of the stored fields: a field was changed"
                 )
-        if problem is None and checkpoints is not None:
-            problem = checkpoints.at(expected_position, document["hash"])
-        if problem is None and witness is not None:
-            problem = witness.at(expected_position, document["hash"])
         if problem is not None:
             return verdict(Break(expected_position, problem))
+        for check in (checkpoints, *witnesses):
+            problem = check.at(expected_position, document["hash"]) if check else None
+            if problem is not None:
+                return verdict(Break(expected_position, problem, check.parted_after))
         prev_hash = document["hash"]
         expected_position += 1
         checked += 1
@@ -101,8 +115,10 @@ def check_chain(
 
     last_position = expected_position - 1
     removed = checkpoints.beyond(last_position) if checkpoints is not None else None
-    if removed is None and witness is not None:
-        removed = witness.beyond(last_position)
+    for witness in witnesses:
+        if removed is None:
+            removed = witness.beyond(last_position)
+    for witness in witnesses:
         if removed is None and checkpoints is not None:
             removed = witness.dropped(checkpoints.signatures)
     if removed is not None:
@@ -191,11 +207,11 @@ def verify_log(
     log: str,
     progress: Callable[[int], None] | None = None,
     trust: str | None = None,
-    held: Held | None = None,
+    held: Sequence[Held] = (),
 ) -> Verdict:
     """Verify positions 1 to the head as read now, the log's checkpoints signed by keys
-    trusted from ``trust`` (``trust_chain``) and what is ``held`` of it, then look for
-    documents outside the chain."""
+    trusted from ``trust`` (``trust_chain``) and what each of ``held`` holds of it, then
+    look for documents outside the chain."""
     head = database[HEADS_COLLECTION].find_one({"_id": log})
     problem = head_problem(head)
     if problem is not None:
@@ -204,9 +220,9 @@ def verify_log(
     if problems:
         return Verdict(log, 0, None, None, Break(0, "; ".join(problems)))
     checks = CheckpointCheck(checkpoints_of(database, log), trusted)
-    witness = held.check(log) if held is not None else None
+    witnesses = [one.check(log) for one in held]
     documents = stored_documents(database, log, head["position"])
-    verdict = check_chain(log, documents, head, progress, checks, witness)
+    verdict = check_chain(log, documents, head, progress, checks, witnesses)
     if verdict.ok:
         outside = _outside_the_chain(database, log)
         if outside is not None:

@@ -126,23 +126,40 @@ class WitnessCheck:
         self.line = next(lines, None) if lines is not None else None
         self.index = 0
         self.agreed = 0  # the last position at which a held hash agreed
-        self.held_count = 0
+        self.held_count = 0  # held checkpoints met on today's chain
+        self.lines_met = 0  # held event hashes met on today's chain
+        self.parted_after: int | None = None  # set with a problem: the histories part after it
+
+    def covered(self) -> str:
+        """What this held and how far it agreed with today's chain, for the report."""
+        held = []
+        if self.lines is not None:
+            held.append(f"{self.lines_met} event hashes")
+        held.append(f"{len(self.checkpoints)} checkpoints")
+        if self.lines is None and not self.checkpoints:
+            return f"against {self.description}: holds nothing of this log"
+        last = max([c["position"] for c in self.checkpoints] + [self.agreed])
+        return (f"against {self.description}: held {' and '.join(held)} up to position "
+                f"{last}; today's chain agrees up to position {self.agreed}")  # fmt: skip
 
     def at(self, position: int, stored_hash: str) -> str | None:
         while self.line is not None and self.line[0] <= position:
             held_position, held_hash = self.line
             self.line = next(self.lines, None)
             if held_position == position and held_hash != stored_hash:
+                self.parted_after = position - 1
                 return (f"{self.description} has hash {held_hash} here, today's chain has "
                         f"{stored_hash}: the histories part at position {position}")  # fmt: skip
             if held_position == position:
                 self.agreed = position
+                self.lines_met += 1
         while self.index < len(self.checkpoints):
             checkpoint = self.checkpoints[self.index]
             if checkpoint["position"] > position:
                 break
             self.index += 1
             if checkpoint["position"] == position and checkpoint["hash"] != stored_hash:
+                self.parted_after = self.agreed
                 return (
                     f"{_named(checkpoint)} in {self.description} says hash "
                     f"{checkpoint['hash']}, today's chain has {stored_hash}: the histories "

@@ -208,14 +208,16 @@ def test_the_audit_commands(database, key_file, tmp_path, mongodb_uri) -> None:
     key = ["--key-file", str(key_file)]
     signed = runner.invoke(main, ["audit", "checkpoint", *key, *where])
     assert signed.exit_code == 0 and f"{LOG}: signed position 12" in signed.output
-    verified = runner.invoke(main, ["audit", "verify", *where])
+    verified = runner.invoke(main, ["audit", "verify", "--unpinned", *where])
     assert verified.exit_code == 0 and "12 events, 1 signed checkpoints" in verified.output
     exported = runner.invoke(main, ["audit", "export", str(tmp_path / "out"), *key, *where])
     assert exported.exit_code == 0, exported.output
-    offline = runner.invoke(main, ["audit", "verify", "--from", str(tmp_path / "out")])
+    offline = runner.invoke(
+        main, ["audit", "verify", "--unpinned", "--from", str(tmp_path / "out")]
+    )
     assert offline.exit_code == 0 and f"{LOG}: ok, 12 events" in offline.output
     flip(tmp_path / "out" / "logs" / f"{LOG}.jsonl", 40)
-    broken = runner.invoke(main, ["audit", "verify", "--from", str(tmp_path / "out")])
+    broken = runner.invoke(main, ["audit", "verify", "--unpinned", "--from", str(tmp_path / "out")])
     assert broken.exit_code == 1 and "BROKEN" in broken.output
     made = runner.invoke(main, ["audit", "keygen", str(tmp_path / "k.pem")])
     assert made.exit_code == 0 and (tmp_path / "k.pem").stat().st_mode & 0o777 == 0o600
@@ -224,7 +226,7 @@ def test_the_audit_commands(database, key_file, tmp_path, mongodb_uri) -> None:
     rotated = runner.invoke(main, ["audit", "rotate-key", "--from", str(key_file),
                                    "--to", str(tmp_path / "k.pem"), *where])  # fmt: skip
     assert rotated.exit_code == 0 and "retired" in rotated.output
-    assert runner.invoke(main, ["audit", "verify", *where]).exit_code == 0
+    assert runner.invoke(main, ["audit", "verify", "--unpinned", *where]).exit_code == 0
 
 
 def test_export_signs_with_the_local_stacks_key_by_default(database, key_file, tmp_path,
@@ -263,7 +265,8 @@ def manifest_key(folder: Path) -> str:
 
 
 def standalone(folder: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "verify-export"), str(folder)],
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "verify-export"), str(folder),
+                           "--unpinned"],
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
 
 
@@ -293,3 +296,27 @@ def test_the_standard_library_verifier_agrees(database, key_file, tmp_path) -> N
     result = standalone(rewritten)
     assert result.returncode == 1
     assert f"{LOG}: position 12: differs from a signed checkpoint" in result.stdout
+
+
+def test_a_rewrite_is_reported_between_the_checkpoints_around_it(database, key_file, tmp_path):
+    """Issue 26: a change at 14, rehashed, was reported where the checkpoint at 15 found
+    it; now with its range: after 12, the last checkpoint that holds, at or before 15."""
+    private = load_private_key(key_file)
+    sign_head(database, private, LOG)
+    append(database, 3)
+    sign_head(database, private, LOG)
+    rewrite_from(database, 14, b'{"n":-14}')
+    verdict = verify_log(database, LOG)
+    assert verdict.first_break.where == "between positions 13 and 15", verdict
+    assert "the last checkpoint that holds is at position 12" in verdict.first_break.reason
+    where = ["--uri", "mongodb://{}:{}".format(*database.client.address), "--database",
+             database.name]  # fmt: skip
+    shown = CliRunner().invoke(main, ["audit", "verify", "--unpinned", *where])
+    assert shown.exit_code == 1
+    assert f"{LOG}: BROKEN between positions 13 and 15: the checkpoint signed" in shown.output
+    export(database, tmp_path / "rewritten", private)
+    result = standalone(tmp_path / "rewritten")
+    assert result.returncode == 1
+    assert (f"{LOG}: position 15: differs from a signed checkpoint: history was rewritten "
+            "after position 12 (the last signed checkpoint that holds) and at or before 15"
+            ) in result.stdout  # fmt: skip

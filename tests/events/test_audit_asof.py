@@ -11,14 +11,21 @@ import pymongo
 import pytest
 from click.testing import CliRunner
 
+from events.audit.history import describe
 from tests.events.audit_world import rpc_world
 from youwei.cli import main
 
 
 @pytest.fixture(scope="module")
 def world(mongodb_uri):
-    with rpc_world(mongodb_uri) as made:
-        yield made
+    """docs/rpc.md's city, with a second cadre named 王芳 (names are not unique)."""
+    with rpc_world(mongodb_uri) as (database, names):
+        names["namesake"] = names["n"].rpc.cadre_registry.register_cadre(
+            names["c"](name="王芳", gender="female", birth_date="1985-02-03",
+                       unit_id=names["city"], post="副秘书长", rank="county_division",
+                       post_kind="leadership", effective_date="2026-02-01")
+        )["cadre_id"]  # fmt: skip
+        yield database, names
 
 
 def replay(mongodb_uri, database, *args):
@@ -95,12 +102,96 @@ def test_history_shows_kind_dates_rule_and_zone_for_either_form_of_id(mongodb_ur
     [decided] = [line for line in lines.stdout.splitlines() if " case_decided " in line]
     assert decided[19:25] == "+08:00"
     following = lines.stdout.split(decided, 1)[1].splitlines()
-    assert following[1].strip() == "dates: decided_on 2026-05-20"
-    assert following[2].strip().startswith("rule: admonishment (rules ")
-    assert "2026-05-20 to 2026-11-20" in following[2]
+    assert following[1].strip() == (f"case {names['case']}, decision {names['decision']}, "
+                                    "decision_type measure, kind admonishment")  # fmt: skip
+    assert following[2].strip() == "dates: decided_on 2026-05-20"
+    assert following[3].strip().startswith("rule: admonishment (rules ")
+    assert "2026-05-20 to 2026-11-20" in following[3]
     events = json.loads(
         runner.invoke(main, ["audit", "history", names["liaison"], "--json", *where]).stdout
     )
     [event] = [e for e in events if e["type"] == "case_decided"]
     assert event["business_dates"] == {"decided_on": "2026-05-20"}
     assert event["rules"][0]["rule"] == "admonishment"
+
+
+def history_lines(mongodb_uri, database, cadre) -> list[str]:
+    where = ["--uri", mongodb_uri, "--database", database, "--timezone", "Asia/Shanghai"]
+    result = CliRunner().invoke(main, ["audit", "history", cadre, *where])
+    assert result.exit_code == 0, result.stderr
+    return [line.strip() for line in result.stdout.splitlines()]
+
+
+def after(lines: list[str], kind: str, count: int = 2) -> list[str]:
+    [at] = [n for n, line in enumerate(lines) if f" {kind} " in line]
+    return lines[at : at + 1 + count]
+
+
+def test_history_shows_what_an_auditor_asks_first(mongodb_uri, world) -> None:
+    """Issue 26: an appeal's outcome, the case of a decision, an exposure, a letter's dates
+    and deadline, and who read the file (not `guest / ?`)."""
+    database, names = world
+    lines = history_lines(mongodb_uri, database, names["liaison"])
+    case, decision = names["case"], names["decision"]
+    assert after(lines, "case_appeal_decided")[1:] == [
+        f"case {case}, decision {decision}, outcome revoked",
+        "dates: decided_on 2026-06-01",
+    ]
+    assert after(lines, "finding_exposed")[1:] == [
+        f"finding {names['finding']}, kind undercover_film",
+        "dates: on 2026-05-20",
+    ]
+    issued = after(lines, "rectification_letter_issued")[1:]
+    assert issued == [f"letter {names['letter']}",
+                      "dates: issued_on 2026-05-10, deadline 2026-06-10"]  # fmt: skip
+
+
+@pytest.mark.plain
+def test_history_shows_who_read_a_file_under_which_role_and_policy() -> None:
+    """Issue 26: a read of a personnel file showed as `guest / ?`: the agency the broker
+    vouched for, with its role and policy version, and what it read as of which day."""
+    data = {"agency": "organization-department", "method": "records.personnel_file",
+            "role": "organization_department", "policy_version": "2026.2",
+            "cadre_id": "c", "day": "2026-05-25"}  # fmt: skip
+    event = {"recorded_at": "2026-12-01T00:00:00+00:00", "source": "records", "position": 3,
+             "type": "personnel_file_read_recorded", "event_id": "e", "originator_id": "o",
+             "data": data, "agency": data["agency"], "person": None,
+             "command": data["method"], "caller": {"agency": data["agency"]}}  # fmt: skip
+    refused = {**event, "type": "access_denied_recorded", "position": 4, "person": "张三",
+               "data": {"agency": "guest", "method": "records.personnel_file", "roles": [],
+                        "reason": "no role may call it", "policy_version": "2026.2"}}  # fmt: skip
+    lines = describe([event, refused], "UTC")
+    assert lines[0].endswith("organization-department (role organization_department, policy "
+                             "2026.2)  [records.personnel_file]")  # fmt: skip
+    assert lines[1].strip() == "read records.personnel_file as of 2026-05-25"
+    assert "guest / 张三 (role no role, policy 2026.2)" in lines[2]
+    assert lines[3].strip() == "refused records.personnel_file: no role may call it"
+
+
+def test_history_refuses_a_name_and_lists_the_cadres_so_named(mongodb_uri, world) -> None:
+    """Issue 26: `audit history 王芳` merged every 王芳 into one timeline."""
+    database, names = world
+    result = CliRunner().invoke(
+        main, ["audit", "history", "王芳", "--uri", mongodb_uri, "--database", database]
+    )
+    assert result.exit_code == 2
+    assert "'王芳' is not a cadre's id" in result.stderr
+    assert "2 cadre(s) registered under that name" in result.stderr
+    listed = {line.split()[0]: line for line in result.stdout.splitlines()}
+    [first] = set(listed) - {names["namesake"]}  # docs/rpc.md's 王芳 (its `cadre`, reused)
+    assert "王芳  市发改委  局长  registered 2026-01-05" in listed[first]
+    assert "王芳  玉溪市  副秘书长  registered 2026-02-01" in listed[names["namesake"]]
+    assert history_lines(mongodb_uri, database, first)  # each id gives its own timeline
+
+
+def test_replay_cites_causes_by_log_and_position_as_history_does(mongodb_uri, world) -> None:
+    database, names = world
+    during, scratch = replay(mongodb_uri, database, "--until", "2026-05-25", "--cadre",
+                             names["liaison"])  # fmt: skip
+    with pymongo.MongoClient(mongodb_uri) as client:
+        client.drop_database(scratch)
+    [cause] = [line for line in during.stdout.splitlines() if ", caused by " in line]
+    [decided] = [line for line in history_lines(mongodb_uri, database, names["liaison"])
+                 if " case_decided " in line]  # fmt: skip
+    cited = decided.split()[1]  # accountability:N, as history shows it
+    assert cause.split(", caused by ")[1].startswith(f"{cited} ("), (cause, decided)

@@ -102,7 +102,7 @@ def forged_checkpoint(forger, position: int, hash_: str) -> dict:
 
 def ours(directory: Path, trust=None, against=None) -> tuple[list[str], list[tuple[int, str]]]:
     """``youwei audit verify --from``: the export's problems and each log's break."""
-    held = load_held(against) if against else None
+    held = [load_held(against)] if against else []
     try:
         problems, verdicts = verify_export(directory, trust=trust, held=held)
     except ExportProblem as error:
@@ -123,7 +123,7 @@ def standalone(directory: Path, *args: str) -> str:
 
 
 def live(database, trust=None, against=None) -> tuple[int, str] | None:
-    held = load_held(against) if against else None
+    held = [load_held(against)] if against else []
     verdict = verify_log(database, LOG, trust=trust, held=held)
     return None if verdict.ok else (verdict.first_break.position, verdict.first_break.reason)
 
@@ -440,26 +440,10 @@ def test_against_an_earlier_export_catches_a_rewrite_resigned_with_the_real_key(
     assert caught.exit_code == 1
     assert f"{LOG}: BROKEN at position 5: the export {held}" in caught.stdout
     taken = tmp_path / "taken"
-    assert (
-        runner.invoke(
-            main,
-            [
-                "audit",
-                "export",
-                str(taken),
-                "--unsigned",
-                "--uri",
-                uri,
-                "--database",
-                database.name,
-            ],
-        ).exit_code
-        == 0
-    )
-    offline = runner.invoke(
-        main,
-        ["audit", "verify", "--from", str(taken), "--trust", kid(city), "--against", str(held)],
-    )
+    made = runner.invoke(main, ["audit", "export", str(taken), "--unsigned", "--uri", uri,
+                                "--database", database.name])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    offline = cli("--from", str(taken), "--trust", kid(city), "--against", str(held))
     assert offline.exit_code == 1 and f"{LOG}: BROKEN at position 5" in offline.stdout
     output = standalone(taken, "--trust", kid(city), "--against", str(held))
     assert f"BROKEN: {LOG}: position 5: differs from the held export" in output
@@ -523,3 +507,70 @@ def test_the_signer_refuses_a_head_that_does_not_extend_its_last(
     truncate(database, 9)
     with pytest.raises(CheckpointRefused, match="before position 14 signed earlier"):
         sign_head(database, private, LOG, heads)
+
+
+def cli(*args: str, database=None):
+    where = []
+    if database is not None:
+        uri = "mongodb://{}:{}".format(*database.client.address)
+        where = ["--uri", uri, "--database", database.name]
+    return CliRunner().invoke(main, ["audit", "verify", *args, *where])
+
+
+def test_a_repeated_against_checks_each_thing_held(database, city, tmp_path) -> None:
+    """Issue 26: `--against t2 --against t0` kept only t0, so a checkpoint dropped that
+    only t2 held went unseen; each is checked now, and the output says what each held."""
+    signed = list(database[CHECKPOINTS].find({}, {"_id": 0}).sort("position", 1))
+    t0, t2 = tmp_path / "records-t0.json", tmp_path / "records-t2.json"
+    t0.write_text(json.dumps({"integrity": {"checkpoints": signed[:1]}}, default=str))
+    t2.write_text(json.dumps({"integrity": {"checkpoints": signed}}, default=str))
+    clean = tmp_path / "clean"
+    export(database, clean, city)
+    forged = tmp_path / "forged"  # the checkpoint at 15 dropped, re-signed with the city's key
+    shutil.copytree(clean, forged)
+    rewrite_export(forged, read_events(forged), signed[:1], signer=city)
+    database[CHECKPOINTS].delete_many({"position": 15})
+    held = ["--against", str(t2), "--against", str(t0)]
+    for how in (["--from", str(forged)], []):
+        assert (
+            cli("--trust", kid(city), "--against", str(t0), *how, database=database).exit_code == 0
+        )
+        for order in (held, [*held[2:], *held[:2]]):
+            found = cli("--trust", kid(city), *order, *how, database=database)
+            assert found.exit_code == 1, found.output
+            assert (
+                f"{LOG}: BROKEN at position 15: the held checkpoint at position 15" in found.output
+            )
+            assert "no longer among today's checkpoints" in found.output
+            assert f"against the checkpoints held in {t2}: held 2 checkpoints up to" in found.output
+            assert f"against the checkpoints held in {t0}: held 1 checkpoints up to" in found.output
+    output = standalone(forged, "--trust", kid(city), *held)
+    assert f"BROKEN: {LOG}: position 15: a held checkpoint is gone" in output, output
+    assert f"checkpoints were dropped ({t2} holds it)" in output
+    assert f"against {t2}: held 0 event hashes and 2 checkpoints up to position 15" in output
+    assert f"against {t0}: held 0 event hashes and 1 checkpoints up to position 12" in output
+    assert standalone(forged, "--trust", kid(city), "--against", str(t0)).endswith("clean\n")
+
+
+def test_without_a_pinned_key_no_verdict_is_clean_nor_the_key_the_citys(
+    database, city, forger, tmp_path
+) -> None:
+    """Issue 26: an export re-signed with a fresh key passed without --trust, its key
+    called the city's. Now it fails unless asked for (--unpinned), and is never called so."""
+    forged = tmp_path / "forged"
+    export(database, forged, city)
+    forge_export("keys replaced", forged, forger)
+    forge_database("keys replaced", database, forger)
+    for how in (["--from", str(forged)], []):
+        refused = cli(*how, database=database)
+        assert refused.exit_code == 1 and "NOT VERIFIED: no key pinned" in refused.output
+        asked = cli("--unpinned", *how, database=database)
+        assert asked.exit_code == 0, asked.output
+        assert "(UNPINNED: keys trusted on first use)" in asked.output
+        assert "nothing shows the keys are the city's" in asked.output
+        assert "city's key" not in refused.output + asked.output
+    assert cli("--trust", kid(city), "--from", str(forged)).exit_code == 1
+    output = standalone(forged)
+    assert "NOT VERIFIED: no key pinned" in output and not output.endswith("clean\n")
+    output = standalone(forged, "--unpinned")
+    assert "nothing shows the keys are the city's" in output and output.endswith("clean\n")

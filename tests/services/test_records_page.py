@@ -225,3 +225,13 @@ def test_charts_escape_their_labels_and_show_an_empty_chart() -> None:
     assert "<rect" not in decisions and "无数据" in decisions
     months = re.search(r'<svg data-chart="by_month".*?</svg>', html, re.S).group(0)
     assert 'width="0.0"' in months and 'data-count="0"' in months
+
+
+def test_the_checkpoints_say_how_to_check_against_them() -> None:
+    """Issue 26: the page said `verify --from` where it means `--against` what one kept."""
+    checkpoint = {"log": "accountability_events", "position": 5, "hash": "ab" * 32,
+                  "signed_at": "2026-12-01T00:00:00.000Z", "key_id": "0123456789abcdef",
+                  "signature": "cd" * 64}  # fmt: skip
+    html = render_page(*page_for({}, RECORDS), {"checkpoints": [checkpoint], "keys": []})
+    assert "youwei audit verify --trust KEY_ID --against records.json" in html
+    assert "--from" not in html
