@@ -163,7 +163,7 @@ def test_the_healthcheck_probes_the_port_metrics_address_names() -> None:
     from youwei.ports import free_port
 
     class Ready(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/readyz" else 404)
             self.end_headers()
 
@@ -183,6 +183,19 @@ def test_the_healthcheck_probes_the_port_metrics_address_names() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_compose_file_names_the_engine_its_healthchecks_need() -> None:
+    """start_interval (Docker Engine 25, API 1.44) is refused by older engines: the file
+    says so, and the README, where it tells how to run the image without compose."""
+    import yaml
+
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"].values()
+    if any("start_interval" in (s.get("healthcheck") or {}) for s in services):
+        header = "".join(line for line in text.splitlines() if line.startswith("#"))
+        assert "Engine 25" in header
+        assert "Engine 25" in (PROJECT_ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("log_format", ["json", "text"])
