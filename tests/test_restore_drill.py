@@ -150,6 +150,17 @@ def test_a_restored_dump_keeps_every_erasure_since_it_and_verifies(city, tmp_pat
     assert sign_head(database, load_private_key(new_key), "cadreregistry_events") is not None
     assert "BROKEN" not in youwei("audit", "verify", *where)
 
+    # A dump's time given too late (a mistyped stamp) misses no erasure: those the restored
+    # ledger, the dump's, did not know are re-applied whatever the stamp says.
+    youwei("restore", "prepare", "--to", str(tmp_path / "work-2"), *where)
+    youwei("restore", "load", str(tmp_path / "dump"), *where)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ")
+    output = youwei("restore", "finish", "--dumped-at", tomorrow,
+                    "--work", str(tmp_path / "work-2"), *where)  # fmt: skip
+    assert "2 erasure(s) re-applied" in output, output
+    assert keys.find_one({"_id": subject_of(erased)})["key"] is None
+    assert keys.find_one({"_id": rater_subject})["key"] is None
+
     # Restoring the same dump again, in one step, ends the same way.
     output = youwei("restore", "all", str(tmp_path / "dump"), "--work",
                     str(tmp_path / "again"), *where)  # fmt: skip

@@ -16,8 +16,9 @@ refuses includes, excludes and renames), dropping each first (``--drop``). So ``
 prepare`` copies the whole ledger aside (``erasure_ledger.json`` in its folder) after
 syncing it, and ``restore finish`` merges that copy back into whatever ledger the restore
 left, re-applies every erasure it holds from shortly before the dump was taken
-(``margin``: clocks and a dump that takes a while), and refuses to go on while any of those
-people still has a key. Entries older than that are in the dump already (as a tombstone,
+(``margin``: clocks and a dump that takes a while) and every erasure the restored ledger
+did not know (so a dump's time given too late misses none), and refuses to go on while any
+of those people still has a key. Entries older than that are in the dump already (as a tombstone,
 or as the new key of a rater who came back after their erasure, which must stay). Without
 the copy, finish refuses: it cannot know who was erased since the dump. The audit key registry
 (``audit_keys``, public keys and signed rotations only) is carried over from the database
@@ -100,8 +101,16 @@ def sync_ledger(database: Database, ledger: Database) -> int:
         return error.details["nUpserted"] + error.details["nModified"]
 
 
-def ledger_entries(ledger: Database, since: datetime) -> list[dict[str, Any]]:
-    return list(ledger[LEDGER_COLLECTION].find({"erased_at": {"$gte": since}}).sort("erased_at"))
+def ledger_entries(
+    ledger: Database, since: datetime, also: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The entries erased at ``since`` or later, and those of the subjects ``also``."""
+    query = {"$or": [{"erased_at": {"$gte": since}}, {"_id": {"$in": list(also)}}]}
+    return list(ledger[LEDGER_COLLECTION].find(query).sort("erased_at"))
+
+
+def ledger_state(ledger: Database) -> dict[str, datetime]:
+    return {e["_id"]: _aware(e["erased_at"]) for e in ledger[LEDGER_COLLECTION].find({})}
 
 
 def save_ledger(ledger: Database, path: Path) -> int:
@@ -122,6 +131,10 @@ def merge_ledger(ledger: Database, path: Path) -> int:
             "without it the erasures since the dump are unknown"
         ) from error
     for entry in entries:
+        if not (isinstance(entry, dict) and isinstance(entry.get("_id"), str)
+                and isinstance(entry.get("erased_at"), datetime)):  # fmt: skip
+            raise BackupError(f"{path}: not an entry of the erasure ledger: {entry!r:.200}")
+    for entry in entries:
         ledger[LEDGER_COLLECTION].update_one(
             {"_id": entry["_id"]},
             {"$max": {"erased_at": _aware(entry["erased_at"])},
@@ -131,19 +144,24 @@ def merge_ledger(ledger: Database, path: Path) -> int:
     return len(entries)
 
 
-def still_keyed(database: Database, ledger: Database, since: datetime) -> list[str]:
-    """The subjects the ledger says were erased at ``since`` or later who have a key."""
-    subjects = [entry["_id"] for entry in ledger_entries(ledger, since)]
+def still_keyed(
+    database: Database, ledger: Database, since: datetime, also: Iterable[str] = ()
+) -> list[str]:
+    """The subjects the ledger says were erased at ``since`` or later (and those ``also``)
+    who have a key."""
+    subjects = [entry["_id"] for entry in ledger_entries(ledger, since, also)]
     live = database[KEYS_COLLECTION].find({"_id": {"$in": subjects}, "key": {"$ne": None}})
     return sorted(document["_id"] for document in live)
 
 
-def reapply(database: Database, ledger: Database, since: datetime) -> list[str]:
-    """Destroy again each key the ledger says was destroyed at ``since`` or later; return
-    the subjects whose key the database still held."""
+def reapply(
+    database: Database, ledger: Database, since: datetime, also: Iterable[str] = ()
+) -> list[str]:
+    """Destroy again each key the ledger says was destroyed at ``since`` or later (and
+    those of the subjects ``also``); return the subjects whose key the database held."""
     keys = database[KEYS_COLLECTION]
     erased = []
-    for entry in ledger_entries(ledger, since):
+    for entry in ledger_entries(ledger, since, also):
         before = keys.find_one_and_update(
             {"_id": entry["_id"]},
             {"$set": {"key": None, "erased_at": entry["erased_at"]}},
@@ -277,12 +295,16 @@ def finish(
 
     done = Restored(_aware(dumped_at))
     ledger, since = ledger_database(database), done.dumped_at - margin
+    # What the restored ledger (the dump's, on the same server) knew: an erasure it did not
+    # know is re-applied whatever --dumped-at says (a stamp given too late misses none).
+    known = ledger_state(ledger)
     merge_ledger(ledger, work / LEDGER_FILE)
+    unknown = [s for s, at in ledger_state(ledger).items() if known.get(s) != at]
     if (work / KEYS_FILE).exists():
         keys = json.loads((work / KEYS_FILE).read_text())
         done.audit_keys = carry_audit_keys(database, keys)
-    done.reerased = reapply(database, ledger, since)
-    done.still_keyed = still_keyed(database, ledger, since)
+    done.reerased = reapply(database, ledger, since, unknown)
+    done.still_keyed = still_keyed(database, ledger, since, unknown)
     if done.still_keyed:
         return done
     dbinit.initialise(uri, database.name)
