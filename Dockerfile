@@ -49,9 +49,10 @@ WORKDIR /app
 COPY services/config.yaml /app/services/config.yaml
 USER 10001:10001
 EXPOSE 8000 9100
-# Readiness of the process (events.observability: /readyz): docker-compose waits for it;
+# Readiness of the process (events.observability: /readyz on METRICS_ADDRESS's port, whatever
+# it is set to): docker-compose waits for it;
 # Kubernetes has probes of its own (k8s/base).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9100/readyz', timeout=4).status != 200)"]
+  CMD ["python", "-m", "youwei.entrypoint", "healthcheck"]
 ENTRYPOINT ["python", "-m", "youwei.entrypoint"]
 CMD ["all"]

@@ -147,6 +147,57 @@ def test_the_entrypoint_runs_services_by_name_or_the_youwei_command() -> None:
     assert refused.returncode == 2 and "not a service: nosuch" in refused.stderr
 
 
+def healthcheck_command() -> list[str]:
+    [line] = [line for _, stage in stages() for line in stage if line.startswith("HEALTHCHECK")]
+    command = json.loads(line[line.index(" CMD ") + 5 :])
+    return [sys.executable if word == "python" else word for word in command]
+
+
+def test_the_healthcheck_probes_the_port_metrics_address_names() -> None:
+    """A container run with METRICS_ADDRESS on another port than the image's 9100 (as
+    scripts/image-check runs it with host networking) is healthy once that port's /readyz
+    answers 200, and unhealthy while nothing answers there."""
+    import http.server
+    import threading
+
+    from youwei.ports import free_port
+
+    class Ready(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/readyz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    port = free_port()
+    env = {**os.environ, "METRICS_ADDRESS": f"0.0.0.0:{port}"}
+    assert run(*healthcheck_command(), env=env).returncode != 0  # nothing listens yet
+    server = http.server.HTTPServer(("127.0.0.1", port), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = run(*healthcheck_command(), env=env)
+        assert result.returncode == 0, result.stderr
+        elsewhere = {**env, "METRICS_ADDRESS": f"127.0.0.1:{free_port()}"}
+        assert run(*healthcheck_command(), env=elsewhere).returncode != 0
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_compose_file_names_the_engine_its_healthchecks_need() -> None:
+    """start_interval (Docker Engine 25, API 1.44) is refused by older engines: the file
+    says so, and the README, where it tells how to run the image without compose."""
+    import yaml
+
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"].values()
+    if any("start_interval" in (s.get("healthcheck") or {}) for s in services):
+        header = "".join(line for line in text.splitlines() if line.startswith("#"))
+        assert "Engine 25" in header
+        assert "Engine 25" in (PROJECT_ROOT / "README.md").read_text()
+
+
 @pytest.mark.parametrize("log_format", ["json", "text"])
 def test_log_format_selects_json_or_text_logs(log_format) -> None:
     """nameko run applies services/config.yaml's LOGGING; LOG_FORMAT picks the formatter."""

@@ -1,11 +1,14 @@
 """The restore drill over SecantusDB, as docs/operations.md's "Back up and restore" runs it:
-dump (youwei backup: mongodump's stand-in here), erase a cadre and a rater and rotate the
-audit key after it, restore the dump (youwei restore all): the erased stay erased, the new
-audit key still signs, the projections are rebuilt and every log verifies."""
+dump (youwei backup: mongodump --oplog's stand-in here, the ledger's database in the dump as
+mongodump puts it there), erase a cadre and a rater and rotate the audit key after it,
+restore the dump (youwei restore load overwrites the ledger as mongorestore --oplogReplay
+--drop does): the erased stay erased, the new audit key still signs, the projections are
+rebuilt and every log verifies. tests/test_restore_commands.py checks the documented
+mongodump and mongorestore lines against the tools' own rules."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import bson
 import pytest
@@ -24,7 +27,7 @@ from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from tests.events.support import fresh_database_name
 from tests.services.support import RATER_KEY, command
-from youwei.backup import LEDGER_COLLECTION
+from youwei.backup import LEDGER_COLLECTION, still_keyed
 from youwei.cli import main
 
 NAME, KEPT_NAME = "司马青云", "欧阳明月"
@@ -91,6 +94,8 @@ def test_a_restored_dump_keeps_every_erasure_since_it_and_verifies(city, tmp_pat
         sign_head(database, load_private_key(old_key), log)
 
     youwei("backup", "--to", str(tmp_path / "dump"), *where)
+    ledger_name = f"{database.name}_erasures"
+    assert set(read_manifest(tmp_path / "dump")["databases"]) == {database.name, ledger_name}
 
     # After the dump: a cadre and a rater erased, the audit key rotated and used.
     registry.erase_personal_data(
@@ -105,22 +110,35 @@ def test_a_restored_dump_keeps_every_erasure_since_it_and_verifies(city, tmp_pat
     # the rater's one key (the channel they rated on) is destroyed; other channels had none
     rater_subject = subject_of(evaluations_app.rater_hash("questionnaire", "问卷-0001"))
     youwei("erasures", "sync", *where)
-    ledger = database.client[f"{database.name}_erasures"][LEDGER_COLLECTION]
-    assert {d["_id"] for d in ledger.find()} >= {subject_of(erased), rater_subject}
+    ledger = database.client[ledger_name][LEDGER_COLLECTION]
+    erasures = {subject_of(erased), rater_subject}
+    assert {d["_id"] for d in ledger.find()} >= erasures
 
-    # The dump alone brings them back: it holds their keys.
+    # The dump alone brings them back: it holds their keys, and its ledger (restored over
+    # the live one, as mongorestore restores every database of the archive) knows nothing
+    # of their erasures.
     youwei("restore", "prepare", "--to", str(tmp_path / "work"), *where)
     youwei("restore", "load", str(tmp_path / "dump"), *where)
     keys = database[KEYS_COLLECTION]
     assert keys.find_one({"_id": subject_of(erased)})["key"] is not None
     assert registry.get_cadre({"cadre_id": erased})["name"] == NAME
+    assert not erasures & {d["_id"] for d in ledger.find()}, "the dump's ledger is restored"
 
-    # Finishing the restore re-applies the erasures, carries the new key, rebuilds, verifies.
+    # Without the ledger prepare kept, finish refuses and changes nothing.
+    (tmp_path / "nowhere").mkdir()
+    refused = CliRunner().invoke(main, ["restore", "finish", "--dumped-at", "20260101T000000Z",
+                                        "--work", str(tmp_path / "nowhere"), *where])  # fmt: skip
+    assert refused.exit_code == 1 and "erasure_ledger.json" in refused.output, refused.output
+    assert keys.find_one({"_id": subject_of(erased)})["key"] is not None
+
+    # Finishing the restore merges the kept ledger back, re-applies the erasures, carries
+    # the new key, rebuilds, verifies.
     output = youwei("restore", "finish", "--dumped-at", read_dumped_at(tmp_path / "dump"),
-                    "--keys", str(tmp_path / "work" / "audit_keys.json"), *where)  # fmt: skip
+                    "--work", str(tmp_path / "work"), *where)  # fmt: skip
     # the cadre's key, and the rater's on the one channel they rated through
     assert "2 erasure(s) re-applied" in output, output
     assert "every log verifies" in output and "personnel: rebuilt" in output
+    assert {d["_id"] for d in ledger.find()} >= erasures, "the ledger is whole again"
     assert keys.find_one({"_id": subject_of(erased)})["key"] is None
     assert keys.find_one({"_id": rater_subject})["key"] is None
     assert registry.get_cadre({"cadre_id": erased})["name"] is None
@@ -132,6 +150,17 @@ def test_a_restored_dump_keeps_every_erasure_since_it_and_verifies(city, tmp_pat
     assert sign_head(database, load_private_key(new_key), "cadreregistry_events") is not None
     assert "BROKEN" not in youwei("audit", "verify", "--unpinned", *where)
 
+    # A dump's time given too late (a mistyped stamp) misses no erasure: those the restored
+    # ledger, the dump's, did not know are re-applied whatever the stamp says.
+    youwei("restore", "prepare", "--to", str(tmp_path / "work-2"), *where)
+    youwei("restore", "load", str(tmp_path / "dump"), *where)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y%m%dT%H%M%SZ")
+    output = youwei("restore", "finish", "--dumped-at", tomorrow,
+                    "--work", str(tmp_path / "work-2"), *where)  # fmt: skip
+    assert "2 erasure(s) re-applied" in output, output
+    assert keys.find_one({"_id": subject_of(erased)})["key"] is None
+    assert keys.find_one({"_id": rater_subject})["key"] is None
+
     # Restoring the same dump again, in one step, ends the same way.
     output = youwei("restore", "all", str(tmp_path / "dump"), "--work",
                     str(tmp_path / "again"), *where)  # fmt: skip
@@ -140,10 +169,31 @@ def test_a_restored_dump_keeps_every_erasure_since_it_and_verifies(city, tmp_pat
     assert keys.find_one({"_id": rater_subject})["key"] is None
 
 
-def read_dumped_at(directory) -> str:
+def read_manifest(directory) -> dict:
     import json
 
-    return json.loads((directory / "manifest.json").read_text())["started_at"]
+    return json.loads((directory / "manifest.json").read_text())
+
+
+def read_dumped_at(directory) -> str:
+    return read_manifest(directory)["started_at"]
+
+
+def test_finish_names_every_person_erased_since_the_dump_who_still_has_a_key(city) -> None:
+    *_, database, _ = city
+    ledger = database.client[f"{database.name}_erasures"]
+    when = datetime(2026, 4, 2, tzinfo=UTC)
+    database[KEYS_COLLECTION].insert_many([
+        {"_id": "keyed", "key": b"k" * 32},            # erased since the dump: a key again
+        {"_id": "erased", "key": None, "erased_at": when},
+        {"_id": "returned", "key": b"r" * 32},         # erased long before the dump
+    ])  # fmt: skip
+    ledger[LEDGER_COLLECTION].insert_many([
+        {"_id": "keyed", "erased_at": when},
+        {"_id": "erased", "erased_at": when},
+        {"_id": "returned", "erased_at": when - timedelta(days=30)},
+    ])  # fmt: skip
+    assert still_keyed(database, ledger, when - timedelta(minutes=5)) == ["keyed"]
 
 
 def test_a_restore_refuses_what_is_not_a_dump(city, tmp_path) -> None:
@@ -151,5 +201,6 @@ def test_a_restore_refuses_what_is_not_a_dump(city, tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(main, ["restore", "load", str(tmp_path / "empty"), *where])
     assert result.exit_code == 1 and "not a dump of youwei backup" in result.output
-    result = CliRunner().invoke(main, ["restore", "finish", "--dumped-at", "yesterday", *where])
+    result = CliRunner().invoke(main, ["restore", "finish", "--dumped-at", "yesterday",
+                                       "--work", str(tmp_path / "empty"), *where])  # fmt: skip
     assert result.exit_code == 2 and "not a time" in result.output

@@ -8,6 +8,9 @@
 - ``youwei ARGS``: the ``youwei`` command (``db init``, ``projections rebuild``, ``audit
   verify``, ``dlq``, ...).
 - ``nameko ARGS``: nameko itself (``nameko shell --config services/config.yaml``).
+- ``healthcheck``: exit 0 when the process's ``/readyz`` answers 200 on the port of
+  ``METRICS_ADDRESS`` (the image's HEALTHCHECK; a container run with another address is
+  probed there, not on 9100).
 
 The process is replaced (``exec``), so that signals reach nameko or the command directly.
 """
@@ -45,9 +48,35 @@ def command(argv: list[str], environ: dict[str, str] | None = None) -> list[str]
     return ["nameko", "run", *modules, "--config", config]
 
 
-def main(argv: list[str] | None = None) -> None:
+def readiness_url(environ: dict[str, str]) -> str:
+    """``/readyz`` of the process's metrics server, as reached from inside the container:
+    ``METRICS_ADDRESS``'s host (127.0.0.1 when it listens on every address) and port."""
+    host, _, port = (environ.get("METRICS_ADDRESS") or "0.0.0.0:9100").rpartition(":")
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/readyz"
+
+
+def healthcheck(environ: dict[str, str]) -> int:
+    import urllib.request
+
     try:
-        args = command(sys.argv[1:] if argv is None else argv)
+        with urllib.request.urlopen(readiness_url(environ), timeout=4) as response:
+            return 0 if response.status == 200 else 1
+    except OSError as error:
+        print(f"not ready: {error}", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["healthcheck"]:
+        sys.exit(healthcheck(dict(os.environ)))
+    try:
+        args = command(argv)
     except UsageError as error:
         print(error, file=sys.stderr)
         sys.exit(2)
