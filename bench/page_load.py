@@ -14,6 +14,9 @@ and vhost. Each is loaded in turn by ``wrk`` (Debian's package) with the mix: ``
 RPC p99 is measured first with no load, then during each run.
 
     .venv/bin/python -m bench.page_load --main /tmp/main-copy [--seconds 20] [--clients 50 200]
+
+Start the stack with ``MAX_WORKERS=60`` to measure the records service as a news day would
+run it (docs/operations.md, "Public pages behind a CDN"); main's code has no such setting.
 """
 
 from __future__ import annotations
