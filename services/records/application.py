@@ -1,5 +1,6 @@
-"""The records service's queries over its projections: each first catches the projection
-up with the logs, so it answers with everything the other services acknowledged before."""
+"""The records service's queries over its projections: each RPC query first catches the
+projection up with the logs, so it answers with everything the other services acknowledged
+before; the public pages answer from the projections as they stand (``catch_up=False``)."""
 
 from __future__ import annotations
 
