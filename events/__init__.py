@@ -12,6 +12,8 @@ import direction runs one way (checked by ``lint-imports``, pyproject's ``import
 - ``events.readmodels``: projections and views built from the logs; imports ``log``.
 - ``events.audit``: chain verification, signed checkpoints, witnesses, exports, a cadre's
   history; imports ``log``, ``identity`` and ``runtime``.
+- ``events.web``: what public web pages share (validators, a cache of rendered answers,
+  compression, security headers, a guard on the query string); imports no other package.
 - ``events.observability``: the process's metrics and probe server, sampling the lag of
   everything above; the only package that may import all the others.
 

@@ -14,6 +14,10 @@ A batch is applied in memory (``Batch``): the documents its events touch are loa
 they are written back with one unordered ``bulk_write`` per collection. Joins read the
 batch's own documents first, so an event sees what the events before it in the batch did.
 
+The pointer document also counts the batches that changed a document of the live generation
+(``revision``): with the generation, the version of what a query reads (``version``), which
+moves only when an answer could change (a cache of answers keys on it: events/web).
+
 Generations make a rebuild safe: a projection's collections are named
 ``<projection>_g<N>_<collection>`` and the document ``projections/<projection>`` names the
 live generation. A rebuild replays every log into generation N+1 while N stays live, then
@@ -159,9 +163,10 @@ class Batch:
                     index.setdefault(value, {})[_id] = None
 
     # -- writing --------------------------------------------------------------------------
-    def write(self) -> None:
+    def write(self) -> bool:
         """One unordered ``bulk_write`` per collection changed: new documents inserted,
-        stored ones replaced, deleted ones deleted."""
+        stored ones replaced, deleted ones deleted. True if anything was written."""
+        wrote = False
         for collection, changed in self.changed.items():
             operations: list[InsertOne | ReplaceOne | DeleteOne] = []
             documents, stored = self.documents[collection], self.stored[collection]
@@ -178,6 +183,8 @@ class Batch:
                     operations.append(ReplaceOne({"_id": _id}, document, upsert=True))
             if operations:
                 self.db[collection].bulk_write(operations, ordered=False, session=self.session)
+                wrote = True
+        return wrote
 
 
 class Projection:
@@ -198,17 +205,18 @@ class Projection:
 
     def apply_batch(
         self, events: list[dict[str, Any]], db: dict[str, Collection], session: ClientSession
-    ) -> None:
-        """Fold ``events`` (each log's in that log's order) into ``db`` through ``session``."""
+    ) -> bool:
+        """Fold ``events`` (each log's in that log's order) into ``db`` through ``session``;
+        True if a document changed."""
         batch = Batch(db, session)
         self.prepare(events, batch)
         for event in events:
             self.fold(event, batch)
-        batch.write()
+        return batch.write()
 
     def apply(self, event: dict[str, Any], db: dict[str, Collection], session: ClientSession):
         """Fold one event: a batch of one."""
-        self.apply_batch([event], db, session)
+        return self.apply_batch([event], db, session)
 
 
 class Generation:
@@ -297,6 +305,12 @@ class Projector:
         old.drop()
 
     # -- applying events ----------------------------------------------------------------
+    def version(self) -> tuple[int, int]:
+        """The live generation and its revision (batches that changed a document): equal
+        versions, equal documents."""
+        pointer = self.pointers.find_one({"_id": self.projection.name}) or {}
+        return pointer.get("generation", 0), pointer.get("revision", 0)
+
     def heads(self) -> dict[str, int]:
         return {source: reader.head() for source, reader in self.readers.items()}
 
@@ -367,7 +381,11 @@ class Projector:
             }
             if any(tracked.get(log, 0) != after for log, (after, _) in logs.items()):
                 return False  # read again inside the transaction: someone else moved on
-            self.projection.apply_batch(events, generation.db, session)
+            changed = self.projection.apply_batch(events, generation.db, session)
+            if changed and guarded:
+                self.pointers.update_one(
+                    {"_id": self.projection.name}, {"$inc": {"revision": 1}}, session=session
+                )
             for log, (_, upto) in logs.items():
                 generation.tracking._record_tracking(session, Tracking(log, upto))
             return True

@@ -1,5 +1,6 @@
-"""The records service's queries over its projections: each first catches the projection
-up with the logs, so it answers with everything the other services acknowledged before."""
+"""The records service's queries over its projections: each RPC query first catches the
+projection up with the logs, so it answers with everything the other services acknowledged
+before; the public pages answer from the projections as they stand (``catch_up=False``)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,22 @@ class RecordsLog(CommandApplication):
 
 
 class Records:
-    def __init__(self, projectors: dict[str, Projector]) -> None:
+    """Queries over the projections; ``catch_up=False`` answers from the projections as they
+    stand (the public pages: the projections' poller keeps them a poll behind the logs)."""
+
+    def __init__(self, projectors: dict[str, Projector], catch_up: bool = True) -> None:
         self.personnel = projectors["personnel"]
         self.public = projectors["public"]
+        self.catch_up = catch_up
+
+    def public_version(self) -> tuple[Any, ...]:
+        """What the public pages are built from, as a value that changes whenever they
+        could: the public projection's generation and revision, the number of signed
+        checkpoints (they are only added) and the signing keys."""
+        database = self.public.datastore.database
+        keys = [(k["_id"], k.get("retired_at")) for k in Keys(database).all()]
+        checkpoints = database[CHECKPOINTS].estimated_document_count()
+        return (*self.public.version(), checkpoints, tuple(keys))
 
     def _file(self, cadre_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         self.personnel.catch_up()
@@ -58,7 +72,8 @@ class Records:
         return files.eligibility(document, query["on"], CURRENT_RESTRICTION_RULES)
 
     def public_records(self, query: dict[str, Any]) -> dict[str, Any]:
-        self.public.catch_up()
+        if self.catch_up:
+            self.public.catch_up()
         records = self.public.live().db["records"]
         wanted = self._public_filter(query)
         total = records.count_documents(wanted)
@@ -92,7 +107,8 @@ class Records:
 
     def honour_roll(self, query: dict[str, Any]) -> dict[str, Any]:
         """The commendations on the honour roll that match ``query``, newest first."""
-        self.public.catch_up()
+        if self.catch_up:
+            self.public.catch_up()
         honours = self.public.live().db["honours"]
         wanted = self._honour_filter(query)
         total = honours.count_documents(wanted)

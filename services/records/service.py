@@ -6,6 +6,12 @@ RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``, ``honou
 the public page at ``/`` and the same records as JSON at ``/records.json``; both take the
 filters of ``public_records`` as query parameters and show only public fields. The honour
 roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``.
+
+The public pages answer from the projections as they stand (the projections' poller keeps
+them within ``PROJECTIONS_POLL_SECONDS`` of the logs), each through ``@public_page``
+(``events.web.public``): ETag and 304, a cache of rendered answers emptied when
+``Records.public_version`` moves, gzip, security headers, a guard on the query string. A
+new public route takes the same two lines: ``@http("GET", ...)`` then ``@public_page``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from events.observability.dependency import Observability
 from events.readmodels.projections import ProjectionsRunner
 from events.runtime.clock import CityClock, Clock
 from events.runtime.dependency import ApplicationDependency
+from events.web.public import PublicPages, public_page
 from schemas import records as contract
 from schemas.common import load
 from schemas.errors import EXPECTED, InvalidCommand
@@ -41,10 +48,16 @@ class RecordsService:
     checkpoints = CheckpointSigner()
     projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
     clock: CityClock = Clock()
+    public_pages = PublicPages(lambda service: service.published.public_version())
 
     @property
     def records(self) -> Records:
         return Records(self.projections)
+
+    @property
+    def published(self) -> Records:
+        """The records as the public pages read them: the projections as they stand."""
+        return Records(self.projections, catch_up=False)
 
     @rpc(expected_exceptions=EXPECTED)
     def personnel_file(self, query: Any) -> dict[str, Any]:
@@ -68,6 +81,7 @@ class RecordsService:
         return self.records.status()
 
     @http("GET", "/")
+    @public_page
     def page(self, request: Request) -> Response:
         try:
             query = self._query(request)
@@ -77,7 +91,7 @@ class RecordsService:
                 400,
                 mimetype="application/json",
             )
-        records = self.records
+        records = self.published
         answer = records.public_records(query)
         charts = records.public_charts(query)
         options = {
@@ -90,13 +104,14 @@ class RecordsService:
         return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
 
     @http("GET", "/records.json")
+    @public_page
     def records_json(self, request: Request) -> Response:
         try:
             query = self._query(request)
         except InvalidCommand as error:
             body, status = {"error": "InvalidCommand", "fields": error.errors}, 400
         else:
-            records = self.records
+            records = self.published
             body, status = records.public_records(query), 200
             body["charts"] = records.public_charts(query)
             body["charts"].pop("months")
@@ -110,12 +125,13 @@ class RecordsService:
     # --- the honour roll (宣传先进事迹) ----------------------------------------------------
 
     @http("GET", "/honours")
+    @public_page
     def honours_page(self, request: Request) -> Response:
         try:
             query = self._query(request, contract.HonourRoll)
         except InvalidCommand as error:
             return _invalid(error)
-        records = self.records
+        records = self.published
         answer = records.honour_roll(query)
         charts = records.honour_charts(query)
         options = {"kinds": records.commendation_options(), "months": charts.pop("months")}
@@ -124,12 +140,13 @@ class RecordsService:
         return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
 
     @http("GET", "/honours.json")
+    @public_page
     def honours_json(self, request: Request) -> Response:
         try:
             query = self._query(request, contract.HonourRoll)
         except InvalidCommand as error:
             return _invalid(error)
-        records = self.records
+        records = self.published
         body = records.honour_roll(query)
         body["charts"] = records.honour_charts(query)
         body["charts"].pop("months")
