@@ -4,6 +4,8 @@ entrypoint, and its decisions follow the table in docs/rpc.md."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from nameko.rpc import Rpc
 
@@ -126,7 +128,23 @@ def test_in_production_guest_may_do_nothing_and_others_are_unchanged() -> None:
         decide("auditor", "records", "public_records", {}, mode="lenient")
 
 
-def test_an_agencys_broker_permissions_are_its_own_reply_queues() -> None:
+def test_an_agencys_broker_permissions_are_its_own_queues_and_the_published_events() -> None:
+    key = "9a1e6a8e-6f0e-4d7b-9d55-0c6a3f5d2b11"
+    configure = re.compile(agency_broker_permissions("hall")["permissions"]["configure"])
+    assert configure.match(f"rpc.reply-hall-{key}") and configure.match("events.hall.watch-1")
+    # a queue name tells its user: hall's permissions cover none of hall.7's or hall-7's
+    for others in (f"rpc.reply-hall.7-{key}", f"rpc.reply-hall-7-{key}", "events.hall.7.watch",
+                   "events.hall-7.watch", "rpc.reply-hall-x", "evt-inspections-finding_recorded",
+                   "rpc-cadre_registry", "nameko-rpc", "inspections.events"):  # fmt: skip
+        assert not configure.match(others), others
     allowed = agency_broker_permissions("hall.7")
-    assert allowed["permissions"]["configure"] == r"^rpc\.reply-hall\.7-.*$"
-    assert allowed["topic_permissions"]["exchange"] == "nameko-rpc"
+    read = re.compile(allowed["permissions"]["read"])
+    write = re.compile(allowed["permissions"]["write"])
+    assert read.match("inspections.events") and not write.match("inspections.events")
+    assert not read.match("records.events") and not read.match("rpc-cadre_registry")
+    topics = {topic["exchange"]: topic for topic in allowed["topic_permissions"]}
+    assert set(topics) == {"nameko-rpc", "cadre_registry.events", "evaluations.events",
+                           "inspections.events", "accountability.events"}  # fmt: skip
+    finding = re.compile(topics["inspections.events"]["read"])
+    assert finding.match("finding_recorded") and not finding.match("#")
+    assert not finding.match("finding_recorded.x") and not finding.match("case_opened")

@@ -74,3 +74,10 @@ def test_projections_status_and_rebuild(mongodb_uri) -> None:
     finally:
         datastore.client.drop_database(database)
         datastore.close()
+
+
+def test_the_demos_help_names_the_year_it_loads() -> None:
+    from youwei.demo.steps import YEAR
+
+    result = CliRunner().invoke(main, ["demo", "--help"])
+    assert result.exit_code == 0 and f"synthetic year ({YEAR})" in " ".join(result.output.split())

@@ -258,7 +258,7 @@ main.add_command(backup_commands.restore)
     show_default="AMQP_URI, else pyamqp://guest:guest@127.0.0.1:5672/",
 )
 def demo(seed: int, scale: float, amqp_uri: str) -> None:
-    """Load a synthetic year (2026) of a fictional city through the services' RPC API; a
+    """Load a synthetic year (2025) of a fictional city through the services' RPC API; a
     re-run with the same seed and scale adds nothing."""
     from youwei import demo as year
 

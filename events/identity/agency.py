@@ -77,6 +77,7 @@ from events.runtime.inbox import (
 )
 from schemas import authorization
 from schemas.errors import EXPECTED, Forbidden, ServiceError, Unavailable
+from schemas.events import PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -475,24 +476,45 @@ class IdentifiedClusterRpcProxy(ClusterRpcProxy):
 # --- the broker's side: what an agency's user may do ---------------------------------------
 
 UUID_KEY = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+UUID_TEXT = UUID_KEY[1:-1]
+LISTENING_QUEUE = "events.{user}.{name}"
+"""The queues an agency may declare to listen to events: ``name`` of letters, digits, ``_``
+and ``-`` (no dot, so a queue name tells its user: ``hall`` cannot declare ``hall.7``'s)."""
+LISTENING_NAME = "[A-Za-z0-9_-]{1,64}"
 
 
 def agency_broker_permissions(user: str, exchange: str = "nameko-rpc") -> dict[str, Any]:
-    """The RabbitMQ permissions of an agency's user (docs/rpc-wire.md): its own reply queues
-    (``rpc.reply-<user>-…``), publishing to the RPC exchange and binding to it, but not
-    declaring or deleting it; publishing only to ``<service>.<method>`` and binding only
-    UUID keys (topic permissions), so it cannot bind a queue to others' requests."""
-    mine = rf"rpc\.reply-{re.escape(user)}-.*"
+    """The RabbitMQ permissions of an agency's user (docs/rpc-wire.md, docs/events.md).
+
+    Its own queues only: reply queues ``rpc.reply-<user>-<UUID>`` and listening queues
+    ``events.<user>.<name>`` (declare, bind, consume, delete); publishing to the RPC
+    exchange, only to ``<service>.<method>``, and binding to it only UUID keys (so it cannot
+    bind a queue to others' requests); binding to each ``<service>.events`` exchange of a
+    relayed log, only the published event types as keys (no ``#``), and never publishing to
+    it (no forged events). No exchange may be declared or deleted, no service's queue read.
+    One topic permission per exchange: RabbitMQ keeps them by (user, vhost, exchange)."""
+    mine = (
+        rf"rpc\.reply-{re.escape(user)}-{UUID_TEXT}"
+        rf"|{re.escape(LISTENING_QUEUE.format(user=user, name=''))}{LISTENING_NAME}"
+    )
+    sources = {source: types for source, types in PUBLISHED.items() if types}
+    events = "|".join(re.escape(f"{source}.events") for source in sources)
     services = "|".join(authorization.METHODS)
     return {
         "permissions": {
-            "configure": f"^{mine}$",
+            "configure": f"^({mine})$",
             "write": f"^({re.escape(exchange)}|{mine})$",
-            "read": f"^({re.escape(exchange)}|{mine})$",
+            "read": f"^({re.escape(exchange)}|{events}|{mine})$",
         },
-        "topic_permissions": {
-            "exchange": exchange,
-            "write": rf"^({services})\.[a-z_]+$",
-            "read": UUID_KEY,
-        },
+        "topic_permissions": [
+            {"exchange": exchange, "write": rf"^({services})\.[a-z_]+$", "read": UUID_KEY},
+            *(listening(source, types) for source, types in sources.items()),
+        ],
     }
+
+
+def listening(source: str, types: Any) -> dict[str, str]:
+    """The topic permission on ``<source>.events``: binding its published types, no other
+    key; publishing nothing."""
+    read = "|".join(re.escape(event_type) for event_type in sorted(types))
+    return {"exchange": f"{source}.events", "write": "^$", "read": f"^({read})$"}

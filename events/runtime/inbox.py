@@ -10,7 +10,10 @@ bytes and a worker, for the RPC entrypoint (``events.identity.agency``) and the 
 
 - ``GuardedQueueConsumer`` hands each message, undecoded, to its provider's ``consume``, in
   a thread that never raises: whatever goes wrong is logged, counted and the message
-  acknowledged (nothing is requeued to loop).
+  acknowledged (nothing is requeued to loop). Its messages are never inflated: kombu
+  decompresses a body whose ``compression`` header names a codec as it builds the message,
+  before anyone could check its size (300 KB of zlib become 300 MB), so the header is taken
+  off first (``UninflatedMessage``) and the body refused.
 - ``decode_json`` reads a body as the documented JSON (``application/json``, UTF-8, at most
   ``MAX_BODY_BYTES``, nested at most ``MAX_DEPTH`` deep, no duplicate keys, no ``NaN``);
   ``rpc_argument`` checks an RPC body's shape, ``{"args": [one object], "kwargs": {}}``.
@@ -27,10 +30,11 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from kombu import Exchange
+from kombu.message import Message as KombuMessage
 from nameko.amqp.publish import Publisher
 from nameko.constants import HEADER_PREFIX
 from nameko.exceptions import MalformedRequest, safe_for_serialization
@@ -128,8 +132,14 @@ def decode_json(message: Any) -> Any:
     encoding = (text_property(message.content_encoding) or "utf-8").lower()
     if encoding not in ("utf-8", "utf8"):
         raise MalformedRequest(f"content_encoding must be utf-8, not {excerpt(encoding)}")
+    compression = getattr(message, "refused_compression", None)
+    if compression is not None:
+        raise MalformedRequest(
+            f"a compressed body is refused (compression: {excerpt(compression, 60)}); "
+            "send the JSON uncompressed"
+        )
     if getattr(message, "errors", None):
-        raise MalformedRequest("the body could not be decompressed")
+        raise MalformedRequest("the body could not be read")
     body = message.body
     if isinstance(body, str):
         body = body.encode("utf-8", "surrogatepass")
@@ -240,6 +250,28 @@ def incident() -> str:
 # --- the consumer ------------------------------------------------------------------------
 
 
+class UninflatedMessage(KombuMessage):
+    """kombu's message, without the ``compression`` header kombu would inflate the body by
+    (unboundedly, in memory): the header's value is kept as ``refused_compression`` and the
+    body left as it came.
+
+    Mixed in after a transport's message class (``uninflated``), so that class's
+    ``__init__`` passes its headers through this one on their way to kombu's."""
+
+    def __init__(self, *args: Any, headers: Any = None, **kwargs: Any) -> None:
+        self.refused_compression = None
+        if isinstance(headers, dict) and "compression" in headers:
+            headers = dict(headers)
+            self.refused_compression = headers.pop("compression")
+        super().__init__(*args, headers=headers, **kwargs)
+
+
+@cache
+def uninflated(message_class: type) -> type:
+    """``message_class`` (a transport's subclass of kombu's message) never inflating."""
+    return type(f"Uninflated{message_class.__name__}", (message_class, UninflatedMessage), {})
+
+
 class GuardedQueueConsumer(QueueConsumer):
     """nameko's queue consumer, giving each message undecoded to its provider's
     ``consume(message)`` in a thread of its own that never raises into the container:
@@ -247,6 +279,7 @@ class GuardedQueueConsumer(QueueConsumer):
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)
+        channel.Message = uninflated(type(channel).Message)
         for provider, consumer in self._consumers.items():
             consumer.on_message = partial(self._take, provider)
             consumer.on_decode_error = lambda message, _error, p=provider: self._take(p, message)

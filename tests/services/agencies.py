@@ -91,9 +91,8 @@ def agency_stack(
                     vhost, users[name], permissions["configure"], permissions["read"],
                     permissions["write"],
                 )  # fmt: skip
-                rabbit_manager._put(
-                    "topic-permissions", vhost, users[name], json=allowed["topic_permissions"]
-                )
+                for topic in allowed["topic_permissions"]:
+                    rabbit_manager._put("topic-permissions", vhost, users[name], json=topic)
             else:
                 rabbit_manager.set_vhost_permissions(vhost, users[name], ".*", ".*", ".*")
         for service_class in service_classes:
