@@ -24,10 +24,11 @@ from events.runtime.clock import CityClock, Clock
 from events.runtime.dependency import ApplicationDependency
 from schemas import records as contract
 from schemas.common import load
-from schemas.errors import EXPECTED, InvalidCommand
+from schemas.errors import EXPECTED, InvalidCommand, NotFound
 from services.records.application import Records, RecordsLog
 from services.records.page import render_honour_roll, render_page
 from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.transparency import TreeHeadPublisher
 
 FILTERS = ("q", "category", "situation", "decision", "month")
 HONOUR_FILTERS = ("q", "kind", "month")
@@ -39,6 +40,7 @@ class RecordsService:
     access = Access()
     log: RecordsLog = ApplicationDependency(RecordsLog)  # the access record
     checkpoints = CheckpointSigner()
+    tree_heads = TreeHeadPublisher()  # the published record's transparency log
     projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
     clock: CityClock = Clock()
 
@@ -133,10 +135,41 @@ class RecordsService:
         body = records.honour_roll(query)
         body["charts"] = records.honour_charts(query)
         body["charts"].pop("months")
+        body["transparency"] = records.tree_heads()
         return Response(
             json.dumps(body, ensure_ascii=False),
             content_type="application/json; charset=utf-8",
         )
+
+    # --- proofs of the published record (docs/audit.md) -----------------------------------
+
+    @http("GET", "/records/<string:record_id>/proof")
+    def record_proof(self, request: Request, record_id: str) -> Response:
+        return self._proof(request, record_id, honour=False)
+
+    @http("GET", "/honours/<string:honour_id>/proof")
+    def honour_proof(self, request: Request, honour_id: str) -> Response:
+        return self._proof(request, honour_id, honour=True)
+
+    @http("GET", "/tree/consistency")
+    def tree_consistency(self, request: Request) -> Response:
+        try:
+            sizes = {key: _sizes(request, key, 1) for key in ("first", "second")}
+            body = self.records.consistency(sizes["first"][0], sizes["second"][0])
+        except InvalidCommand as error:
+            return _invalid(error)
+        except NotFound as error:
+            return _not_found(error)
+        return _json(body)
+
+    def _proof(self, request: Request, leaf_id: str, honour: bool) -> Response:
+        try:
+            body = self.records.proof(leaf_id, honour, _sizes(request, "since"))
+        except InvalidCommand as error:
+            return _invalid(error)
+        except NotFound as error:
+            return _not_found(error)
+        return _json(body)
 
     @staticmethod
     def _query(request: Request, schema: type = contract.PublicRecords) -> dict[str, Any]:
@@ -162,3 +195,22 @@ def _invalid(error: InvalidCommand) -> Response:
         400,
         content_type="application/json; charset=utf-8",
     )
+
+
+def _sizes(request: Request, key: str, exactly: int | None = None) -> tuple[int, ...]:
+    """The tree sizes given as ``key`` (repeatable), each a positive integer."""
+    values = request.args.getlist(key)
+    if exactly is not None and len(values) != exactly:
+        raise InvalidCommand({key: [f"give it exactly {exactly} time(s)"]})
+    if not all(v.isdigit() and int(v) > 0 for v in values):
+        raise InvalidCommand({key: ["must be a tree size: a positive integer"]})
+    return tuple(int(v) for v in values)
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status,
+                    content_type="application/json; charset=utf-8")  # fmt: skip
+
+
+def _not_found(error: Exception) -> Response:
+    return _json({"error": "NotFound", "message": str(error)}, 404)

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+import logging
+import os
+import time
 
-from events.audit.transparency import Conflict, TransparencyLog, make_leaf
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nameko.extensions import DependencyProvider
+
+from events.audit.checkpoints import SignedHeads, SigningKeyError, load_private_key
+
+from events.audit.transparency import Conflict, TransparencyLog, TreeProblem, make_leaf
 from events.identity.personal import PersonalKeys, subject_of
+from events.log.datastore import datastore_from_config
 from events.readmodels.projections import Projector
 from schemas.events import LOGS
 from services.records import files
-from services.records.projections import honour_id, public_record_id
+from services.records.projections import PublicRecords, honour_id, public_record_id
+
+log = logging.getLogger(__name__)
 
 SOURCE = "accountability"
 RECORD_KINDS = ("record", "record_withdrawn")
@@ -52,11 +62,12 @@ class Leaves:
         self.tree = TransparencyLog(self.database)
         self.keys = PersonalKeys(self.database)
 
-    def append_new(self) -> int:
+    def append_new(self, catch_up: bool = False) -> int:
         """Append the leaves of the accountability events the projection has applied and the
-        tree does not cover yet; return how many. A race with another replica stops this
-        round (the next round rereads where the tree is)."""
-        self.projector.catch_up()
+        tree does not cover yet (after catching it up, if asked); return how many. A race
+        with another replica stops this round (the next round rereads where the tree is)."""
+        if catch_up:
+            self.projector.catch_up()
         generation = self.projector.live()
         upto = generation.position(LOGS[SOURCE])
         after = self.tree.covered(SOURCE)
@@ -73,10 +84,13 @@ class Leaves:
         self.tree.cover(SOURCE, upto)
         return added
 
-    def publish(self, private: Ed25519PrivateKey) -> dict[str, Any] | None:
+    def publish(
+        self, private: Ed25519PrivateKey, signed_heads: SignedHeads | None = None,
+        catch_up: bool = False,
+    ) -> dict[str, Any] | None:  # fmt: skip
         """Append what is new and sign the tree's head if it grew."""
-        self.append_new()
-        return self.tree.sign_head(private)
+        self.append_new(catch_up)
+        return self.tree.sign_head(private, signed_heads)
 
     def _key(self, cadre_id: str | None) -> bytes | None:
         return self.keys.key(subject_of(cadre_id)) if cadre_id else None
@@ -144,3 +158,51 @@ class Leaves:
         document = db["records"].find_one({"_id": leaf_id})
         shown = files.public_record(document) if document else None
         return self.tree.proof(leaf_id, RECORD_KINDS, shown, since)
+
+
+class TreeHeadPublisher(DependencyProvider):
+    """Appends the new leaves and signs the tree's head every ``AUDIT_TREE_SECONDS``
+    (default 10) with the checkpoint key (``AUDIT_SIGNING_KEY_FILE``; without one nothing
+    is signed), remembering the last head signed in the checkpoint signer's signed-heads
+    file. A refusal (the leaves no longer extend the last head) is logged as an error."""
+
+    def setup(self) -> None:
+        config = self.container.config
+        self.key_file = config.get("AUDIT_SIGNING_KEY_FILE") or os.environ.get(
+            "AUDIT_SIGNING_KEY_FILE"
+        )
+        self.heads_file = config.get("AUDIT_SIGNED_HEADS_FILE") or os.environ.get(
+            "AUDIT_SIGNED_HEADS_FILE"
+        )
+        self.seconds = float(config.get("AUDIT_TREE_SECONDS") or 10)
+        self.config = config
+        self.stopping = False
+
+    def start(self) -> None:
+        if self.key_file:
+            self.container.spawn_managed_thread(self._run)
+
+    def _run(self) -> None:
+        private = load_private_key(self.key_file)
+        heads = (
+            SignedHeads(self.heads_file) if self.heads_file else SignedHeads.beside(self.key_file)
+        )
+        datastore = datastore_from_config(self.config)
+        leaves = Leaves(Projector(datastore, PublicRecords()))
+        try:
+            while not self.stopping:
+                try:
+                    leaves.publish(private, heads)
+                except (TreeProblem, SigningKeyError) as refused:
+                    log.error("tree head refused: %s", refused)
+                except Exception:
+                    log.exception("publishing the tree head failed")
+                time.sleep(self.seconds)
+        finally:
+            datastore.close()
+
+    def stop(self) -> None:
+        self.stopping = True
+
+    def kill(self) -> None:
+        self.stopping = True
