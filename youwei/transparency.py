@@ -47,8 +47,12 @@ def tree_head(key_file, uri: str, database: str) -> None:
 
 @click.command("record-proof")
 @click.argument("leaf_id", required=False)
-@click.option("--since", type=click.IntRange(min=1), multiple=True,
-              help="A tree size whose head you hold: add the consistency proof from it.")
+@click.option(
+    "--since",
+    type=click.IntRange(min=1),
+    multiple=True,
+    help="A tree size whose head you hold: add the consistency proof from it.",
+)
 @database_options
 def record_proof(leaf_id: str | None, since: tuple[int, ...], uri: str, database: str) -> None:
     """Print the proof of a record or honour (LEAF_ID: its record_id or honour_id), as its
@@ -79,8 +83,13 @@ def record_proof(leaf_id: str | None, since: tuple[int, ...], uri: str, database
 
 
 @click.command()
-@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="The witness's own Ed25519 key (PEM; `youwei audit keygen`).")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The witness's own Ed25519 key (PEM; `youwei audit keygen`).",
+)
 @click.option("--trust", required=True, help="The city's key id the witness pinned.")
 @click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
               help="The head last co-signed [default: beside the key, "

@@ -262,8 +262,9 @@ class TransparencyLog:
                               f"key of the city (key {head['key_id']})")  # fmt: skip
         if last is not None:
             try:
-                proof = [bytes.fromhex(h) for h in self.consistency(last["tree_size"],
-                                                                     head["tree_size"])]
+                proof = [
+                    bytes.fromhex(h) for h in self.consistency(last["tree_size"], head["tree_size"])
+                ]
                 merkle.verify_consistency(last["tree_size"], head["tree_size"],
                                           bytes.fromhex(last["root_hash"]),
                                           bytes.fromhex(head["root_hash"]), proof)  # fmt: skip

@@ -12,17 +12,15 @@ log is remembered (``transparency_state``), so the leaves follow that log exactl
 
 from __future__ import annotations
 
-from typing import Any
-
 import logging
 import os
 import time
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.extensions import DependencyProvider
 
 from events.audit.checkpoints import SignedHeads, SigningKeyError, load_private_key
-
 from events.audit.transparency import Conflict, TransparencyLog, TreeProblem, make_leaf
 from events.identity.personal import PersonalKeys, subject_of
 from events.log.datastore import datastore_from_config
@@ -139,8 +137,11 @@ class Leaves:
         if document is None:  # withdrawn or revoked before this round appended it
             document = {"_id": record_id, "published_on": None}
         shown, personal = shown_record(document)
-        private = {"publication_id": private.get("publication_id"),
-                   "decision_id": private.get("decision_id"), "cadre_id": document.get("cadre_id")}  # fmt: skip
+        private = {
+            "publication_id": private.get("publication_id"),
+            "decision_id": private.get("decision_id"),
+            "cadre_id": document.get("cadre_id"),
+        }
         return make_leaf("record", record_id, shown, personal,
                          self._key(document.get("cadre_id"))), private  # fmt: skip
 

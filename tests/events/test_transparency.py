@@ -26,7 +26,7 @@ KINDS = ("record", "record_withdrawn")
 
 
 def record(number: int, name: str | None = "王芳", summary: str | None = "未按时整改") -> dict:
-    return {"record_id": f"r{number}", "published_on": "2026-03-0%d" % (number % 9 + 1),
+    return {"record_id": f"r{number}", "published_on": f"2026-03-0{number % 9 + 1}",
             "cadre_name": name, "unit": "玉溪市某局", "post": "科长",
             "decision": {"code": "admonishment", "zh": "诫勉", "en": "admonishment"},
             "summary": summary}  # fmt: skip
@@ -81,9 +81,19 @@ class TransparencyLogCase(FreshDatabase):
         shown, personal = split(record(2, summary="已整改"))
         key = self.personal.key(subject_of("cadre-1"))
         data = make_leaf("record", "r2", shown, personal, key)
-        self.database[LEAVES].update_one({"_id": 1}, {"$set": {
-            "data": data, "hash": merkle.leaf_hash(json.dumps(
-                data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hex()}})
+        self.database[LEAVES].update_one(
+            {"_id": 1},
+            {
+                "$set": {
+                    "data": data,
+                    "hash": merkle.leaf_hash(
+                        json.dumps(
+                            data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                        ).encode()
+                    ).hex(),
+                }
+            },
+        )
         self.database[HEADS].delete_many({})
         self.publish([5])
 
@@ -100,7 +110,9 @@ class TransparencyLogCase(FreshDatabase):
         self.publish([1, 2, 3])
         path = self.proof_file("r2.json", 2)
         for field, value in (("unit", "另一个局"), ("cadre_name", "李四"), ("summary", "无")):
-            code, out = self.verify(self.edited(path, lambda p: p["record"].update({field: value})))
+            code, out = self.verify(
+                self.edited(path, lambda p, f=field, v=value: p["record"].update({f: v}))
+            )
             assert code == 1 and f"REFUSED: the record shows {field}" in out, out
 
     def test_a_tampered_leaf_is_not_in_the_tree(self) -> None:
@@ -116,7 +128,9 @@ class TransparencyLogCase(FreshDatabase):
         self.publish([1, 2, 3])
         path = self.proof_file("r2.json", 2)
         for field, value in (("tree_size", 4), ("root_hash", "00" * 32)):
-            code, out = self.verify(self.edited(path, lambda p: p["tree_head"].update({field: value})))
+            code, out = self.verify(
+                self.edited(path, lambda p, f=field, v=value: p["tree_head"].update({f: v}))
+            )
             assert code == 1 and "the city's signature does not verify" in out, out
 
     def test_a_head_signed_by_a_key_not_pinned_is_refused(self) -> None:
@@ -143,8 +157,12 @@ class TransparencyLogCase(FreshDatabase):
         self.publish([1, 2, 3])
         held = self.proof_file("held.json", 3)
         shown, personal = split(record(9))
-        forged = self.edited(held, lambda p: p.update(
-            record=record(9), leaf=make_leaf("record", "r9", shown, personal, None)))
+        forged = self.edited(
+            held,
+            lambda p: p.update(
+                record=record(9), leaf=make_leaf("record", "r9", shown, personal, None)
+            ),
+        )
         code, out = self.verify(forged)
         assert code == 1 and "was left out of the log" in out, out
         self.database[LEAVES].delete_one({"_id": 1})  # r2 left out of the tree from now on
