@@ -164,22 +164,23 @@ class TransparencyLog:
         one remembered in ``signed_heads`` (a file outside the database, as for
         checkpoints), else the latest in the database."""
         kid = Keys(self.database).ensure(private)
-        hashes = self.hashes()
-        if not hashes:
+        size = self.size()
+        if size == 0:
             return None
         with contextlib.ExitStack() as stack:
             remembered = stack.enter_context(signed_heads.locked()) if signed_heads else {}
+            signed = self.heads.find_one({"tree_size": size, "key_id": kid})
             last = remembered.get(TREE) or self.latest_head()
+            if signed is not None and (last is None or last["tree_size"] <= size):
+                remembered[TREE] = {k: signed[k] for k in ("tree_size", "root_hash")}
+                return None  # nothing new: the leaves are not read
+            hashes = self.hashes(size)
             if last is not None and (
                 len(hashes) < last["tree_size"]
                 or merkle.root(hashes[: last["tree_size"]]).hex() != last["root_hash"]
             ):
                 raise TreeProblem(f"the leaves no longer extend the head of {last['tree_size']}"
                                   " signed before: refusing to sign")  # fmt: skip
-            signed = self.heads.find_one({"tree_size": len(hashes), "key_id": kid})
-            if signed is not None:
-                remembered[TREE] = {k: signed[k] for k in ("tree_size", "root_hash")}
-                return None
             head = {"tree_size": len(hashes), "root_hash": merkle.root(hashes).hex(),
                     "signed_at": now_iso(), "key_id": kid}  # fmt: skip
             head["signature"] = private.sign(canonical(head_payload(head))).hex()
@@ -191,10 +192,6 @@ class TransparencyLog:
         query = {"witnesses.0": {"$exists": True}} if witnessed else {}
         return self.heads.find_one(query, {"_id": 0}, sort=[("tree_size", DESCENDING),
                                                             ("signed_at", DESCENDING)])  # fmt: skip
-
-    def head_of_size(self, size: int) -> dict[str, Any] | None:
-        return self.heads.find_one({"tree_size": size}, {"_id": 0},
-                                   sort=[("signed_at", DESCENDING)])  # fmt: skip
 
     def public_keys(self) -> dict[str, str]:
         return {k["_id"]: k["public_key"] for k in Keys(self.database).all()}

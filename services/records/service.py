@@ -5,7 +5,11 @@ RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``, ``honou
 ``projections_status`` (docs/rpc.md). HTTP (nameko's ``@http``, on ``WEB_SERVER_ADDRESS``):
 the public page at ``/`` and the same records as JSON at ``/records.json``; both take the
 filters of ``public_records`` as query parameters and show only public fields. The honour
-roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``.
+roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``. Each record's
+and honour's inclusion proof in the published record's transparency log at
+``/records/<record_id>/proof`` and ``/honours/<honour_id>/proof`` (``?since=N``: with the
+consistency proof from the tree of N leaves), and any two heads' at
+``/tree/consistency?first=N&second=M`` (``services.records.transparency``, docs/audit.md).
 """
 
 from __future__ import annotations

@@ -21,10 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.extensions import DependencyProvider
 
 from events.audit.checkpoints import SignedHeads, SigningKeyError, load_private_key
-from events.audit.transparency import Conflict, TransparencyLog, TreeProblem, make_leaf
+from events.audit.transparency import TREE, Conflict, TransparencyLog, TreeProblem, make_leaf
 from events.identity.personal import PersonalKeys, subject_of
 from events.log.datastore import datastore_from_config
 from events.readmodels.projections import Projector
+from events.runtime.metrics import CHECKPOINT_REFUSALS
 from schemas.events import LOGS
 from services.records import files
 from services.records.projections import PublicRecords, honour_id, public_record_id
@@ -132,10 +133,12 @@ class Leaves:
                     for i in dict.fromkeys(leaf["data"]["id"] for leaf in earlier)]  # fmt: skip
         return []
 
-    def _record(self, record_id: str, db: dict, private: dict) -> tuple[dict, dict]:
+    def _record(
+        self, record_id: str, db: dict, private: dict, published_on: str | None = None
+    ) -> tuple[dict, dict]:
         document = db["records"].find_one({"_id": record_id})
         if document is None:  # withdrawn or revoked before this round appended it
-            document = {"_id": record_id, "published_on": None}
+            document = {"_id": record_id, "published_on": published_on}
         shown, personal = shown_record(document)
         private = {
             "publication_id": private.get("publication_id"),
@@ -165,7 +168,8 @@ class TreeHeadPublisher(DependencyProvider):
     """Appends the new leaves and signs the tree's head every ``AUDIT_TREE_SECONDS``
     (default 10) with the checkpoint key (``AUDIT_SIGNING_KEY_FILE``; without one nothing
     is signed), remembering the last head signed in the checkpoint signer's signed-heads
-    file. A refusal (the leaves no longer extend the last head) is logged as an error."""
+    file. A refusal (the leaves no longer extend the last head) is logged as an error and
+    counted in ``youwei_checkpoint_signing_refused_total`` (log ``transparency-tree``)."""
 
     def setup(self) -> None:
         config = self.container.config
@@ -195,6 +199,8 @@ class TreeHeadPublisher(DependencyProvider):
                 try:
                     leaves.publish(private, heads)
                 except (TreeProblem, SigningKeyError) as refused:
+                    reason = "key" if isinstance(refused, SigningKeyError) else "not_extending"
+                    CHECKPOINT_REFUSALS.labels("records", TREE, reason).inc()
                     log.error("tree head refused: %s", refused)
                 except Exception:
                     log.exception("publishing the tree head failed")
