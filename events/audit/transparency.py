@@ -6,7 +6,9 @@ a head only once they have checked it extends the last one they co-signed.
 Stored beside the checkpoints, outside the logs: ``transparency_leaves`` (one document per
 leaf, ``_id`` its index from 0, inserted once and never changed: a second writer racing for
 an index loses with a duplicate key and rereads), ``transparency_heads`` (signed tree heads)
-and ``transparency_state`` (how far into the accountability log the leaves cover). A leaf's
+and ``transparency_state`` (how far into the accountability log the leaves cover). Each leaf
+names the event it was made from (``source``), once: a round that died half-way is redone
+without a leaf twice. A leaf's
 ``data`` is what is hashed, canonical JSON (``canonical``); beside it the document keeps
 what only the city may see (``private``: the ids it was made from), never in a proof.
 
@@ -130,7 +132,15 @@ class TransparencyLog:
         self.state.update_one({"_id": source}, {"$max": {"position": position}}, upsert=True)
 
     def append(self, data: dict[str, Any], source: dict[str, Any], private: dict[str, Any]) -> int:
-        """Append a leaf at the next index; ``Conflict`` if another writer took it."""
+        """Append a leaf at the next index, made from ``source`` (``log``, ``position`` of the
+        event, ``n``: which of its leaves); the index of the leaf from ``source`` if there is
+        one already (a round that died half-way is redone). ``Conflict`` if another writer
+        took the index or the source first."""
+        self.leaves.create_index([(f"source.{k}", ASCENDING) for k in ("log", "position", "n")],
+                                 unique=True)  # fmt: skip
+        found = self.leaves.find_one({f"source.{k}": source[k] for k in ("log", "position", "n")})
+        if found is not None:
+            return found["_id"]
         index = self.size()
         try:
             self.leaves.insert_one({

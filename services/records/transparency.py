@@ -63,25 +63,27 @@ class Leaves:
 
     def append_new(self, catch_up: bool = False) -> int:
         """Append the leaves of the accountability events the projection has applied and the
-        tree does not cover yet (after catching it up, if asked); return how many. A race
-        with another replica stops this round (the next round rereads where the tree is)."""
+        tree does not cover yet (after catching it up, if asked); return how many the tree
+        gained. A race with another replica stops this round (the next round rereads where
+        the tree is)."""
         if catch_up:
             self.projector.catch_up()
         generation = self.projector.live()
         upto = generation.position(LOGS[SOURCE])
         after = self.tree.covered(SOURCE)
-        added = 0
+        before = self.tree.size()
         try:
             for event in self.projector.readers[SOURCE].public_events(after, upto):
-                for data, private in self._leaves_of(event, generation.db):
-                    self.tree.append(data, {"log": LOGS[SOURCE], "position": event["position"]},
-                                     private)  # fmt: skip
-                    added += 1
-                self.tree.cover(SOURCE, event["position"])
+                leaves = self._leaves_of(event, generation.db)
+                for n, (data, private) in enumerate(leaves):
+                    source = {"log": LOGS[SOURCE], "position": event["position"], "n": n}
+                    self.tree.append(data, source, private)
+                if leaves:
+                    self.tree.cover(SOURCE, event["position"])
         except Conflict:
-            return added
+            return self.tree.size() - before
         self.tree.cover(SOURCE, upto)
-        return added
+        return self.tree.size() - before
 
     def publish(
         self, private: Ed25519PrivateKey, signed_heads: SignedHeads | None = None,

@@ -14,10 +14,18 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pymongo.errors import DuplicateKeyError
 
 from events.audit import merkle
 from events.audit.checkpoints import SignedHeads, key_id
-from events.audit.transparency import HEADS, LEAVES, TransparencyLog, TreeProblem, make_leaf
+from events.audit.transparency import (
+    HEADS,
+    LEAVES,
+    Conflict,
+    TransparencyLog,
+    TreeProblem,
+    make_leaf,
+)
 from events.identity.personal import PersonalKeys, subject_of
 from tests.events.support import FreshDatabase
 
@@ -52,7 +60,7 @@ class TransparencyLogCase(FreshDatabase):
         for number in numbers:
             shown, personal = split(record(number))
             self.tree.append(make_leaf("record", f"r{number}", shown, personal, key),
-                             {"log": "accountability_events", "position": number},
+                             {"log": "accountability_events", "position": number, "n": 0},
                              {"cadre_id": cadre})  # fmt: skip
         return self.tree.sign_head(self.city)
 
@@ -175,6 +183,22 @@ class TransparencyLogCase(FreshDatabase):
         code, out = self.verify(self.proof_file("r6.json", 6, since=(3,)), "--against", str(held))
         assert code == 1 and "is not extended by the head of 4" in out, out
 
+    def test_a_leaf_is_appended_once_per_source_whoever_races(self) -> None:
+        self.publish([1, 2])
+        source = {"log": "accountability_events", "position": 2, "n": 0}
+        again = make_leaf("record", "r2", *split(record(2)), None)
+        # a round redone after one died half-way: the leaf of that source is there already
+        assert self.tree.append(again, source, {}) == 1 and self.tree.size() == 2
+        late = TransparencyLog(self.database)  # a replica that read the size before
+        late.size = lambda: 1
+        with pytest.raises(Conflict):
+            late.append(again, {**source, "position": 3}, {})
+        with pytest.raises(DuplicateKeyError):  # the same source at another index
+            self.database[LEAVES].insert_one(
+                {"_id": 2, "data": again, "hash": "", "source": {**source, "position": 1}}
+            )
+        assert self.tree.size() == 2
+
     def test_signing_refuses_leaves_that_no_longer_extend_the_last_head(self) -> None:
         self.publish([1, 2, 3])
         self.database[LEAVES].update_one({"_id": 0}, {"$set": {"hash": "00" * 32}})
@@ -187,7 +211,8 @@ class TransparencyLogCase(FreshDatabase):
         self.publish([1, 2, 3])
         self.tree.sign_head(self.city, remembered)
         self.rewrite_history()  # the heads dropped: the database alone no longer knows
-        self.tree.append(make_leaf("record", "r6", *split(record(6)), None), {}, {})
+        source = {"log": "accountability_events", "position": 6, "n": 0}
+        self.tree.append(make_leaf("record", "r6", *split(record(6)), None), source, {})
         with pytest.raises(TreeProblem, match="no longer extend the head of 3"):
             self.tree.sign_head(self.city, remembered)
 
