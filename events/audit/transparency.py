@@ -194,8 +194,11 @@ class TransparencyLog:
             head = {"tree_size": len(hashes), "root_hash": merkle.root(hashes).hex(),
                     "signed_at": now_iso(), "key_id": kid}  # fmt: skip
             head["signature"] = private.sign(canonical(head_payload(head))).hex()
-            self.heads.insert_one({"_id": f"{head['tree_size']}:{kid}", **head, "witnesses": []})
             remembered[TREE] = {k: head[k] for k in ("tree_size", "root_hash")}
+            try:
+                self.heads.insert_one({"_id": f"{len(hashes)}:{kid}", **head, "witnesses": []})
+            except DuplicateKeyError:  # another replica signed this size with this key first
+                return None
             return head
 
     def latest_head(self, witnessed: bool = False) -> dict[str, Any] | None:

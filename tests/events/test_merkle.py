@@ -5,6 +5,10 @@ proofs, and each corrupted proof refused."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+from pathlib import Path
+
 import pytest
 
 from events.audit.merkle import (
@@ -151,3 +155,27 @@ def test_every_proof_of_a_larger_tree_round_trips() -> None:
         for first in range(size + 1):
             proof = consistency_path(first, hashes[:size])
             verify_consistency(first, size, root(hashes[:first]), head, proof)
+
+
+def standalone_verifier():
+    """scripts/verify-record, which carries its own copy of the two verifications."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "verify-record"
+    loader = importlib.machinery.SourceFileLoader("verify_record", str(script))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_verify_records_own_copy_agrees_on_the_vectors_and_refuses_corruptions() -> None:
+    check = standalone_verifier()
+    for leaf, size, path in INCLUSION:
+        path = [h(p) for p in path]
+        assert check.root_from_inclusion(leaf - 1, size, HASHES[leaf - 1], path) == ROOTS[size]
+        assert check.root_from_inclusion(leaf - 1, size, HASHES[leaf - 1], path[:-1]) is None
+        assert check.root_from_inclusion(leaf - 1, size * 2, HASHES[leaf - 1], path) is None
+    for first, second, path in CONSISTENCY:
+        path = [h(p) for p in path]
+        assert check.consistent(first, second, ROOTS[first], ROOTS[second], path)
+        assert not check.consistent(first, second, ROOTS[second], ROOTS[first], path)
+        assert not check.consistent(first, second, ROOTS[first], ROOTS[second], path[:-1])
+        assert not check.consistent(first, second, ROOTS[first], ROOTS[second], [])
