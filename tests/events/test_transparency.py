@@ -8,16 +8,18 @@ confirmed."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo.errors import DuplicateKeyError
 
 from events.audit import merkle
-from events.audit.checkpoints import SignedHeads, key_id
+from events.audit.checkpoints import SignedHeads, key_id, new_private_key_pem
 from events.audit.transparency import (
     HEADS,
     LEAVES,
@@ -28,6 +30,7 @@ from events.audit.transparency import (
 )
 from events.identity.personal import PersonalKeys, subject_of
 from tests.events.support import FreshDatabase
+from youwei.cli import main
 
 VERIFY_RECORD = Path(__file__).resolve().parents[2] / "scripts" / "verify-record"
 KINDS = ("record", "record_withdrawn")
@@ -240,6 +243,21 @@ class TransparencyLogCase(FreshDatabase):
         code, out = self.verify(self.proof_file("r5.json", 5), "--witness",
                                 key_id(witness.public_key()))  # fmt: skip
         assert code == 1 and "no co-signature of witness" in out, out
+
+    def test_youwei_audit_witness_keeps_its_last_head_and_refuses_a_rewrite(self) -> None:
+        key = self.folder / "witness.pem"
+        key.write_bytes(new_private_key_pem())
+        where = ["--trust", self.pin, "--uri", os.environ["MONGODB_URI"],
+                 "--database", self.database_name]  # fmt: skip
+        self.publish([1, 2, 3])
+        done = CliRunner().invoke(main, ["audit", "witness", "--key", str(key), *where])
+        assert done.exit_code == 0 and "co-signed the head of 3 leaves" in done.output, done.output
+        state = Path(f"{key}.cosigned-head.json").read_text()
+        self.rewrite_history()
+        done = CliRunner().invoke(main, ["audit", "witness", "--key", str(key), *where])
+        assert done.exit_code == 1 and "does not extend the head of 3" in done.output, done.output
+        assert Path(f"{key}.cosigned-head.json").read_text() == state
+        assert self.tree.latest_head()["witnesses"] == []
 
     def test_a_witness_refuses_a_head_not_signed_by_the_pinned_key(self) -> None:
         self.publish([1])
