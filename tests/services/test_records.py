@@ -552,6 +552,7 @@ def test_each_record_and_honour_shown_has_a_proof_that_verifies(
         status, proof = fetch(site + path)
         assert status == 200, proof
         assert proof["record"] == (record if path.startswith("records") else honour)
+        assert not [word for word in PRIVATE if word in json.dumps(proof, ensure_ascii=False)]
         saved = tmp_path / "proof.json"
         saved.write_text(json.dumps(proof, ensure_ascii=False))
         done = subprocess.run([sys.executable, str(VERIFY_RECORD), str(saved), "--trust", pin,
