@@ -137,3 +137,76 @@ def verify_consistency(
         fn, sn = fn >> 1, sn >> 1
     if sn != 0 or fr != first_root or sr != second_root:
         raise ProofError(f"the tree of {second} does not extend the tree of {first} as held")
+
+
+class Tree:
+    """The same tree kept by levels as leaves are appended: ``levels[l][k]`` is the hash of
+    the complete subtree of leaves ``k·2^l`` to ``(k+1)·2^l − 1``, stored once it is
+    complete and never changed. A head or a proof then takes O(log n) stored hashes and
+    O(log n) new ones, however many leaves there are."""
+
+    def __init__(self, leaves: Sequence[bytes] = ()) -> None:
+        self.levels: list[list[bytes]] = [[]]
+        for leaf in leaves:
+            self.append(leaf)
+
+    def __len__(self) -> int:
+        return len(self.levels[0])
+
+    def append(self, leaf: bytes) -> None:
+        self.levels[0].append(leaf)
+        level = 0
+        while len(self.levels[level]) % 2 == 0:
+            if len(self.levels) == level + 1:
+                self.levels.append([])
+            self.levels[level + 1].append(node_hash(*self.levels[level][-2:]))
+            level += 1
+
+    def hash(self, start: int, end: int) -> bytes:
+        """MTH of the leaves ``start`` to ``end − 1`` (``start`` aligned as MTH splits)."""
+        n = end - start
+        if n == 0:
+            return hashlib.sha256(b"").digest()
+        if n & (n - 1) == 0 and start % n == 0:
+            return self.levels[n.bit_length() - 1][start // n]
+        k = _split(n)
+        return node_hash(self.hash(start, start + k), self.hash(start + k, end))
+
+    def root(self, size: int | None = None) -> bytes:
+        return self.hash(0, len(self) if size is None else size)
+
+    def inclusion_path(self, index: int, size: int) -> list[bytes]:
+        """PATH(index, D[size]), as ``inclusion_path`` gives it."""
+        if not 0 <= index < size <= len(self):
+            raise ValueError(f"leaf {index} is not in a tree of {size}")
+        path: list[bytes] = []
+        start, end = 0, size
+        while end - start > 1:
+            k = _split(end - start)
+            if index < start + k:
+                path.append(self.hash(start + k, end))
+                end = start + k
+            else:
+                path.append(self.hash(start, start + k))
+                start += k
+        return path[::-1]
+
+    def consistency_path(self, first: int, size: int) -> list[bytes]:
+        """PROOF(first, D[size]), as ``consistency_path`` gives it."""
+        if not 0 <= first <= size <= len(self):
+            raise ValueError(f"a tree of {first} is not a prefix of one of {size}")
+        if first in (0, size):
+            return []
+        path: list[bytes] = []
+        start, end, m, whole = 0, size, first, True
+        while m != end - start:
+            k = _split(end - start)
+            if m <= k:
+                path.append(self.hash(start + k, end))
+                end = start + k
+            else:
+                path.append(self.hash(start, start + k))
+                start, m, whole = start + k, m - k, False
+        if not whole:
+            path.append(self.hash(start, end))
+        return path[::-1]

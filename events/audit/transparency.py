@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import threading
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -51,6 +52,10 @@ STATE = "transparency_state"
 PROOF_FORMAT = "youwei-record-proof-v1"
 TREE = "transparency-tree"
 """The signed-heads file's entry for the last tree head signed (``SignedHeads``)."""
+
+
+_CACHE_LOCK = threading.Lock()
+"""Serialises the extension of cached trees (green under eventlet)."""
 
 
 class TreeProblem(Exception):
@@ -110,10 +115,12 @@ def public_head(head: dict[str, Any]) -> dict[str, Any]:
 
 
 class TransparencyLog:
-    """The tree's leaves and signed heads in ``database``."""
+    """The tree's leaves and signed heads in ``database``; ``cache``: the tree as a
+    long-running process read it before (``merkle_tree``)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cache: merkle.Tree | None = None) -> None:
         self.database = database
+        self.cache = cache
         self.leaves = database[LEAVES]
         self.heads = database[HEADS]
         self.state = database[STATE]
@@ -159,10 +166,22 @@ class TransparencyLog:
     def leaves_where(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         return list(self.leaves.find(query).sort("_id", ASCENDING))
 
-    def hashes(self, size: int | None = None) -> list[bytes]:
-        query = {} if size is None else {"_id": {"$lt": size}}
-        cursor = self.leaves.find(query, {"hash": 1}).sort("_id", ASCENDING)
-        return [bytes.fromhex(d["hash"]) for d in cursor]
+    def merkle_tree(self) -> merkle.Tree:
+        """The tree of the stored leaves: this log's ``cache`` extended with the leaves
+        appended since (leaves never change, so a leaf read once is not read again), or,
+        without a cache, every leaf read afresh."""
+        tree = self.cache if self.cache is not None else merkle.Tree()
+        with _CACHE_LOCK if self.cache is not None else contextlib.nullcontext():
+            if len(tree) and not self.leaves.find_one(
+                {"_id": len(tree) - 1, "hash": tree.levels[0][-1].hex()}
+            ):  # not the leaves this cache was read from (another database of that name)
+                tree.levels = [[]]
+            query = {"_id": {"$gte": len(tree)}}
+            for document in self.leaves.find(query, {"hash": 1}).sort("_id", ASCENDING):
+                if document["_id"] != len(tree):
+                    raise TreeProblem(f"leaf {len(tree)} is missing from the stored leaves")
+                tree.append(bytes.fromhex(document["hash"]))
+        return tree
 
     # heads
 
@@ -184,19 +203,19 @@ class TransparencyLog:
             if signed is not None and (last is None or last["tree_size"] <= size):
                 remembered[TREE] = {k: signed[k] for k in ("tree_size", "root_hash")}
                 return None  # nothing new: the leaves are not read
-            hashes = self.hashes(size)
+            tree = self.merkle_tree()
+            size = len(tree)
             if last is not None and (
-                len(hashes) < last["tree_size"]
-                or merkle.root(hashes[: last["tree_size"]]).hex() != last["root_hash"]
+                size < last["tree_size"] or tree.root(last["tree_size"]).hex() != last["root_hash"]
             ):
                 raise TreeProblem(f"the leaves no longer extend the head of {last['tree_size']}"
                                   " signed before: refusing to sign")  # fmt: skip
-            head = {"tree_size": len(hashes), "root_hash": merkle.root(hashes).hex(),
+            head = {"tree_size": size, "root_hash": tree.root().hex(),
                     "signed_at": now_iso(), "key_id": kid}  # fmt: skip
             head["signature"] = private.sign(canonical(head_payload(head))).hex()
             remembered[TREE] = {k: head[k] for k in ("tree_size", "root_hash")}
             try:
-                self.heads.insert_one({"_id": f"{len(hashes)}:{kid}", **head, "witnesses": []})
+                self.heads.insert_one({"_id": f"{size}:{kid}", **head, "witnesses": []})
             except DuplicateKeyError:  # another replica signed this size with this key first
                 return None
             return head
@@ -212,10 +231,10 @@ class TransparencyLog:
     # proofs
 
     def consistency(self, first: int, second: int) -> list[str]:
-        hashes = self.hashes(second)
-        if not 0 <= first <= second <= len(hashes):
+        tree = self.merkle_tree()
+        if not 0 <= first <= second <= len(tree):
             raise TreeProblem(f"no consistency proof from a tree of {first} to one of {second}")
-        return [h.hex() for h in merkle.consistency_path(first, hashes)]
+        return [h.hex() for h in tree.consistency_path(first, second)]
 
     def proof(
         self, leaf_id: str, kinds: tuple[str, ...], shown: dict[str, Any] | None,
@@ -229,7 +248,7 @@ class TransparencyLog:
         document = self.latest_leaf(leaf_id, kinds)
         if head is None or document is None or document["_id"] >= head["tree_size"]:
             raise TreeProblem(f"{leaf_id} is not yet under a signed tree head")
-        hashes = self.hashes(head["tree_size"])
+        tree = self.merkle_tree()
         cadre = (document.get("private") or {}).get("cadre_id")
         key = PersonalKeys(self.database).key(subject_of(cadre)) if cadre else None
         salts = {
@@ -240,13 +259,17 @@ class TransparencyLog:
         for size in since:
             if not 0 < size <= head["tree_size"]:
                 raise TreeProblem(f"since: no tree of {size} leaves before this head")
-            consistency[str(size)] = [h.hex() for h in merkle.consistency_path(size, hashes)]
+            consistency[str(size)] = [
+                h.hex() for h in tree.consistency_path(size, head["tree_size"])
+            ]
         return {
             "format": PROOF_FORMAT,
             "record": shown,
             "leaf": document["data"],
             "leaf_index": document["_id"],
-            "audit_path": [h.hex() for h in merkle.inclusion_path(document["_id"], hashes)],
+            "audit_path": [
+                h.hex() for h in tree.inclusion_path(document["_id"], head["tree_size"])
+            ],
             "salts": salts,
             "tree_head": public_head(head),
             "consistency": consistency,

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nameko.extensions import DependencyProvider
 
+from events.audit import merkle
 from events.audit.checkpoints import SignedHeads, SigningKeyError, load_private_key
 from events.audit.transparency import TREE, Conflict, TransparencyLog, TreeProblem, make_leaf
 from events.identity.personal import PersonalKeys, subject_of
@@ -31,6 +32,8 @@ from services.records import files
 from services.records.projections import PublicRecords, honour_id, public_record_id
 
 log = logging.getLogger(__name__)
+_TREES: dict[str, merkle.Tree] = {}
+"""The tree of each database as this process read it: a proof reads only what is new."""
 
 SOURCE = "accountability"
 RECORD_KINDS = ("record", "record_withdrawn")
@@ -58,7 +61,8 @@ class Leaves:
     def __init__(self, projector: Projector) -> None:
         self.projector = projector
         self.database = projector.datastore.database
-        self.tree = TransparencyLog(self.database)
+        cache = _TREES.setdefault(self.database.name, merkle.Tree())
+        self.tree = TransparencyLog(self.database, cache)
         self.keys = PersonalKeys(self.database)
 
     def append_new(self, catch_up: bool = False) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from events.audit.merkle import (
     ProofError,
+    Tree,
     consistency_path,
     inclusion_path,
     leaf_hash,
@@ -179,3 +180,17 @@ def test_verify_records_own_copy_agrees_on_the_vectors_and_refuses_corruptions()
         assert not check.consistent(first, second, ROOTS[second], ROOTS[first], path)
         assert not check.consistent(first, second, ROOTS[first], ROOTS[second], path[:-1])
         assert not check.consistent(first, second, ROOTS[first], ROOTS[second], [])
+
+
+def test_a_tree_kept_by_levels_gives_the_same_heads_and_proofs() -> None:
+    hashes = [leaf_hash(str(i).encode()) for i in range(70)]
+    tree = Tree()
+    for size in range(1, 71):
+        tree.append(hashes[size - 1])
+        assert tree.root() == root(hashes[:size])
+        for index in range(size):
+            assert tree.inclusion_path(index, size) == inclusion_path(index, hashes[:size])
+        for first in range(size + 1):
+            assert tree.consistency_path(first, size) == consistency_path(first, hashes[:size])
+    assert [tree.root(n) for n in range(9)] == [root(hashes[:n]) for n in range(9)]
+    assert Tree(HASHES).root() == ROOTS[8]

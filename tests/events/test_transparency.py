@@ -202,6 +202,21 @@ class TransparencyLogCase(FreshDatabase):
             )
         assert self.tree.size() == 2
 
+    def test_a_cached_tree_reads_only_new_leaves_and_gives_the_same_proofs(self) -> None:
+        self.publish([1, 2, 3])
+        cached = TransparencyLog(self.database, merkle.Tree())
+        assert cached.proof("r2", KINDS, record(2)) == self.tree.proof("r2", KINDS, record(2))
+        self.publish([4, 5])
+        assert cached.proof("r4", KINDS, record(4), since=(3,)) == self.tree.proof(
+            "r4", KINDS, record(4), since=(3,)
+        )
+        assert len(cached.cache) == 5
+        self.database[LEAVES].delete_many({})  # another tree under the same database name
+        self.database[HEADS].delete_many({})
+        self.publish([7])
+        assert cached.proof("r7", KINDS, record(7)) == self.tree.proof("r7", KINDS, record(7))
+        assert len(cached.cache) == 1
+
     def test_signing_refuses_leaves_that_no_longer_extend_the_last_head(self) -> None:
         self.publish([1, 2, 3])
         self.database[LEAVES].update_one({"_id": 0}, {"$set": {"hash": "00" * 32}})
