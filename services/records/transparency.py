@@ -33,7 +33,9 @@ from services.records.projections import PublicRecords, honour_id, public_record
 
 log = logging.getLogger(__name__)
 _TREES: dict[str, merkle.Tree] = {}
-"""The tree of each database as this process read it: a proof reads only what is new."""
+"""The tree of each database as this process read it: a proof reads only what is new. A leaf
+rewritten in the database after it was read is not read again: this process goes on signing
+the tree it read, and the rewritten leaf's proof no longer verifies for anyone."""
 
 SOURCE = "accountability"
 RECORD_KINDS = ("record", "record_withdrawn")
