@@ -107,7 +107,8 @@ class Leaves:
         if kind == "case_published":
             return [
                 self._record(public_record_id(data["publication_id"], decision), db,
-                             {"publication_id": data["publication_id"], "decision_id": decision})
+                             {"publication_id": data["publication_id"], "decision_id": decision},
+                             data["published_on"])
                 for decision in data["decision_ids"]
             ]  # fmt: skip
         if kind == "case_appeal_decided" and data["outcome"] in ("revoked", "changed"):
