@@ -540,8 +540,10 @@ def test_each_record_and_honour_shown_has_a_proof_that_verifies(
     pin = key_id(load_private_key(signing_key).public_key())
     site = f"http://127.0.0.1:{web_port}/"
     wait_for(lambda: database[HEADS].find_one({"tree_size": len(LEAF_KINDS)}))
-    kinds = [d["data"]["kind"] for d in database[LEAVES].find().sort("_id", 1)]
-    assert kinds == LEAF_KINDS  # the accountability log's order, each event once
+    leaves = [d["data"] for d in database[LEAVES].find().sort("_id", 1)]
+    assert [leaf["kind"] for leaf in leaves] == LEAF_KINDS  # the log's order, each event once
+    assert [leaf["shown"]["published_on"] for leaf in leaves if leaf["kind"] == "record"] == [
+        "2026-03-20", "2026-04-05", "2026-05-02"]  # fmt: skip
     status, page = fetch(site + "records.json")
     assert status == 200 and page["integrity"]["transparency"]["head"]["tree_size"] == 8
     held = tmp_path / "records.json"
