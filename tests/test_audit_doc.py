@@ -49,6 +49,9 @@ def test_the_guides_commands_run_as_written(mongodb_uri, tmp_path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert f"### block {len(blocks)}" in out
+    assert "ok: cadre_name: confirmed" in out and out.count("verified\n") == 2
+    assert "REFUSED: the record shows unit" in out
+    assert "co-signed the head of" in out and "ok: co-signed by witness" in out
     key_id = out.split("### block 1\n", 1)[1].split("### block 2")[0].splitlines()[-1]
     assert re.fullmatch("[0-9a-f]{16}", key_id), out
     assert "accountability_events: ok" in out and "BROKEN" not in out

@@ -9,7 +9,7 @@ import sys
 import click
 
 from youwei import backup as backup_commands
-from youwei import stack
+from youwei import stack, transparency
 from youwei.audit import audit, database_options
 
 DEFAULT_URI = "mongodb://127.0.0.1:27017"
@@ -237,6 +237,8 @@ def projections_rebuild(names: tuple[str, ...], uri: str, database: str) -> None
     datastore.close()
 
 
+for command in (transparency.tree_head, transparency.record_proof, transparency.witness):
+    audit.add_command(command)
 main.add_command(audit)
 main.add_command(backup_commands.erasures)
 main.add_command(backup_commands.backup)

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from events.audit.checkpoints import CHECKPOINTS, Keys
+from events.audit.transparency import TransparencyLog, TreeProblem, public_head
 from events.log.commands import CommandApplication
 from events.readmodels.projections import Projector
 from events.readmodels.views import paged
@@ -20,6 +21,7 @@ from schemas.events import LOGS
 from schemas.inspections.reference import CATEGORIES
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
 from services.records import files
+from services.records.transparency import Leaves
 
 
 class RecordsLog(CommandApplication):
@@ -42,11 +44,17 @@ class Records:
     def public_version(self) -> tuple[Any, ...]:
         """What the public pages are built from, as a value that changes whenever they
         could: the public projection's generation and revision, the number of signed
-        checkpoints (they are only added) and the signing keys."""
+        checkpoints (they are only added), the signing keys, and the transparency log's
+        latest head and latest witnessed head with its co-signatures (the page shows them)."""
         database = self.public.datastore.database
         keys = [(k["_id"], k.get("retired_at")) for k in Keys(database).all()]
         checkpoints = database[CHECKPOINTS].estimated_document_count()
-        return (*self.public.version(), checkpoints, tuple(keys))
+        tree = TransparencyLog(database)
+        heads = tuple(
+            None if head is None else (head["tree_size"], head["key_id"], len(head["witnesses"]))
+            for head in (tree.latest_head(), tree.latest_head(witnessed=True))
+        )
+        return (*self.public.version(), checkpoints, tuple(keys), heads)
 
     def _file(self, cadre_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         self.personnel.catch_up()
@@ -184,7 +192,29 @@ class Records:
                 latest.append(found)
         keys = [{"id": k["_id"], "public_key": k["public_key"], "since": k["since"],
                  "retired_at": k.get("retired_at")} for k in Keys(database).all()]  # fmt: skip
-        return {"checkpoints": latest, "keys": keys}
+        return {"checkpoints": latest, "keys": keys, "transparency": self.tree_heads()}
+
+    def tree_heads(self) -> dict[str, Any]:
+        """The published record's latest signed tree head and latest witnessed one."""
+        tree = TransparencyLog(self.public.datastore.database)
+        head, witnessed = tree.latest_head(), tree.latest_head(witnessed=True)
+        return {"head": public_head(head) if head else None,
+                "witnessed": public_head(witnessed) if witnessed else None}  # fmt: skip
+
+    def proof(self, leaf_id: str, honour: bool, since: tuple[int, ...]) -> dict[str, Any]:
+        """A record's (or honour's) inclusion proof, as ``scripts/verify-record`` takes it."""
+        self.public.catch_up()
+        try:
+            return Leaves(self.public).proof(leaf_id, honour, since)
+        except TreeProblem as problem:
+            raise NotFound(str(problem)) from None
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        try:
+            path = TransparencyLog(self.public.datastore.database).consistency(first, second)
+        except TreeProblem as problem:
+            raise NotFound(str(problem)) from None
+        return {"first": first, "second": second, "consistency": path}
 
     @staticmethod
     def commendation_options() -> list[dict[str, str]]:

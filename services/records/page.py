@@ -189,6 +189,7 @@ class Chart(NamedTuple):
 class Integrity(NamedTuple):
     checkpoints: list[dict]
     keys: list[dict]
+    tree: dict | None = None  # the latest signed and witnessed tree heads
 
 
 def render_page(
@@ -355,4 +356,4 @@ def _integrity(integrity: dict) -> Integrity:
         {**checkpoint, "position": int(checkpoint["position"])}
         for checkpoint in integrity.get("checkpoints") or []
     ]
-    return Integrity(checkpoints, integrity.get("keys") or [])
+    return Integrity(checkpoints, integrity.get("keys") or [], integrity.get("transparency"))

@@ -1,12 +1,17 @@
 """Personal data that can be erased (crypto-shredding) over the real stack: a cadre's name,
 gender and birth date are stored sealed under their own key; after the key is destroyed no
-log, export, projection or rebuild shows them, and every log still verifies."""
+log, export, projection or rebuild shows them, every log still verifies, and so does the
+proof of their published record, which can no longer confirm their name."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import bson
 import pytest
@@ -14,7 +19,7 @@ from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 from nameko.exceptions import RemoteError
 
-from events.audit.checkpoints import load_private_key, new_private_key_pem
+from events.audit.checkpoints import key_id, load_private_key, new_private_key_pem
 from events.audit.export import export
 from events.audit.verify import logs, verify_log
 from events.log.datastore import MongoDBDatastore
@@ -27,6 +32,7 @@ from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
 from services.records.projections import PersonnelFiles, PublicRecords
 from services.records.service import RecordsService
+from services.records.transparency import Leaves
 from tests.services.support import RATER_KEY, FixedClock, command, running_services
 from tests.services.test_inspections_rpc import TEAM, wait_for
 
@@ -34,6 +40,7 @@ pytestmark = pytest.mark.nameko
 NAME, BIRTH = "欧阳娜娜", "1981-07-15"
 RATED = "services.evaluations.domain:CadreRatings.Rated"
 CODEC = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
+VERIFY_RECORD = Path(__file__).resolve().parents[2] / "scripts" / "verify-record"
 SERVICES = [CadreRegistryService, EvaluationsService, InspectionsService, AccountabilityService,
             RecordsService]  # fmt: skip
 
@@ -46,6 +53,24 @@ def cluster(container_factory, rabbit_config, mongodb_uri):
         PROJECTIONS_POLL_SECONDS=0.2, REGISTRY_RETENTION_CHECK_SECONDS=0.2,
     ) as running:  # fmt: skip
         yield running
+
+
+def published_record_proof(uri: str, name: str, key: Path, into: Path) -> str:
+    """The tree's head signed now, the one public record's proof saved ``into``, and what
+    scripts/verify-record says of it (which must verify)."""
+    datastore = MongoDBDatastore(uri, name)
+    try:
+        leaves = Leaves(Projector(datastore, PublicRecords()))
+        leaves.publish(load_private_key(key), catch_up=True)
+        [record] = leaves.projector.live().db["records"].find()
+        into.write_text(json.dumps(leaves.proof(record["_id"], honour=False), ensure_ascii=False))
+    finally:
+        datastore.close()
+    pin = key_id(load_private_key(key).public_key())
+    done = subprocess.run([sys.executable, str(VERIFY_RECORD), str(into), "--trust", pin],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def mentions(database, *words: str) -> list[str]:
@@ -90,6 +115,10 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
     assert rpc.records.personnel_file({"cadre_id": cadre})["name"] == NAME
     assert rpc.records.public_records({})["records"][0]["cadre_name"] == NAME
     assert rpc.records.public_records({})["records"][0]["summary"] == "约谈"
+    signing = tmp_path / "signing.pem"  # the city's key: it signs the export below too
+    signing.write_bytes(new_private_key_pem())
+    before = published_record_proof(mongodb_uri, database.name, signing, tmp_path / "before.json")
+    assert "ok: cadre_name: confirmed" in before
 
     erased = rpc.cadre_registry.erase_personal_data(
         command(cadre_id=cadre, reason="本人申请，依法删除", erased_on="2026-04-01")
@@ -105,6 +134,12 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
                       ["cadre_name"] is None and r)  # fmt: skip
     assert record["unit"] == "市住房和城乡建设局"
     assert record["summary"] is None  # the published text may name the cadre: withheld too
+    # the record's proof still verifies; nothing can confirm the name against its leaf now
+    after = published_record_proof(mongodb_uri, database.name, signing, tmp_path / "after.json")
+    assert "ok: cadre_name: not shown (erased or withheld)" in after
+    proof = json.loads((tmp_path / "after.json").read_text())
+    assert proof["leaf"] == json.loads((tmp_path / "before.json").read_text())["leaf"]
+    assert proof["salts"] == {"cadre_name": None, "summary": None}
 
     assert mentions(database, NAME, BIRTH) == []  # every log, view, projection, key store
     datastore = MongoDBDatastore(mongodb_uri, database.name)
@@ -115,9 +150,7 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
         assert rpc.records.personnel_file({"cadre_id": cadre})["name"] is None
         for log in logs(database):
             assert verify_log(database, log).ok, log
-        key = tmp_path / "signing.pem"
-        key.write_bytes(new_private_key_pem())
-        export(database, tmp_path / "export", load_private_key(key))
+        export(database, tmp_path / "export", load_private_key(signing))
         for path in (tmp_path / "export").rglob("*"):
             if path.is_file():
                 assert NAME.encode() not in path.read_bytes() and BIRTH.encode() not in (

@@ -1,11 +1,16 @@
 """The records service over the real stack: a scripted year sent to the four services over
 RPC, then personnel files on several days, eligibility, public records, and a rebuild of
-the projections from the logs that gives the same documents."""
+the projections from the logs that gives the same documents; each record and honour shown
+has a proof that scripts/verify-record verifies."""
 
 from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,8 +18,9 @@ from uuid import UUID
 
 import pytest
 
-from events.audit.checkpoints import new_private_key_pem
+from events.audit.checkpoints import key_id, load_private_key, new_private_key_pem
 from events.audit.history import describe, history
+from events.audit.transparency import HEADS, LEAVES
 from events.audit.verify import verify_log
 from events.log.datastore import MongoDBDatastore
 from events.readmodels.projections import Generation, Projector, differences, replay
@@ -76,7 +82,7 @@ def year(container_factory_module, rabbit_config_module, mongodb_uri, web_port, 
         SERVICES, container_factory_module, rabbit_config_module, mongodb_uri, clock=clock,
         EVENT_RETRY_DELAYS=[0.2, 0.5], PROJECTIONS_POLL_SECONDS=0.2,
         WEB_SERVER_ADDRESS=f"127.0.0.1:{web_port}", AUDIT_SIGNING_KEY_FILE=str(signing_key),
-        AUDIT_CHECKPOINT_SECONDS=0.3,
+        AUDIT_CHECKPOINT_SECONDS=0.3, AUDIT_TREE_SECONDS=0.3,
     ) as (rpc, database):  # fmt: skip
         yield rpc, database, script(rpc, lambda day: setattr(clock, "date", day))
 
@@ -511,3 +517,52 @@ def test_a_replay_until_a_day_compares_with_the_live_projection(year, mongodb_ur
         logs.client.drop_database(database.name + "_replay")
         logs.close()
         scratch.close()
+
+
+# -- the published record's proofs (issue 26) ---------------------------------------------
+VERIFY_RECORD = Path(__file__).resolve().parents[2] / "scripts" / "verify-record"
+LEAF_KINDS = ["record", "record", "record_withdrawn", "record", "record_withdrawn", "honour",
+              "honour", "honour_withdrawn"]  # fmt: skip
+
+
+def fetch(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_each_record_and_honour_shown_has_a_proof_that_verifies(
+    year, web_port, signing_key, tmp_path
+) -> None:
+    rpc, database, _ = year
+    pin = key_id(load_private_key(signing_key).public_key())
+    site = f"http://127.0.0.1:{web_port}/"
+    wait_for(lambda: database[HEADS].find_one({"tree_size": len(LEAF_KINDS)}))
+    leaves = [d["data"] for d in database[LEAVES].find().sort("_id", 1)]
+    assert [leaf["kind"] for leaf in leaves] == LEAF_KINDS  # the log's order, each event once
+    assert [leaf["shown"]["published_on"] for leaf in leaves if leaf["kind"] == "record"] == [
+        "2026-03-20", "2026-04-05", "2026-05-02"]  # fmt: skip
+    status, page = fetch(site + "records.json")
+    assert status == 200 and page["integrity"]["transparency"]["head"]["tree_size"] == 8
+    held = tmp_path / "records.json"
+    held.write_text(json.dumps(page, ensure_ascii=False))
+    [record] = page["records"]
+    [honour] = rpc.records.honour_roll({})["honours"]
+    for path in (f"records/{record['record_id']}/proof", f"honours/{honour['honour_id']}/proof"):
+        status, proof = fetch(site + path)
+        assert status == 200, proof
+        assert proof["record"] == (record if path.startswith("records") else honour)
+        assert not [word for word in PRIVATE if word in json.dumps(proof, ensure_ascii=False)]
+        saved = tmp_path / "proof.json"
+        saved.write_text(json.dumps(proof, ensure_ascii=False))
+        done = subprocess.run([sys.executable, str(VERIFY_RECORD), str(saved), "--trust", pin,
+                               "--against", str(held)], capture_output=True, text=True)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "cadre_name: confirmed" in done.stdout and "extends the head of 8" in done.stdout
+    assert fetch(site + "records/no-such-record/proof")[0] == 404
+    status, refused = fetch(site + f"records/{record['record_id']}/proof?since=x")
+    assert status == 400 and "since" in refused["fields"]
+    status, consistency = fetch(site + "tree/consistency?first=3&second=8")
+    assert status == 200 and len(consistency["consistency"]) >= 1
