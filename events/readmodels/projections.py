@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
@@ -41,6 +41,7 @@ from pymongo.errors import DuplicateKeyError
 from events.log.datastore import MongoDBDatastore, create_collection, datastore_from_config
 from events.log.published import LogReader
 from events.log.recorders import MongoDBTrackingRecorder
+from events.readmodels.wakeup import Wakeup
 from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
@@ -466,8 +467,10 @@ def differences(
 
 
 class ProjectionsRunner(DependencyProvider):
-    """Keeps a service's projections caught up with the logs: a managed thread polls the
-    logs' heads every ``PROJECTIONS_POLL_SECONDS`` (default 1) and applies what is new. The
+    """Keeps a service's projections caught up with the logs: a managed thread applies what
+    is new whenever the logs they read grow (woken by their relays' messages, through a
+    ``Wakeup`` queue of its own when ``AMQP_URI`` is configured) and at least every
+    ``PROJECTIONS_POLL_SECONDS`` (default 1), the safety net for a wake-up missed. The
     service gets a mapping of projection name → ``Projector``; a query calls ``catch_up``
     first to read what every command acknowledged before it wrote."""
 
@@ -482,27 +485,41 @@ class ProjectionsRunner(DependencyProvider):
         }
         self.poll_seconds = float(config.get("PROJECTIONS_POLL_SECONDS") or 1.0)
         self.stopping = False
+        self.woken = threading.Event()
+        sources = [s for cls in self.projection_classes for s in cls.sources]
+        amqp_uri = config.get("AMQP_URI")
+        self.wakeup = (
+            Wakeup(amqp_uri, sources, self.woken.set, self.container.service_name)
+            if amqp_uri
+            else None
+        )
 
     def start(self) -> None:
         self.container.spawn_managed_thread(self._run)
+        if self.wakeup is not None:
+            self.container.spawn_managed_thread(
+                lambda: self.wakeup.run(lambda: self.stopping, tick=min(1.0, self.poll_seconds))
+            )
 
     def _run(self) -> None:
         try:
             while not self.stopping:
+                self.woken.clear()  # a wake-up while catching up makes another round
                 for name, projector in self.projectors.items():
                     try:
                         projector.catch_up()
                     except Exception:
                         log.exception("projection %s failed to catch up; trying again", name)
-                time.sleep(self.poll_seconds)
+                self.woken.wait(self.poll_seconds)
         finally:
             self.datastore.close()
 
     def stop(self) -> None:
         self.stopping = True
+        self.woken.set()
 
     def kill(self) -> None:
-        self.stopping = True
+        self.stop()
 
     def get_dependency(self, worker_ctx: object) -> dict[str, Projector]:
         return self.projectors
