@@ -13,9 +13,12 @@ event that caused it (or its own id, for a command an agency sent).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -40,6 +43,7 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+@cache
 def event_type(topic: str) -> str:
     """``services.inspections.domain:Finding.Recorded`` → ``finding_recorded``."""
     aggregate, _, name = topic.partition(":")[2].rpartition(".")
@@ -61,6 +65,40 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+class _Unplain(Exception):
+    """A stored state holds a value ``plain_state`` does not turn plain itself."""
+
+
+def _plain_object(d: dict[str, Any]) -> Any:
+    if len(d) != 2 or "_type_" not in d or "_data_" not in d:
+        return d
+    kind, data = d["_type_"], d["_data_"]
+    if kind == "uuid_hex":  # str(UUID(data)), without making the UUID
+        return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+    if kind in ("datetime_iso", "date_iso"):  # stored as isoformat(), which plain gives
+        return data
+    if kind == "decimal_str":
+        return Decimal(data)
+    raise _Unplain(kind)
+
+
+_PLAIN = json.JSONDecoder(object_hook=_plain_object)
+SEALED = b'"_type_":"sealed"'
+
+
+def plain_state(stored: bytes) -> dict[str, Any] | None:
+    """A stored state decoded straight into its plain form (what ``plain`` gives of the
+    state the transcoder decodes: ids as strings, dates and times as ISO), without making
+    the objects first; None when it holds what only the transcoder can open (a sealed
+    field)."""
+    if SEALED in stored:
+        return None
+    try:
+        return _PLAIN.decode(stored.decode("utf8"))
+    except _Unplain:
+        return None
 
 
 class LogReader:
@@ -119,8 +157,10 @@ class LogReader:
         fields = self.published.get(kind)
         if fields is None:
             return None
-        state = self.sealer.open(self.transcoder.decode(notification.state))
-        data = {name: plain(state.get(name)) for name in fields}
+        state = plain_state(notification.state)
+        if state is None:
+            state = plain(self.sealer.open(self.transcoder.decode(notification.state)))
+        data = {name: state.get(name) for name in fields}
         for name, keys in self.items.get(kind, {}).items():
             if isinstance(data.get(name), list):
                 data[name] = [
@@ -135,7 +175,7 @@ class LogReader:
             "event_id": str(event_id(self.log, notification.id)),
             "originator_id": str(notification.originator_id),
             "originator_version": notification.originator_version,
-            "timestamp": plain(state.get("timestamp")),
+            "timestamp": state.get("timestamp"),
             "correlation_id": correlation_id,
             "causation_id": causation_id,
             "data": data,
@@ -148,7 +188,9 @@ class LogReader:
         for index, notification in enumerate(window):
             if notification.topic != RECORD_TOPIC:
                 continue
-            record = self.transcoder.decode(notification.state)
+            record = plain_state(notification.state) or plain(
+                self.transcoder.decode(notification.state)
+            )
             command_id = str(record["command_id"])
             correlation = (record.get("cause") or {}).get("correlation_id") or command_id
             for before in window[max(0, index - record.get("events", 0)) : index]:

@@ -188,6 +188,9 @@ class Projection:
 
     name = ""
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
+    query_indexes: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
+    """Indexes only queries use, never ``fold``: a rebuild makes them once it has caught up
+    (every index costs each document written), before its generation goes live."""
     sources: tuple[str, ...] = tuple(LOGS)
 
     def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
@@ -226,10 +229,19 @@ class Generation:
         }
         self.tracking = MongoDBTrackingRecorder(datastore, f"{prefix}_tracking")
 
-    def create(self, projection: Projection) -> None:
+    def create(self, projection: Projection, query_indexes: bool = True) -> None:
+        """Make the collections with their indexes (the query indexes later, by
+        ``create_query_indexes``, when ``query_indexes`` is false)."""
         self.tracking.create_table()
         for name, indexes in projection.collections.items():
             create_collection(self.db[name])
+            for keys in indexes:
+                self.db[name].create_index([(key, ASCENDING) for key in keys])
+        if query_indexes:
+            self.create_query_indexes(projection)
+
+    def create_query_indexes(self, projection: Projection) -> None:
+        for name, indexes in projection.query_indexes.items():
             for keys in indexes:
                 self.db[name].create_index([(key, ASCENDING) for key in keys])
 
@@ -279,7 +291,7 @@ class Projector:
         )
         generation = Generation(self.datastore, self.projection, pointer["last_generation"])
         generation.drop()  # what a rebuild that died half-way left
-        generation.create(self.projection)
+        generation.create(self.projection, query_indexes=False)
         return generation
 
     def switch(self, old: Generation, new: Generation) -> None:
@@ -382,6 +394,7 @@ class Projector:
         """Replay every log into a fresh generation, then make it live."""
         new = self.new_generation()
         self.catch_up(new, progress=progress)
+        new.create_query_indexes(self.projection)
         while True:
             old = self.live()
             self.catch_up(new)  # what was appended meanwhile
@@ -423,6 +436,7 @@ def replay(
     projector = Projector(scratch, projection, logs_from=logs)
     old, new = projector.live(), projector.new_generation()
     projector.catch_up(new, heads=heads, progress=progress)
+    new.create_query_indexes(projection)
     projector.switch(old, new)
     return new, heads
 
