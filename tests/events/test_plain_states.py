@@ -1,6 +1,7 @@
 """``LogReader`` decodes a stored state straight into its plain form (``plain_state``): for
 every state the transcoder stores, that is what decoding it into objects and then making
-those plain gives; a state with a sealed field is left to the transcoder and the sealer."""
+those plain gives; a state with a sealed field is left to the transcoder and the sealer.
+An event's id is written as text the same way, without the ``UUID`` in between."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.identity.personal import Sealed
-from events.log.published import plain, plain_state
+from events.log.published import event_id, event_id_text, plain, plain_state
 from events.log.transcoding import transcoder
 
 pytestmark = pytest.mark.plain
@@ -59,3 +60,8 @@ def test_the_forms_of_each_kind_of_value() -> None:
 def test_a_sealed_state_is_left_to_the_sealer() -> None:
     stored = CODER.encode({"name": Sealed("subject", b"nonce", b"ct"), "unit_id": uuid4()})
     assert plain_state(stored) is None
+
+
+@given(st.sampled_from(["inspections_events", "accountability_events"]), st.integers(1, 10**9))
+def test_an_event_id_as_text_is_its_uuid_as_text(log: str, position: int) -> None:
+    assert event_id_text(log, position) == str(event_id(log, position))
