@@ -38,7 +38,12 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from events.log.datastore import MongoDBDatastore, create_collection, datastore_from_config
+from events.log.datastore import (
+    MongoDBDatastore,
+    create_collection,
+    database_errors,
+    datastore_from_config,
+)
 from events.log.published import LogReader
 from events.log.recorders import MongoDBTrackingRecorder
 from events.readmodels.wakeup import Wakeup
@@ -311,10 +316,25 @@ class Projector:
 
     # -- applying events ----------------------------------------------------------------
     def heads(self) -> dict[str, int]:
-        return {source: reader.head() for source, reader in self.readers.items()}
+        """Each log's head, in one query."""
+        logs = {reader.log: source for source, reader in self.readers.items()}
+        some = next(iter(self.readers.values()), None)
+        with database_errors():
+            found = {} if some is None else {
+                logs[head["_id"]]: head["position"]
+                for head in some.recorder.heads.find({"_id": {"$in": list(logs)}})
+            }  # fmt: skip
+        return {source: found.get(source) or 0 for source in self.readers}
 
     def positions(self, generation: Generation) -> dict[str, int]:
-        return {source: generation.position(LOGS[source]) for source in self.readers}
+        """How far ``generation`` has applied each log, in one query."""
+        logs = {LOGS[source]: source for source in self.readers}
+        with database_errors():
+            found = {
+                logs[record["_id"]]: record["notification_id"]
+                for record in generation.tracking.tracking.find({"_id": {"$in": list(logs)}})
+            }
+        return {source: found.get(source, 0) for source in self.readers}
 
     def catch_up(
         self,
@@ -336,10 +356,12 @@ class Projector:
                         for source, (after, upto) in window.items()
                         for event in self.readers[source].public_events(after, upto)
                     ]
-                    applied = self._apply_batch(target, window, events, guarded)
-                    if applied and progress is not None:
+                    if not self._apply_batch(target, window, events, guarded):
+                        reached = self.positions(target)  # another worker went ahead
+                        continue
+                    reached = {**reached, **{s: upto for s, (_, upto) in window.items()}}
+                    if progress is not None:
                         progress(sum(upto - after for after, upto in window.values()))
-                    reached = self.positions(target)
                 return reached
             except GenerationSwitched:
                 continue  # a rebuild went live: follow the new generation
