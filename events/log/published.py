@@ -35,6 +35,8 @@ EVENT_NAMESPACE = UUID("9d3b1f4e-6a2c-4e8f-b1d7-52c0e8a4f613")
 RECORD_TOPIC = "events.commands:CommandRecord.Recorded"
 """The topic of ``events.log.commands.CommandRecord``'s one event (a test keeps them equal)."""
 BATCH = 500
+AHEAD = 16
+"""The positions past the last one asked for that a page reads with it."""
 LOOKAHEAD = 1000
 """How far past the last event asked for a reader looks for the command record that ends
 its append (an append of more events than this has no causation beyond it)."""
@@ -129,8 +131,10 @@ class LogReader:
         """The published events at positions ``after`` + 1 to ``upto``, in order."""
         while after < upto:
             stop = min(upto, after + BATCH)
-            window = self.recorder.select_notifications(after + 1, stop - after, stop=stop)
-            window += self._rest_of_last_append(window, stop)
+            ahead = stop + AHEAD  # most appends end within: no second read for their causes
+            window = self.recorder.select_notifications(after + 1, ahead - after, stop=ahead)
+            if window and not any(n.topic == RECORD_TOPIC for n in window if n.id >= stop):
+                window += self._rest_of_last_append(window, window[-1].id)
             causes = self._causes(window)
             for notification in window:
                 if notification.id > stop:
