@@ -4,8 +4,8 @@ effect recorded in another's, through the relay, RabbitMQ and a consumer.
     .venv/bin/python -m bench.bus [--events 2000] [--calls 200] [--rate 20 --rate 50]
 
 Starts a SecantusDB server and a RabbitMQ node of its own (free ports, temporary folders)
-and the ``cadre_registry``, ``inspections`` and ``accountability`` services as ``nameko
-run`` processes, then prints (nothing is asserted):
+and the ``cadre_registry``, ``inspections``, ``accountability`` and ``records`` services as
+``nameko run`` processes, then prints (nothing is asserted):
 
 - **throughput**: ``--events`` findings about cadres appended to the inspections log as
   fast as one writer can; the rate of appends, and the rate at which accountability opened
@@ -14,13 +14,17 @@ run`` processes, then prints (nothing is asserted):
 - **latency**: ``--calls`` ``record_finding`` RPC calls at each ``--rate`` per second (20
   and 50 by default); for each,
   the time from sending the call to the case's event being recorded in the accountability
-  log (its ``recorded_at``), as p50, p90, p99 and max, beside the RPC round trip itself.
+  log (its ``recorded_at``), as p50, p90, p99 and max, beside the RPC round trip itself;
+  and to the finding being visible in ``records`` (the personnel projection's tracking of
+  the inspections log past the finding's position, which commits with the cadre's file;
+  sampled every ``SAMPLE_SECONDS``).
 """
 
 from __future__ import annotations
 
 import statistics
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,12 +35,15 @@ import pymongo
 
 from events.identity.agency import IdentifiedClusterRpcProxy
 from events.log.transcoding import transcoder
+from schemas.events import LOGS
 from services.inspections.application import Inspections
 from tests.processes import BrokerNode, ServiceProcess
+from youwei.ports import free_port
 from youwei.stack import SecantusServer
 
 CASE_OPENED = "services.accountability.domain:Case.Opened"
 ACTOR = {"agency": "bench", "person": "bench"}
+SAMPLE_SECONDS = 0.005
 TEAM = [{"name": "李纪检", "role": "commission"}, {"name": "王记者", "role": "media"}]
 
 
@@ -66,11 +73,12 @@ def main(events: int, calls: int, rates: tuple[float, ...]) -> None:
                             log_file=root / "rabbit.log")  # fmt: skip
         mongo.start()
         broker.start()
-        env = {"AMQP_URI": broker.uri, "MONGODB_URI": mongo.uri, "MONGODB_DATABASE": "bench"}
+        env = {"AMQP_URI": broker.uri, "MONGODB_URI": mongo.uri, "MONGODB_DATABASE": "bench",
+               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}  # fmt: skip
         services = [
             ServiceProcess(name=name, module=f"services.{name}.service", env=env,
                            pid_file=root / f"{name}.pid", log_file=root / f"{name}.log")
-            for name in ("cadre_registry", "inspections", "accountability")
+            for name in ("cadre_registry", "inspections", "accountability", "records")
         ]  # fmt: skip
         for service in services:
             service.start()
@@ -130,6 +138,8 @@ def latency(env: dict, db, calls: int, rate: float) -> None:
         )["inspection_id"]  # fmt: skip
         sent: dict[str, datetime] = {}
         round_trips: list[float] = []
+        tracked = Tracked(db)
+        tracked.start()
         start = time.monotonic()
         for n in range(calls):  # one call per slot of 1/rate seconds, as long as calls keep up
             time.sleep(max(0.0, start + n / rate - time.monotonic()))
@@ -143,14 +153,63 @@ def latency(env: dict, db, calls: int, rate: float) -> None:
             sent[finding] = at
         while not set(sent) <= set(cases := cases_by_finding(db)):
             time.sleep(0.05)
+        positions = finding_positions(db, set(sent))
+        while tracked.position < max(positions.values()):
+            time.sleep(0.05)
+        tracked.stop()
     latencies = [(cases[f] - at).total_seconds() * 1000 for f, at in sent.items()]
+    visible = [(tracked.seen(positions[f]) - at).total_seconds() * 1000 for f, at in sent.items()]
     trips = [t * 1000 for t in round_trips]
     click.echo(f"latency ({calls} record_finding calls at {rate:g}/s; ms)")
     click.echo("                      p50      p90      p99      max")
-    for name, values in (("RPC round trip", trips), ("command → case", latencies)):
+    for name, values in (("RPC round trip", trips), ("command → case", latencies),
+                         ("→ records", visible)):  # fmt: skip
         figures = [quantile(values, q) for q in (0.5, 0.9, 0.99)] + [max(values)]
         click.echo(f"  {name:<16}" + "".join(f"{v:9.1f}" for v in figures))
-    click.echo(f"  (mean command → case {statistics.mean(latencies):.1f} ms)")
+    click.echo(f"  (mean command → case {statistics.mean(latencies):.1f} ms, "
+               f"→ records {statistics.mean(visible):.1f} ms)")  # fmt: skip
+
+
+def finding_positions(db, findings: set[str]) -> dict[str, int]:
+    """Each finding's position in the inspections log (its ``finding_recorded`` event)."""
+    ids = [UUID(f) for f in findings]
+    return {
+        str(d["originator_id"]): d["position"]
+        for d in db[LOGS["inspections"]].find(
+            {"originator_id": {"$in": ids}, "originator_version": 1}
+        )
+    }
+
+
+class Tracked:
+    """Samples how far the live ``personnel`` projection has applied the inspections log,
+    and when each position was first seen applied."""
+
+    def __init__(self, db) -> None:
+        generation = db["projections"].find_one({"_id": "personnel"})["generation"]
+        self.tracking = db[f"personnel_g{generation}_tracking"]
+        self.samples: list[tuple[int, datetime]] = []
+        self.position = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stopping.wait(SAMPLE_SECONDS):
+            record = self.tracking.find_one({"_id": LOGS["inspections"]})
+            at = datetime.now(UTC)
+            if record and record["notification_id"] > self.position:
+                self.position = record["notification_id"]
+                self.samples.append((self.position, at))
+
+    def seen(self, position: int) -> datetime:
+        return next(at for reached, at in self.samples if reached >= position)
 
 
 if __name__ == "__main__":

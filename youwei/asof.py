@@ -34,6 +34,7 @@ class AsOf(Projection):
         self.projection, self.day = projection, day.isoformat()
         self.name, self.sources = projection.name, projection.sources
         self.collections = projection.collections  # type: ignore[misc]
+        self.query_indexes = projection.query_indexes  # type: ignore[misc]
         self.applied: set[tuple[str, int]] = set()
         self.later: set[tuple[str, int]] = set()
 

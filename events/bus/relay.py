@@ -35,6 +35,7 @@ from nameko.extensions import DependencyProvider
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from events.log.bells import bell
 from events.log.datastore import MongoDBDatastore, datastore_from_config
 from events.log.published import LogReader
 from schemas.events import HEADER_PREFIX
@@ -198,11 +199,14 @@ class Relay:
         idle_seconds: float = 0.5,
     ) -> None:
         self.reader = LogReader(datastore, source)
+        self.bell = bell(self.reader.log)
         self.source = source
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid4().hex[:8]}"
         self.lease = Lease(datastore, self.reader.log, self.owner, lease_seconds)
         self.batch = batch
         self.idle_seconds = idle_seconds
+        self.renew_seconds = min(lease_seconds / 3, 5.0)
+        """The longest a caught-up relay waits before it renews its lease."""
         self.confirmed = 0
         self.exchange = Exchange(f"{source}.events", type="topic", durable=True)
         self.publisher = BatchPublisher(amqp_uri, self.exchange)
@@ -262,7 +266,7 @@ class Relay:
                     log.warning("relay %s lost the lease of %s", self.owner, self.reader.log)
                     progressed = None
                 if progressed is None:
-                    time.sleep(min(self.lease.seconds / 3, 5.0))
+                    time.sleep(self.renew_seconds)
                 elif not progressed:
                     self._wait(doorbell)
         finally:
@@ -280,19 +284,22 @@ class Relay:
 
     def _wait(self, doorbell) -> None:
         """Wait until the log grows past what was confirmed, or until it is time to renew
-        the lease (a third of it). The change stream rings at an insert; the head (one read
-        by key) is looked at every ``idle_seconds`` in case it did not, so an idle relay
-        costs the database a few reads a second and a lease renewal every few seconds."""
-        deadline = time.monotonic() + min(self.lease.seconds / 3, 5.0)
+        the lease (``renew_seconds``). An append in this process rings the log's bell
+        (``events.log.bells``) as it commits, and the change stream rings at an insert by
+        anyone; the head (one read by key) is looked at every ``idle_seconds`` in case
+        neither did, so an idle relay costs the database a few reads a second and a lease
+        renewal every few seconds, and an append costs no wait at all."""
+        deadline = time.monotonic() + self.renew_seconds
         while time.monotonic() < deadline:
-            started = time.monotonic()
+            started, seen = time.monotonic(), self.bell.rings
             if doorbell is not None and doorbell.try_next() is not None:
                 return
             if self.reader.head() > self.confirmed:
                 return
-            rest = self.idle_seconds - (time.monotonic() - started)
-            if rest > 0:
-                time.sleep(rest)
+            rest = min(self.idle_seconds - (time.monotonic() - started),
+                       deadline - time.monotonic())  # fmt: skip
+            if rest > 0 and self.bell.wait(seen, rest):
+                return
 
     def close(self) -> None:
         self.publisher.close()

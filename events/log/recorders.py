@@ -46,6 +46,7 @@ from pymongo.errors import (
     OperationFailure,
 )
 
+from events.log.bells import bell
 from events.log.chain import GENESIS_HASH, chain, now_millis
 from events.log.datastore import (
     MongoDBDatastore,
@@ -152,6 +153,7 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
         self.subscribe_poll_seconds = subscribe_poll_seconds
         self._committer = GroupCommitter(self._write_group, max_group_events)
         self._last_head: dict[str, Any] | None = None  # written only by the group's leader
+        self._bell = bell(events_collection)
 
     def create_table(self) -> None:
         super().create_table()
@@ -176,7 +178,14 @@ class MongoDBApplicationRecorder(MongoDBAggregateRecorder, ApplicationRecorder):
 
     def _write_group(self, group: Sequence[Pending]) -> None:
         """Write the group in one transaction; if that is refused, each append alone,
-        so that one conflicting append fails without failing its neighbours."""
+        so that one conflicting append fails without failing its neighbours. Then ring the
+        log's bell (``events.log.bells``): its relay in this process reads the group now."""
+        try:
+            self._write_each(group)
+        finally:
+            self._bell.ring()
+
+    def _write_each(self, group: Sequence[Pending]) -> None:
         try:
             results = self._transact_appends([p.item for p in group])
         except IntegrityError as error:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, ClassVar
@@ -42,9 +42,15 @@ from pymongo.client_session import ClientSession
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from events.log.datastore import MongoDBDatastore, create_collection, datastore_from_config
+from events.log.datastore import (
+    MongoDBDatastore,
+    create_collection,
+    database_errors,
+    datastore_from_config,
+)
 from events.log.published import LogReader
 from events.log.recorders import MongoDBTrackingRecorder
+from events.readmodels.wakeup import Wakeup
 from schemas.events import LOGS
 
 log = logging.getLogger(__name__)
@@ -194,6 +200,9 @@ class Projection:
 
     name = ""
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
+    query_indexes: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {}
+    """Indexes only queries use, never ``fold``: a rebuild makes them once it has caught up
+    (every index costs each document written), before its generation goes live."""
     sources: tuple[str, ...] = tuple(LOGS)
 
     def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
@@ -233,10 +242,19 @@ class Generation:
         }
         self.tracking = MongoDBTrackingRecorder(datastore, f"{prefix}_tracking")
 
-    def create(self, projection: Projection) -> None:
+    def create(self, projection: Projection, query_indexes: bool = True) -> None:
+        """Make the collections with their indexes (the query indexes later, by
+        ``create_query_indexes``, when ``query_indexes`` is false)."""
         self.tracking.create_table()
         for name, indexes in projection.collections.items():
             create_collection(self.db[name])
+            for keys in indexes:
+                self.db[name].create_index([(key, ASCENDING) for key in keys])
+        if query_indexes:
+            self.create_query_indexes(projection)
+
+    def create_query_indexes(self, projection: Projection) -> None:
+        for name, indexes in projection.query_indexes.items():
             for keys in indexes:
                 self.db[name].create_index([(key, ASCENDING) for key in keys])
 
@@ -286,7 +304,7 @@ class Projector:
         )
         generation = Generation(self.datastore, self.projection, pointer["last_generation"])
         generation.drop()  # what a rebuild that died half-way left
-        generation.create(self.projection)
+        generation.create(self.projection, query_indexes=False)
         return generation
 
     def switch(self, old: Generation, new: Generation) -> None:
@@ -312,10 +330,25 @@ class Projector:
         return pointer.get("generation", 0), pointer.get("revision", 0)
 
     def heads(self) -> dict[str, int]:
-        return {source: reader.head() for source, reader in self.readers.items()}
+        """Each log's head, in one query."""
+        logs = {reader.log: source for source, reader in self.readers.items()}
+        some = next(iter(self.readers.values()), None)
+        with database_errors():
+            found = {} if some is None else {
+                logs[head["_id"]]: head["position"]
+                for head in some.recorder.heads.find({"_id": {"$in": list(logs)}})
+            }  # fmt: skip
+        return {source: found.get(source) or 0 for source in self.readers}
 
     def positions(self, generation: Generation) -> dict[str, int]:
-        return {source: generation.position(LOGS[source]) for source in self.readers}
+        """How far ``generation`` has applied each log, in one query."""
+        logs = {LOGS[source]: source for source in self.readers}
+        with database_errors():
+            found = {
+                logs[record["_id"]]: record["notification_id"]
+                for record in generation.tracking.tracking.find({"_id": {"$in": list(logs)}})
+            }
+        return {source: found.get(source, 0) for source in self.readers}
 
     def catch_up(
         self,
@@ -337,10 +370,12 @@ class Projector:
                         for source, (after, upto) in window.items()
                         for event in self.readers[source].public_events(after, upto)
                     ]
-                    applied = self._apply_batch(target, window, events, guarded)
-                    if applied and progress is not None:
+                    if not self._apply_batch(target, window, events, guarded):
+                        reached = self.positions(target)  # another worker went ahead
+                        continue
+                    reached = {**reached, **{s: upto for s, (_, upto) in window.items()}}
+                    if progress is not None:
                         progress(sum(upto - after for after, upto in window.values()))
-                    reached = self.positions(target)
                 return reached
             except GenerationSwitched:
                 continue  # a rebuild went live: follow the new generation
@@ -399,6 +434,7 @@ class Projector:
         """Replay every log into a fresh generation, then make it live."""
         new = self.new_generation()
         self.catch_up(new, progress=progress)
+        new.create_query_indexes(self.projection)
         while True:
             old = self.live()
             self.catch_up(new)  # what was appended meanwhile
@@ -440,6 +476,7 @@ def replay(
     projector = Projector(scratch, projection, logs_from=logs)
     old, new = projector.live(), projector.new_generation()
     projector.catch_up(new, heads=heads, progress=progress)
+    new.create_query_indexes(projection)
     projector.switch(old, new)
     return new, heads
 
@@ -484,8 +521,10 @@ def differences(
 
 
 class ProjectionsRunner(DependencyProvider):
-    """Keeps a service's projections caught up with the logs: a managed thread polls the
-    logs' heads every ``PROJECTIONS_POLL_SECONDS`` (default 1) and applies what is new. The
+    """Keeps a service's projections caught up with the logs: a managed thread applies what
+    is new whenever the logs they read grow (woken by their relays' messages, through a
+    ``Wakeup`` queue of its own when ``AMQP_URI`` is configured) and at least every
+    ``PROJECTIONS_POLL_SECONDS`` (default 1), the safety net for a wake-up missed. The
     service gets a mapping of projection name → ``Projector``; a query calls ``catch_up``
     first to read what every command acknowledged before it wrote."""
 
@@ -500,27 +539,41 @@ class ProjectionsRunner(DependencyProvider):
         }
         self.poll_seconds = float(config.get("PROJECTIONS_POLL_SECONDS") or 1.0)
         self.stopping = False
+        self.woken = threading.Event()
+        sources = [s for cls in self.projection_classes for s in cls.sources]
+        amqp_uri = config.get("AMQP_URI")
+        self.wakeup = (
+            Wakeup(amqp_uri, sources, self.woken.set, self.container.service_name)
+            if amqp_uri
+            else None
+        )
 
     def start(self) -> None:
         self.container.spawn_managed_thread(self._run)
+        if self.wakeup is not None:
+            self.container.spawn_managed_thread(
+                lambda: self.wakeup.run(lambda: self.stopping, tick=min(1.0, self.poll_seconds))
+            )
 
     def _run(self) -> None:
         try:
             while not self.stopping:
+                self.woken.clear()  # a wake-up while catching up makes another round
                 for name, projector in self.projectors.items():
                     try:
                         projector.catch_up()
                     except Exception:
                         log.exception("projection %s failed to catch up; trying again", name)
-                time.sleep(self.poll_seconds)
+                self.woken.wait(self.poll_seconds)
         finally:
             self.datastore.close()
 
     def stop(self) -> None:
         self.stopping = True
+        self.woken.set()
 
     def kill(self) -> None:
-        self.stopping = True
+        self.stop()
 
     def get_dependency(self, worker_ctx: object) -> dict[str, Projector]:
         return self.projectors

@@ -191,16 +191,12 @@ class PublicRecords(Projection):
     sources = SOURCES
     collections: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {
         "records": (
-            ("published_on",),
             ("publication_id",),
             ("decision_id",),
             ("cadre_id",),
             ("unit_id",),
             ("finding_ids",),
             ("letter_ids",),
-            ("category",),
-            ("decision",),
-            ("month",),
         ),
         "cadres": (),
         "units": (),
@@ -208,10 +204,14 @@ class PublicRecords(Projection):
         "letters": (),
         "cases": (),
         # the honour roll: one document per commendation published and not withdrawn
-        "honours": (("published_on",), ("commendation_id",), ("cadre_id",), ("unit_id",),
-                    ("kind",), ("month",)),
+        "honours": (("commendation_id",), ("cadre_id",), ("unit_id",)),
         "commendations": (),
     }  # fmt: skip
+    #: The public page's filters (services.records.page).
+    query_indexes: ClassVar[dict[str, tuple[tuple[str, ...], ...]]] = {
+        "records": (("published_on",), ("category",), ("decision",), ("month",)),
+        "honours": (("published_on",), ("kind",), ("month",)),
+    }
 
     @staticmethod
     def _refreshes(event: dict[str, Any]) -> dict[str, Any] | None:

@@ -150,3 +150,31 @@ class TestProjectorBatches(FreshDatabase):
                 assert projector.positions(rebuilt) == heads
                 assert documents(rebuilt) == documents(expected), (projection.name, size)
                 assert documents(rebuilt)["files" if projection.name == "personnel" else "records"]
+
+    def test_a_rebuild_makes_its_query_indexes_once_caught_up_and_goes_live_with_them(
+        self,
+    ) -> None:
+        """The page's filters cost every record written: a rebuild writes without them and
+        makes them before its generation goes live."""
+        datastore = self.factory.datastore
+        write_city(datastore, 200, lambda _: None)
+        projection = PublicRecords()
+        projector = Projector(datastore, projection)
+
+        def indexed(generation: Generation) -> set[str]:
+            return {n for c in generation.db.values() for n in c.index_information()}
+
+        query = {f"{keys[0]}_1" for indexes in projection.query_indexes.values()
+                 for keys in indexes}  # fmt: skip
+        assert query <= indexed(projector.live())  # a first generation is made with them
+        during: list[set[str]] = []
+
+        def progress(_: int) -> None:
+            pointer = datastore.collection(projections.POINTERS).find_one({"_id": "public"})
+            building = Generation(datastore, projection, pointer["last_generation"])
+            during.append(indexed(building))
+
+        rebuilt = projector.rebuild(progress=progress)
+        assert during and all(not (query & names) for names in during)
+        assert projector.live().number == rebuilt.number
+        assert query <= indexed(rebuilt)

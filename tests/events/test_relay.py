@@ -5,6 +5,7 @@ confirmed its events; one relay holds a log's lease and another takes over when 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from datetime import date
 from uuid import uuid4
@@ -104,3 +105,20 @@ def test_one_relay_holds_a_log_and_another_takes_over(inspections, rabbit_config
     with pytest.raises(LeaseLost):
         Lease(store, "inspections_events", "first", 1.0).confirm(20)
     assert len(listener()) == 10
+
+
+def test_an_append_in_its_process_wakes_a_waiting_relay_at_once(inspections, rabbit_config):
+    """The relay waits on the log's bell, not only on its poll: with a poll and a lease
+    renewal ten minutes away, an append in the same process ends its wait."""
+    open_inspections(inspections, 1)
+    relay = Relay(inspections.factory.datastore, "inspections", rabbit_config["AMQP_URI"],
+                  lease_seconds=1800, idle_seconds=600)  # fmt: skip
+    relay.renew_seconds = 600
+    while relay.step():
+        pass
+    waiting = threading.Thread(target=relay._wait, args=(None,), daemon=True)
+    waiting.start()
+    open_inspections(inspections, 1)
+    waiting.join(timeout=60)
+    assert not waiting.is_alive(), "the relay slept through the append"
+    assert relay.step() is True

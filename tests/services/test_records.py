@@ -504,8 +504,13 @@ def test_a_replay_until_a_day_compares_with_the_live_projection(year, mongodb_ur
         assert against.startswith("the live projection") and lines == []
 
         live = Projector(logs, projection).live()
-        live.db["records"].update_one({}, {"$set": {"cadre_name": "篡改"}})
-        against, lines = differences(replayed, logs, projection, heads)
+        shown = live.db["records"].find_one({})
+        name = {"_id": shown["_id"]}
+        live.db["records"].update_one(name, {"$set": {"cadre_name": "篡改"}})
+        try:
+            against, lines = differences(replayed, logs, projection, heads)
+        finally:  # the module's later tests read the live projection
+            live.db["records"].update_one(name, {"$set": {"cadre_name": shown["cadre_name"]}})
         assert len(lines) == 1 and "differs in cadre_name" in lines[0]
 
         earlier, heads = replay(logs, scratch, projection, datetime(2000, 1, 1, tzinfo=UTC))
