@@ -1,8 +1,14 @@
 """How long a service of the local stack stays down when services are killed again and again
-(issue 29): two stacks of the bench's own, one with the supervisor's defaults and one with the
-back-off it had before (60 s at most, counted from zero again only after 60 s of running from
-its start), each with a service chosen at random killed with SIGKILL every ``--every`` seconds;
-for each kill, the time until the supervisor saw the service live again (its log).
+(issue 29).
+
+It brings up two stacks of its own (state folders under /tmp, free ports, RabbitMQ vhosts it
+makes on the machine's broker and deletes after; a running stack is left alone): one with the
+supervisor's defaults, one with the back-off it had before (60 s at most, counted from zero
+again only after 60 s from a start). On each, a service chosen at random is killed with
+SIGKILL every ``--every`` seconds, ``--kills`` times. Then, from each supervisor's log: "back
+up", how many outages ended with the service live again (a kill of a service still
+restarting adds to the outage it is in), and the seconds from each outage's last kill to
+"live" (p50, p90, max); probes run every second.
 
     .venv/bin/python -m bench.restarts [--kills 30] [--every 4]
 """
@@ -77,9 +83,11 @@ def downtimes(log: str) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=30)
-    parser.add_argument("--every", type=float, default=4.0)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--kills", type=int, default=30, help="kills per stack (30)")
+    parser.add_argument("--every", type=float, default=4.0, help="seconds between kills (4)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="youwei-restarts-") as folder:
         stacks = {}

@@ -81,7 +81,8 @@ class Loader:
             amqp_uri, workers, timeout, patience)  # fmt: skip
 
     def check(self, timeout: float = 10.0) -> None:
-        """Each service answers a query within ``timeout``, or DemoError says which not."""
+        """Each service answers a query within ``timeout``, asked ``ATTEMPTS`` times (a
+        service restarting answers once it is back), or DemoError says which not."""
         cluster_proxy, remote_error, rpc_timeout, unknown_service = _rpc()
         nobody = str(uuid.UUID(int=0))
         queries = {
@@ -91,7 +92,10 @@ class Loader:
             "accountability": ("get_case", {"case_id": nobody}),
         }
         where = safe_uri(self.amqp_uri)
-        hint = "bring the stack up with scripts/up (.venv/bin/youwei status tells what runs)"
+        hint = (
+            "is the stack up? (.venv/bin/youwei status tells what runs; scripts/up brings it "
+            "up; a service restarting again and again may be down a minute)"
+        )
         try:
             proxy = cluster_proxy({"AMQP_URI": self.amqp_uri}, timeout=timeout)
             cluster = proxy.start()
@@ -101,7 +105,7 @@ class Loader:
         try:
             for service, (method, query) in queries.items():
                 try:
-                    getattr(getattr(cluster, service), method)(query)
+                    self._asked(getattr(getattr(cluster, service), method), query, rpc_timeout)
                 except remote_error as error:
                     if error.exc_type == "Forbidden":
                         msg = (f"{service}.{method} refused the broker user of {where}: "
@@ -115,10 +119,21 @@ class Loader:
                     msg = f"the {service} service is not running on {where}: {hint}"
                     raise DemoError(msg) from None
                 except rpc_timeout:
-                    msg = f"the {service} service did not answer within {timeout:g} s: {hint}"
+                    msg = (f"the {service} service did not answer within {timeout:g} s, "
+                           f"{ATTEMPTS} times: {hint}")  # fmt: skip
                     raise DemoError(msg) from None
         finally:
             proxy.stop()
+
+    @staticmethod
+    def _asked(method: Callable[[dict], Any], query: dict[str, Any], rpc_timeout: type) -> Any:
+        for attempt in range(ATTEMPTS):
+            try:
+                return method(query)
+            except rpc_timeout:
+                if attempt == ATTEMPTS - 1:
+                    raise
+        raise AssertionError  # pragma: no cover
 
     def load(self, plan: Plan, progress: Callable[[int], None] | None = None) -> dict[str, dict]:
         """Run every step; return each step's result by key (the same on a re-run). The
