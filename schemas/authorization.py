@@ -214,7 +214,8 @@ ROLES: dict[str, Role] = {
     ),
     "inspections_service": Role(
         "有为·督查服务", "the inspections service",
-        _only("cadre_registry.get_unit", "cadre_registry.get_cadre", "cadre_registry.owner_of"),
+        _only("cadre_registry.get_unit", "cadre_registry.get_cadre", "cadre_registry.owner_of",
+              "accountability.get_reform_effort"),
     ),
     "accountability_service": Role(
         "有为·问责服务", "the accountability service",

@@ -47,6 +47,7 @@ class InspectionsService:
     access = Access()
     inspections: Inspections = ApplicationDependency(Inspections)
     cadre_registry = AgencyRpcProxy("cadre_registry")
+    accountability = AgencyRpcProxy("accountability")
     clock: CityClock = Clock()
     relay = RelayExtension()
     checkpoints = CheckpointSigner()
@@ -151,6 +152,9 @@ class InspectionsService:
         payload = self._load(chain.RecordMajorDecision, command)
         for index, task_id in enumerate(payload["task_ids"]):
             require(self.cadre_registry.owner_of, {"task_id": str(task_id)}, f"task_ids.{index}")
+        for index, effort_id in enumerate(payload["reform_effort_ids"]):
+            query = {"reform_effort_id": str(effort_id)}
+            require(self.accountability.get_reform_effort, query, f"reform_effort_ids.{index}")
         return self.inspections.record_major_decision(payload)
 
     @rpc(expected_exceptions=EXPECTED)

@@ -194,6 +194,13 @@ def test_a_major_decision_is_recorded_with_its_dated_procedure(cluster, city, cl
         "collective_deliberation",
         "risk_assessment",
     ]
+    nowhere = [str(uuid4())]
+    assert "reform_effort_ids.0" in invalid(
+        lambda: rpc.inspections.record_major_decision(
+            command(title="x", decided_on="2026-02-25", procedure=steps,
+                    reform_effort_ids=nowhere)
+        )
+    )  # fmt: skip
     assert "task_ids.0" in invalid(
         lambda: rpc.inspections.record_major_decision(
             command(title="x", decided_on="2026-02-25", procedure=steps, task_ids=[str(uuid4())])
