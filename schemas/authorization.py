@@ -1,4 +1,4 @@
-"""Who may call what: the authorization policy, version ``2026.3`` (docs/rpc.md, "Identity
+"""Who may call what: the authorization policy, version ``2026.5`` (docs/rpc.md, "Identity
 and authorization").
 
 An **agency** is a RabbitMQ user: the services take it from the validated ``user_id`` of
@@ -27,8 +27,10 @@ from typing import Any
 #: 2026.2: cadre_registry.dismiss_from_service, tasks_needing_owner; 2026.3: the honour
 #: roll (accountability.publish_commendation, withdraw_commendation_publication,
 #: list_commendations; records.honour_roll); 2026.4: evaluations.submit_ratings (each
-#: rating checked as a submit_rating)
-VERSION = "2026.4"
+#: rating checked as a submit_rating); 2026.5: the implementation chain (落实链条): task
+#: targets, milestones and major decisions by the organization department or the
+#: supervision office, progress reports, their verification by the supervision office
+VERSION = "2026.5"
 
 LOCAL = "local"
 PRODUCTION = "production"
@@ -65,12 +67,14 @@ METHODS: dict[str, dict[str, str]] = {
     "inspections": {
         **dict.fromkeys(
             ("open_inspection", "record_finding", "issue_rectification_letter",
-             "report_rectification", "review_rectification", "expose_finding"),
+             "report_rectification", "review_rectification", "expose_finding",
+             "set_task_target", "set_task_milestone", "report_progress",
+             "verify_progress_report", "dispute_progress_report", "record_major_decision"),
             COMMAND,
         ),
         **dict.fromkeys(
             ("get_inspection", "get_finding", "get_rectification_letter", "list_findings",
-             "list_rectification_letters"),
+             "list_rectification_letters", "get_task_plan", "get_major_decision"),
             QUERY,
         ),
     },
@@ -113,8 +117,9 @@ ITEMIZED: dict[str, tuple[str, str]] = {
 Grants = dict[str, dict[str, tuple[Any, ...]] | None]
 
 
-def _commands(service: str) -> Grants:
-    return {f"{service}.{m}": None for m, kind in METHODS[service].items() if kind == COMMAND}
+def _commands(service: str, but: tuple[str, ...] = ()) -> Grants:
+    return {f"{service}.{m}": None for m, kind in METHODS[service].items()
+            if kind == COMMAND and m not in but}  # fmt: skip
 
 
 def _queries(*services: str) -> Grants:
@@ -130,6 +135,12 @@ PERSONNEL_READS = _only("records.personnel_file", "records.eligible_for_promotio
 ALL_READS = _queries(*EVERY_SERVICE)
 
 LOCAL_DEVELOPMENT = "local_development"
+
+#: The implementation chain's commands (2026.5): the organization department decides a
+#: task's targets and reports for its owners; the supervision office does all of them.
+CHAIN_DECISION = ("set_task_target", "set_task_milestone", "record_major_decision",
+                  "report_progress")  # fmt: skip
+CHAIN = (*CHAIN_DECISION, "verify_progress_report", "dispute_progress_report")
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,7 @@ ROLES: dict[str, Role] = {
                     "accountability.publish_commendation",
                     "accountability.withdraw_commendation_publication",
                     "accountability.register_reform_effort"),
+            **_only(*(f"inspections.{m}" for m in CHAIN_DECISION)),
             **ALL_READS,
         },
     ),
@@ -160,7 +172,7 @@ ROLES: dict[str, Role] = {
         "纪委监委", "discipline inspection and supervision commission: undercover visits, "
         "cases, accountability measures, appeals, publication",
         {
-            **_commands("inspections"),
+            **_commands("inspections", but=CHAIN),
             **_only("accountability.open_case", "accountability.record_statement",
                     "accountability.impose_measure", "accountability.grant_exemption",
                     "accountability.file_appeal", "accountability.decide_appeal",
@@ -171,7 +183,8 @@ ROLES: dict[str, Role] = {
     ),
     "inspection_office": Role(
         "巡视办/督查室", "inspection-tour and supervision office: inspections, findings, "
-        "rectification letters",
+        "rectification letters; tasks' targets, milestones and reports, and their "
+        "verification",
         {
             **_commands("inspections"),
             **_queries("cadre_registry", "inspections"),
@@ -201,12 +214,14 @@ ROLES: dict[str, Role] = {
     ),
     "inspections_service": Role(
         "有为·督查服务", "the inspections service",
-        _only("cadre_registry.get_unit", "cadre_registry.get_cadre", "cadre_registry.owner_of"),
+        _only("cadre_registry.get_unit", "cadre_registry.get_cadre", "cadre_registry.owner_of",
+              "accountability.get_reform_effort"),
     ),
     "accountability_service": Role(
         "有为·问责服务", "the accountability service",
         _only("cadre_registry.get_unit", "cadre_registry.get_cadre", "cadre_registry.owner_of",
               "inspections.get_finding", "inspections.get_rectification_letter",
+              "inspections.get_task_plan", "inspections.get_major_decision",
               "evaluations.get_assessment"),
     ),
     # every method of every service, even one not yet in METHODS; nothing in production

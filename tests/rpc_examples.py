@@ -52,7 +52,7 @@ def documented_services(mongodb_uri: str) -> Iterator[tuple[str, SimpleNamespace
                     Accountability(env=env)]  # fmt: skip
     # the city's today: after every day the examples name, the 2026 assessment period open
     clock = CityClock("Asia/Shanghai", date(2026, 12, 31))
-    registry = worker_factory(CadreRegistryService, registry=applications[0])
+    registry = worker_factory(CadreRegistryService, registry=applications[0], clock=clock)
     evaluations = worker_factory(
         EvaluationsService, evaluations=applications[1], cadre_registry=registry, clock=clock
     )

@@ -111,5 +111,19 @@ def test_the_year_loads_over_rpc_and_again_adds_nothing(
             wait_for(lambda: rpc.inspections.list_rectification_letters({"overdue": True})
                      ["total"] == overdue)  # fmt: skip
             wait_for(lambda: rpc.accountability.list_cases({"basis": "overdue_letter"})["total"])
+            # the key work's milestones left unmet open cases against their owners, and the
+            # tasks whose every target was met on time propose commendations
+            fates = [fate for _, fate in plan.facts["key_work_fates"]]
+            unmet = sum(f in ("milestone_missed", "disputed") for f in fates)
+            wait_for(lambda: rpc.accountability.list_cases({"basis": "overdue_milestone"})
+                     ["total"] == unmet)  # fmt: skip
+            met = sum(f in ("on_time", "milestone_missed", "disputed") for f in fates)
+
+            def proposed() -> int:
+                listed = rpc.accountability.list_commendations({"page_size": 500})
+                return sum(c["rule"] == "targets_met_on_time_commendation"
+                           for c in listed["commendations"])  # fmt: skip
+
+            wait_for(lambda: proposed() == met)
         finally:
             checker.kill()

@@ -10,8 +10,8 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
     with documented_services(mongodb_uri) as (_, rpc, namespace):
         registry, evaluations, inspections = rpc.cadre_registry, rpc.evaluations, rpc.inspections
         accountability, records = rpc.accountability, rpc.records
-        (registry_example, evaluations_example, inspections_example, accountability_example,
-         records_example) = examples()  # fmt: skip
+        (registry_example, evaluations_example, inspections_example, chain_example,
+         accountability_example, records_example) = examples()  # fmt: skip
         run_example(registry_example, namespace)
         last = registry.get_cadre({"cadre_id": namespace["cadre"]})["history"][-1]
         assert last["change"]["code"] == "dismissed"  # as the example's comment says
@@ -23,6 +23,12 @@ def test_the_rpc_examples_run_as_documented(mongodb_uri) -> None:
         assert letter["status"]["code"] == "accepted"
         found = inspections.list_findings({"unit_id": namespace["bureau"], "category": "muddling"})
         assert found["total"] == 1  # as the example's comment says
+        run_example(chain_example, namespace)
+        plan = inspections.get_task_plan({"task_id": namespace["task"]})
+        assert (plan["targets"][0]["reached"], plan["milestones"][0]["met_on"]) == (
+            490, "2026-04-25")  # fmt: skip
+        assert plan["targets"][0]["target_value"] == 1200
+        assert plan["reports"][0]["review"]["outcome"] == "disputed"
         run_example(accountability_example, namespace)
         case = accountability.get_case({"case_id": namespace["case"]})
         assert case["decisions"][0]["status"]["code"] == "revoked"

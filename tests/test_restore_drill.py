@@ -26,7 +26,7 @@ from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from tests.events.support import fresh_database_name
-from tests.services.support import RATER_KEY, command
+from tests.services.support import RATER_KEY, FixedClock, command
 from youwei.backup import LEDGER_COLLECTION, still_keyed
 from youwei.cli import main
 
@@ -54,9 +54,10 @@ def city(mongodb_uri):
     env = {"PERSISTENCE_MODULE": "events.mongodb", "MONGODB_URI": mongodb_uri,
            "MONGODB_DATABASE": name, "EVALUATIONS_RATER_KEY": RATER_KEY}  # fmt: skip
     registry_app, evaluations_app = CadreRegistry(env=env), Evaluations(env=env)
-    registry = worker_factory(CadreRegistryService, registry=registry_app)
+    clock = FixedClock(date(2026, 12, 31))  # after every day the drill names
+    registry = worker_factory(CadreRegistryService, registry=registry_app, clock=clock)
     evaluations = worker_factory(
-        EvaluationsService, evaluations=evaluations_app, cadre_registry=registry
+        EvaluationsService, evaluations=evaluations_app, cadre_registry=registry, clock=clock
     )
     client = MongoClient(mongodb_uri, uuidRepresentation="standard", tz_aware=True)
     yield (

@@ -13,6 +13,7 @@ from schemas.accountability.reference import (
     EXEMPTIONS,
     HANDLINGS,
     MEASURES,
+    OPENABLE_BASES,
     RISK_LEVELS,
 )
 from schemas.cadre_registry.reference import RANKS
@@ -38,7 +39,7 @@ def form_only_with_accountability(measure: str | None, form: str | None) -> None
 class Basis(Strict):
     """One thing a case rests on: ``kind`` and the one field that kind names."""
 
-    kind = fields.String(required=True, validate=codes(BASES))
+    kind = fields.String(required=True, validate=codes(OPENABLE_BASES))
     finding_id = fields.UUID()
     letter_id = fields.UUID()
     year = fields.Integer(strict=True, validate=YEAR)

@@ -5,7 +5,7 @@ Codes keep their meaning forever; a later catalogue adds, never redefines.
 
 from __future__ import annotations
 
-CATALOGUE_VERSION = "2026.2"  # 2026.2: commendations 记三等功 and 嘉奖
+CATALOGUE_VERSION = "2026.3"  # 2026.2: commendations 记三等功 and 嘉奖; 2026.3: overdue milestone
 
 #: What a case rests on, and the field that names it.
 BASES = {
@@ -13,7 +13,11 @@ BASES = {
     "overdue_letter": ("整改逾期", "an overdue rectification letter"),
     "assessment": ("年度考核结果", "an annual assessment"),
     "report": ("群众举报", "a report from the public"),
+    # only the inspections service's deadline check opens a case on it (not open_case)
+    "overdue_milestone": ("任务节点逾期", "an overdue milestone of a task"),
 }
+#: What an agency's ``open_case`` may rest on.
+OPENABLE_BASES = {kind: names for kind, names in BASES.items() if kind != "overdue_milestone"}
 
 #: Measures (问责方式), mildest first.
 MEASURES = {
@@ -79,6 +83,28 @@ COMMENDATIONS = {
 CONSEQUENCE_COMMENDATIONS = {
     "excellent_three_years_merit": "third_class_merit",
 }
+
+#: The implementation chain's consequences (落实链条: 敬业有功、怠业必惩, DOMAIN.md), as
+#: versioned, cited data: a milestone overdue and unmet opens a case against the task's
+#: owner; a task whose every target was met on time proposes a commendation of its owner,
+#: which the organization department decides (publishes, or not).
+CHAIN_RULES: dict[str, dict[str, dict[str, str]]] = {
+    "2026.1": {
+        "milestone_overdue_case": {
+            "consequence": "任务节点逾期未完成，追究责任人责任 (a milestone overdue: the owner "
+            "is called to account)",
+            "source": "中国共产党问责条例 (2019) 第七条; 玉溪市 落实链条 (怠业必惩)",
+        },
+        "targets_met_on_time_commendation": {
+            "kind": "commendation",
+            "consequence": "任务目标全部按期完成，提请表彰 (every target met on time: a "
+            "commendation proposed)",
+            "source": "关于进一步激励广大干部新时代新担当新作为的意见 (2018); 玉溪市 落实链条 "
+            "(敬业有功)",
+        },
+    }
+}
+CURRENT_CHAIN_RULES = "2026.1"
 
 RISK_LEVELS = {
     "low": ("低", "low"),

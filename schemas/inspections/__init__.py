@@ -128,3 +128,27 @@ class ListRectificationLetters(Page):
     unit_id = fields.UUID()
     status = fields.String(validate=codes(LETTER_STATUSES))
     overdue = Flag()
+
+
+# the implementation chain's contracts (schemas.inspections.chain), one per method too
+from schemas.inspections.chain import (  # noqa: E402
+    DisputeProgressReport,
+    GetMajorDecision,
+    GetTaskPlan,
+    RecordMajorDecision,
+    ReportProgress,
+    SetTaskMilestone,
+    SetTaskTarget,
+    VerifyProgressReport,
+)
+
+__all__ = [
+    "DisputeProgressReport",
+    "GetMajorDecision",
+    "GetTaskPlan",
+    "RecordMajorDecision",
+    "ReportProgress",
+    "SetTaskMilestone",
+    "SetTaskTarget",
+    "VerifyProgressReport",
+]

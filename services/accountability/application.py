@@ -482,7 +482,9 @@ def case_view(case: Case, references: bool = True) -> dict[str, Any]:
         "proposal": None
         if case.proposal is None
         else {
-            "handling": label(HANDLINGS, case.proposal["handling"]),
+            "handling": label(HANDLINGS, case.proposal["handling"])
+            if case.proposal["handling"]
+            else None,
             "rule": case.proposal["rule"],
             "rules_version": case.proposal["rules_version"],
             "source": case.proposal["source"],

@@ -20,6 +20,7 @@ from events.runtime.remote import require
 from schemas import accountability as contract
 from schemas.common import load
 from schemas.errors import EXPECTED
+from services.accountability import chain
 from services.accountability.application import Accountability
 
 #: How many years back a run of one grade is counted (the consequence rules need three).
@@ -78,6 +79,34 @@ class AccountabilityService:
         return self.accountability.process(
             event, "case_for_overdue_letter", ["rectification_letter_became_overdue"], decide
         )
+
+    @log_event_handler("inspections", "task_plan_milestone_became_overdue")
+    def milestone_overdue(self, event: dict[str, Any]) -> int:
+        def decide(upstream: dict[str, Any]):
+            owner = self._owner(upstream["data"]["task_id"])
+            if owner is None:
+                return [], {"ignored": "the task has no serving owner"}
+            return chain.case_for_overdue_milestone(upstream, owner, self.clock.today())
+
+        return self.accountability.process(
+            event, "case_for_overdue_milestone", ["task_plan_milestone_became_overdue"], decide
+        )
+
+    @log_event_handler("inspections", "task_plan_targets_concluded")
+    def targets_concluded(self, event: dict[str, Any]) -> int:
+        def decide(upstream: dict[str, Any]):
+            owner = self._owner(upstream["data"]["task_id"])
+            return chain.commendation_for_targets(upstream, owner, self.clock.today())
+
+        return self.accountability.process(
+            event, "commendation_for_targets", ["task_plan_targets_concluded"], decide
+        )
+
+    def _owner(self, task_id: str) -> UUID | None:
+        """The task's serving owner, as the registry says (None: it needs one)."""
+        task = self.cadre_registry.owner_of({"task_id": task_id})
+        owner = task.get("owner")
+        return UUID(owner["cadre_id"]) if owner else None
 
     @log_event_handler("evaluations", "assessment_concluded")
     def assessment_concluded(self, event: dict[str, Any]) -> int:

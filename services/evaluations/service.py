@@ -13,14 +13,16 @@ from events.bus.consumer import log_event_handler
 from events.bus.relay import RelayExtension
 from events.identity.agency import Access, AgencyRpcProxy, Gate, rpc
 from events.observability.dependency import Observability
-from events.runtime.clock import CityClock, Clock
+from events.runtime.clock import CityClock, Clock, not_after_today
 from events.runtime.dependency import ApplicationDependency
 from events.runtime.remote import require
 from schemas import authorization
 from schemas import evaluations as contract
 from schemas.common import load
-from schemas.errors import EXPECTED
+from schemas.errors import EXPECTED, RuleViolation
 from services.evaluations.application import Evaluations
+
+TODAY_RULE = "evaluations.not_after_today"
 
 
 class EvaluationsService:
@@ -43,11 +45,16 @@ class EvaluationsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def erase_rater(self, command: Any) -> dict[str, Any]:
-        return self.evaluations.erase_rater(load(contract.EraseRater, command))
+        payload = load(contract.EraseRater, command)
+        not_after_today(self.clock.today(), payload, ("erased_on",), TODAY_RULE)
+        return self.evaluations.erase_rater(payload)
 
     @rpc(expected_exceptions=EXPECTED)
     def submit_rating(self, command: Any) -> dict[str, Any]:
         payload = load(contract.SubmitRating, command)
+        reason = self._future_period(payload)
+        if reason:
+            raise RuleViolation(TODAY_RULE, reason)
         self._require_cadre(payload["cadre_id"])
         return self.evaluations.submit_rating(payload)
 
@@ -65,6 +72,10 @@ class EvaluationsService:
             )  # fmt: skip
             refused = {i: d.reason for i, d in enumerate(decisions) if not d.allowed}
         ratings = payload["ratings"]
+        for index, rating in enumerate(ratings):
+            reason = self._future_period(rating)
+            if index not in refused and reason:
+                refused[index] = f"{TODAY_RULE}: {reason}"
         wanted = {r["cadre_id"] for i, r in enumerate(ratings) if i not in refused}
         unknown = self._unknown_cadres(wanted)
         for index, rating in enumerate(ratings):
@@ -113,6 +124,14 @@ class EvaluationsService:
                     self.known_cadres.clear()
                 self.known_cadres[cadre_id] = None
         return unknown
+
+    def _future_period(self, rating: dict[str, Any]) -> str | None:
+        """Why a rating's month is after the city's (None: it is not): a rating is of a
+        month that has begun."""
+        month = self.clock.today().strftime("%Y-%m")
+        if rating["period"] > month:
+            return f"period {rating['period']} is after the city's month ({month})"
+        return None
 
     def _require_cadre(self, cadre_id: UUID) -> None:
         """Ratings and assessments are of registered cadres: the registry says which."""

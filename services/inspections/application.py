@@ -25,11 +25,14 @@ from schemas.inspections.reference import (
     SITUATIONS,
     TEAM_ROLES,
 )
+from services.inspections.chain import MajorDecision, TaskPlan
+from services.inspections.chain_application import PlansView, TaskChains
 from services.inspections.domain import Finding, Inspection, RectificationLetter
 
 A = TypeVar("A", bound=Aggregate)
 DEADLINE_TIMER = UUID("5a0e2c7d-8b13-4f49-a6d2-e3c1b7f09a54")
-NAMES = {Inspection: "inspection", Finding: "finding", RectificationLetter: "letter"}
+NAMES = {Inspection: "inspection", Finding: "finding", RectificationLetter: "letter",
+         TaskPlan: "task plan", MajorDecision: "major decision"}  # fmt: skip
 
 
 class FindingsView(LogView):
@@ -82,7 +85,7 @@ class LettersView(LogView):
             self.documents.update_one(key, {"$set": {"overdue": True}}, session=session)
 
 
-class Inspections(CommandApplication):
+class Inspections(TaskChains, CommandApplication):
     name = "Inspections"
     names = NAMES
 
@@ -90,6 +93,7 @@ class Inspections(CommandApplication):
         super().__init__(*args, **kwargs)
         self.findings_view = FindingsView(self)
         self.letters_view = LettersView(self)
+        self.plans_view = PlansView(self)
 
     # --- commands ------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from events.runtime.dependency import ApplicationDependency
 from events.runtime.remote import require
 from schemas import inspections as contract
 from schemas.common import load
-from schemas.errors import EXPECTED
+from schemas.errors import EXPECTED, RuleViolation
+from schemas.inspections import chain
 from services.inspections.application import Inspections
 
 #: Each command's dates of what happened: none may be after the city's today (a letter's
@@ -31,6 +32,12 @@ FACT_DATES: dict[type, tuple[str, ...]] = {
     contract.ReportRectification: ("reported_on",),
     contract.ReviewRectification: ("reviewed_on",),
     contract.ExposeFinding: ("exposed_on",),
+    chain.SetTaskTarget: ("set_on",),
+    chain.SetTaskMilestone: ("set_on",),
+    chain.ReportProgress: ("reported_on",),
+    chain.VerifyProgressReport: ("verified_on",),
+    chain.DisputeProgressReport: ("disputed_on",),
+    chain.RecordMajorDecision: ("decided_on",),
 }
 
 
@@ -40,6 +47,7 @@ class InspectionsService:
     access = Access()
     inspections: Inspections = ApplicationDependency(Inspections)
     cadre_registry = AgencyRpcProxy("cadre_registry")
+    accountability = AgencyRpcProxy("accountability")
     clock: CityClock = Clock()
     relay = RelayExtension()
     checkpoints = CheckpointSigner()
@@ -103,6 +111,71 @@ class InspectionsService:
         return self.inspections.list_rectification_letters(
             load(contract.ListRectificationLetters, query)
         )
+
+    # --- the implementation chain (schemas.inspections.chain) ------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_task_target(self, command: Any) -> dict[str, Any]:
+        return self.inspections.set_task_target(self._task_command(chain.SetTaskTarget, command))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def set_task_milestone(self, command: Any) -> dict[str, Any]:
+        payload = self._task_command(chain.SetTaskMilestone, command)
+        return self.inspections.set_task_milestone(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def report_progress(self, command: Any) -> dict[str, Any]:
+        payload = self._task_command(chain.ReportProgress, command)
+        for index, work in enumerate(payload["frontline"]):
+            rule = "inspections.not_after_today"
+            not_after_today(self.clock.today(), work, ("on",), rule)
+            if work["on"] > payload["reported_on"]:
+                raise RuleViolation(
+                    "inspections.date_order",
+                    f"frontline {index}: on "
+                    f"{work['on']} is after reported_on {payload['reported_on']}",
+                )
+        return self.inspections.report_progress(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def verify_progress_report(self, command: Any) -> dict[str, Any]:
+        payload = self._task_command(chain.VerifyProgressReport, command)
+        return self.inspections.verify_progress_report(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def dispute_progress_report(self, command: Any) -> dict[str, Any]:
+        payload = self._task_command(chain.DisputeProgressReport, command)
+        return self.inspections.dispute_progress_report(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def record_major_decision(self, command: Any) -> dict[str, Any]:
+        payload = self._load(chain.RecordMajorDecision, command)
+        for index, task_id in enumerate(payload["task_ids"]):
+            require(self.cadre_registry.owner_of, {"task_id": str(task_id)}, f"task_ids.{index}")
+        for index, effort_id in enumerate(payload["reform_effort_ids"]):
+            query = {"reform_effort_id": str(effort_id)}
+            require(self.accountability.get_reform_effort, query, f"reform_effort_ids.{index}")
+        return self.inspections.record_major_decision(payload)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_task_plan(self, query: Any) -> dict[str, Any]:
+        return self.inspections.get_task_plan(load(chain.GetTaskPlan, query), self.clock.today())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_major_decision(self, query: Any) -> dict[str, Any]:
+        return self.inspections.get_major_decision(load(chain.GetMajorDecision, query))
+
+    @every("INSPECTIONS_DEADLINE_CHECK_SECONDS", 3600, eager=True)
+    def check_task_deadlines(self) -> list[str]:
+        """The deadline timer of tasks: milestones past due and unmet become overdue; tasks
+        whose every target is due are concluded."""
+        return self.inspections.check_task_deadlines(self.clock.today())
+
+    def _task_command(self, schema: type, command: Any) -> dict[str, Any]:
+        """A command about a task: the registry must know the task."""
+        payload = self._load(schema, command)
+        require(self.cadre_registry.owner_of, {"task_id": str(payload["task_id"])}, "task_id")
+        return payload
 
     @every("INSPECTIONS_DEADLINE_CHECK_SECONDS", 3600, eager=True)
     def check_deadlines(self) -> list[str]:

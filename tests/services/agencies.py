@@ -30,6 +30,8 @@ AGENCY_ROLES = {
     "org_b": "organization_department",
     "commission": "discipline_commission",
     "commission_b": "discipline_commission",
+    "office": "inspection_office",
+    "office_b": "inspection_office",
     "hall": "service_hall",
     "auditor": "auditor",
 }

@@ -108,6 +108,9 @@ def values(field: fields.Field, ids: st.SearchStrategy[str]) -> st.SearchStrateg
     elif isinstance(field, fields.Integer):
         bounds = _of(field, validate.Range)
         strategy = st.integers(bounds.min, bounds.max)
+    elif isinstance(field, fields.Float):  # a target's or a report's value
+        bounds = _of(field, validate.Range)
+        strategy = st.floats(bounds.min, bounds.max, allow_nan=False) | st.integers(0, 10**6)
     elif isinstance(field, fields.String):
         choices, pattern = _of(field, validate.OneOf), _of(field, validate.Regexp)
         if choices:

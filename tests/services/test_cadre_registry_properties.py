@@ -9,6 +9,7 @@ Each example starts from a valid payload and breaks it in one known way; the ref
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from uuid import uuid4
 
 import pytest
@@ -27,7 +28,7 @@ from tests.events.support import fresh_database_name
 from tests.services.contract import Contract, broken
 from tests.services.contract import assert_refused_without_trace as refused_without_trace
 from tests.services.fuzz import READABLE
-from tests.services.support import ACTOR
+from tests.services.support import ACTOR, FixedClock
 
 SCHEMAS = {
     "register_unit": contract.RegisterUnit,
@@ -85,7 +86,10 @@ def world(mongodb_uri):
          "MONGODB_DATABASE": database},
     )  # fmt: skip
     application = CadreRegistry(env=env)
-    service = worker_factory(CadreRegistryService, registry=application)
+    # after every day the valid payloads name
+    service = worker_factory(
+        CadreRegistryService, registry=application, clock=FixedClock(date(2027, 12, 31))
+    )
     actor = {"command_id": str(uuid4()), "actor": ACTOR}
     unit = service.register_unit({**actor, "name": "玉溪市"})["unit_id"]
     cadre = service.register_cadre(

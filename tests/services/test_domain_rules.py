@@ -198,12 +198,12 @@ def test_nothing_is_dated_after_the_citys_today(cluster, city, clock) -> None:
     refused(lambda: rpc.accountability.decide_appeal(upheld), "accountability.not_after_today")
 
     # a year is assessed once its assessment period (rules 2026.3: from 1 December) opens
-    rate_year(rpc, cadre, 2026, "excellent", "satisfied")
     conclude = command(cadre_id=cadre, year=2026)
     message = refused(lambda: rpc.evaluations.conclude_annual_assessment(conclude),
                       "evaluations.assessment_period")  # fmt: skip
     assert "the 2026 assessment period opens on 2026-12-01 (rules 2026.3)" in message
-    clock.date = date(2026, 12, 1)
+    clock.date = date(2026, 12, 1)  # December's ratings once December has begun
+    rate_year(rpc, cadre, 2026, "excellent", "satisfied")
     refused(lambda: rpc.evaluations.conclude_annual_assessment(
         {**conclude, "concluded_on": "2026-11-30"}), "evaluations.assessment_period")  # fmt: skip
     graded = rpc.evaluations.conclude_annual_assessment(conclude)

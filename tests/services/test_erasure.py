@@ -158,7 +158,7 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
     finally:
         datastore.close()
 
-    again = command(cadre_id=cadre, reason="再次", erased_on="2026-04-02")
+    again = command(cadre_id=cadre, reason="再次", erased_on="2026-04-01")
     with pytest.raises(RemoteError) as refused:
         rpc.cadre_registry.erase_personal_data(again)
     assert refused.value.exc_type == "RuleViolation" and "registry.already_erased" in str(

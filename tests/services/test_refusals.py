@@ -27,6 +27,7 @@ from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
 from services.records.service import RecordsService
+from tests.services import refusals_chain as chain
 from tests.services.agencies import agency_stack, start
 from tests.services.support import RATER_KEY
 from tests.services.test_inspections_rpc import TEAM, wait_for
@@ -38,7 +39,7 @@ SERVICES = [CadreRegistryService, EvaluationsService, InspectionsService, Accoun
             RecordsService]  # fmt: skip
 NOWHERE = "8a5e0000-0000-4000-8000-000000000000"
 #: Who may send each service's commands, and another agency with the same role.
-SENDERS = {"org": "org_b", "commission": "commission_b"}
+SENDERS = {"org": "org_b", "commission": "commission_b", "office": "office_b"}
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +232,7 @@ def city(stack) -> City:
            granted_on="2026-03-06")  # fmt: skip
     c.send("org", acc, "commend", cadre_id=ids["c"], kind="commendation", reason="担当",
            commended_on="2026-03-01")  # fmt: skip
+    chain.send_chain(c, ids)
     return c
 
 
@@ -271,6 +273,7 @@ OTHER_PAYLOAD: dict[str, Callable[[dict], dict]] = {
     "publish_result": lambda i: {"summary": "另一公告"},
     "withdraw_publication": lambda i: {"reason": "另一理由"},
     "close_case": lambda i: {"conclusion": "另一结论"},
+    **chain.OTHER_PAYLOAD,
 }
 
 #: Method → the field naming what it acts on (an unknown id there is an InvalidCommand).
@@ -287,7 +290,7 @@ REFERENCES = {
     "decide_handling": "case_id", "register_reform_effort": "unit_id",
     "grant_exemption": "case_id", "file_appeal": "case_id",
     "decide_appeal": "case_id", "commend": "cadre_id", "publish_result": "case_id",
-    "withdraw_publication": "case_id", "close_case": "case_id",
+    "withdraw_publication": "case_id", "close_case": "case_id", **chain.REFERENCES,
 }  # fmt: skip
 
 #: Method → (fields breaking a rule of the domain, the rule), sent as the first was.
@@ -328,6 +331,7 @@ RULES: dict[str, Callable[[dict], tuple[dict, str]]] = {
                                  "accountability.publish_after_decision"),
     "withdraw_publication": lambda i: ({}, "accountability.publication_in_view"),
     "close_case": lambda i: ({}, "accountability.case_closed"),
+    **chain.RULES,
 }  # fmt: skip
 
 COMMANDS = sorted(OTHER_PAYLOAD)

@@ -22,11 +22,14 @@ def commendations(plan: Script) -> None:
     for n in range(plan.scaled(25, 2)):
         if (n % 3 == 0 and leaders) or not excellent:
             cadre = leaders[(n // 3) % len(leaders)]
-            plan.add(f"commend/{n:03d}", "accountability", "commend",
-                     "中共云岭市委、云岭市人民政府", cadre_id=Ref(cadre.key, "cadre_id"),
-                     kind="commendation",
-                     reason=f"{cadre.name}同志牵头的重点工作推进有力、成效突出，"
-                            "予以通报表彰。", commended_on=on(7, 1))  # fmt: skip
+            commend = plan.add(f"commend/{n:03d}", "accountability", "commend",
+                               "中共云岭市委、云岭市人民政府", cadre_id=Ref(cadre.key, "cadre_id"),
+                               kind="commendation",
+                               reason=f"{cadre.name}同志牵头的重点工作推进有力、成效突出，"
+                                      "予以通报表彰。", commended_on=on(7, 1))  # fmt: skip
+            publish(
+                plan, commend, f"{cadre.name}同志牵头重点工作成效突出，予以通报表彰。", on(7, 10)
+            )
             continue
         cadre = rising.pop() if rising and n % 2 else excellent[n % len(excellent)]
         promote = cadre.rank == "township_section" and "promoted" not in cadre.roles
@@ -38,6 +41,7 @@ def commendations(plan: Script) -> None:
                            kind=kind, reason=reason,
                            commended_on=on(12, 28) - timedelta(days=rng.randint(0, 5)),
                            after=(f"assessment/{cadre.key}/{YEAR}",))  # fmt: skip
+        publish(plan, commend, f"{cadre.name}同志{YEAR}年度考核优秀，敬业有功。", on(12, 31))
         if promote:
             cadre.roles.add("promoted")
             unit = cadre.unit if cadre.unit.group == "bureau" else rng.choice(plan.bureaus)
@@ -49,3 +53,11 @@ def commendations(plan: Script) -> None:
                                  effective_date=on(12, 31))  # fmt: skip
             plan.facts["promoted"].append(cadre.key)
             liaison_task(plan, cadre, on(12, 31), after=(appointed,))
+
+
+def publish(plan: Script, commend: str, citation: str, day) -> None:
+    """A commendation on the public honour roll (宣传先进事迹), with a citation for the
+    public: never the commendation's private reason."""
+    plan.add(f"{commend}/published", "accountability", "publish_commendation",
+             "中共云岭市委组织部", commendation_id=Ref(commend, "commendation_id"),
+             citation=citation, published_on=day)  # fmt: skip

@@ -14,6 +14,7 @@ from .cases import cases, reform_efforts
 from .city import assign_tasks, build_cadres, build_city, personnel_moves
 from .commendations import commendations
 from .inspections import exposures, inspections, letters
+from .keywork import key_work
 from .ratings import everyday_ratings
 from .script import Script
 from .steps import YEAR, Plan
@@ -47,6 +48,7 @@ def plan_year(seed: int = YEAR, scale: float = 1.0) -> Plan:
     assessments(plan)
     everyday_ratings(plan)
     commendations(plan)
+    key_work(plan)
     facts = {key: list(plan.facts.get(key, [])) for key in FACT_LISTS}
     facts.update({k: v for k, v in plan.facts.items() if k not in facts})
     facts["units"] = len(plan.units)
@@ -113,5 +115,12 @@ def describe(plan: Plan) -> list[str]:
         + ", ".join(f"{k} {n}" for k, n in sorted(appeals.items()))
         + f" · commendations {counts['accountability.commend']} · publications "
         f"{counts['accountability.publish_result']} (withdrawn "
-        f"{counts['accountability.withdraw_publication']})",
+        f"{counts['accountability.withdraw_publication']}) · commendations published "
+        f"{counts['accountability.publish_commendation']}",
+        f"key work: targets {counts['inspections.set_task_target']} · milestones "
+        f"{counts['inspections.set_task_milestone']} · progress reports "
+        f"{counts['inspections.report_progress']} (verified "
+        f"{counts['inspections.verify_progress_report']}, disputed "
+        f"{counts['inspections.dispute_progress_report']}); at the deadline check, unmet "
+        "milestones open cases and tasks met on time propose commendations",
     ]
