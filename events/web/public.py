@@ -8,9 +8,10 @@ decorated ``@public_page`` under its ``@http``. Then, for every request of such 
 - the query string is checked first: at most ``MAX_QUERY_BYTES``, ``MAX_PARAMETERS``
   parameters, each named once, UTF-8 once percent-decoded; else 400 with
   ``{"error": "InvalidCommand", "fields": {name: [reason]}}`` and the handler never runs;
-- the answer's ETag is derived from the path, the query's parameters, the version and the
-  code that renders it (``release``: a digest of the service's package), so replicas of one
-  build agree. A matching ``If-None-Match`` gets ``304 Not Modified`` without rendering;
+- the answer's ETag is derived from the path, the query's parameters (an empty one is left
+  out: the handlers take it as not given), the version and the code that renders it
+  (``release``: a digest of the service's package), so replicas of one build agree. A
+  matching ``If-None-Match`` gets ``304 Not Modified`` without rendering;
 - a 200 answer is kept in a cache shared by the service's workers, keyed like the ETag,
   bounded in bytes (``PUBLIC_PAGE_CACHE_BYTES``, default 32 MiB; least recently used out)
   and emptied as soon as a request reads a new version: never a page older than the version
@@ -228,7 +229,7 @@ class PublicSite:
             return self._headed(invalid(error.field, error.reason))
         version = self.fresh.get(lambda: self.version(service))
         self.cache.seen(version)
-        key = (request.path, parameters, version)
+        key = (request.path, tuple(p for p in parameters if p[1] != ""), version)
         etag = hashlib.sha256(repr((self.release, key)).encode()).hexdigest()[:24]
         headers = {"ETag": f'W/"{etag}"', "Cache-Control": self.cache_control,
                    "Vary": "Accept-Encoding"}  # fmt: skip

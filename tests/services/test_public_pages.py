@@ -140,6 +140,12 @@ def test_a_withdrawal_leaves_no_cached_page_showing_the_record(site) -> None:
         (b"/records.json?q=\xe9\x92", "query"),  # raw, and not UTF-8
         ("/honours.json?q=a&q=b", "q"),
         ("/?" + "&".join(f"k{i}=1" for i in range(40)), "query"),
+        ("/records.json?page=%EF%BC%91", "page"),  # a full-width 1: digits are 0-9
+        ("/records/x/proof?since=%C2%B2", "since"),  # a superscript 2 (was a 500)
+        ("/honours/x/proof?colour=red", "colour"),
+        ("/tree/consistency?first=1&second=2&x=1", "x"),
+        ("/tree/consistency?first=1", "second"),
+        ("/asyncapi.json?x=1", "x"),
     ],
 )
 def test_bad_input_gets_a_400_naming_the_field(site, target: str | bytes, field: str) -> None:
@@ -153,8 +159,29 @@ def test_bad_input_gets_a_400_naming_the_field(site, target: str | bytes, field:
 
 def test_absent_and_empty_parameters_take_the_documented_defaults(site) -> None:
     _, port, _ = site
-    answer = json.loads(get(port, "/records.json?q=&page=&category=")[2])
+    status, headers, body = get(port, "/records.json?q=&page=&category=")
+    assert status == 200
+    answer = json.loads(body)
     assert (answer["page"], answer["page_size"]) == (1, 20)
+    assert headers["etag"] == get(port, "/records.json")[1]["etag"]  # one answer, one key
+
+
+def test_the_contract_proofs_and_refusals_carry_the_public_headers(site) -> None:
+    """/asyncapi.json as the other pages; a proof not (yet) under a head, an unknown one: a
+    404 with the security headers that no cache keeps."""
+    _, port, _ = site
+    status, headers, body = get(port, "/asyncapi.json", Accept_Encoding="gzip")
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["asyncapi"].startswith("3.")
+    assert "s-maxage=" in headers["cache-control"]
+    assert get(port, "/asyncapi.json", If_None_Match=headers["etag"])[0] == 304
+    for target in ("/records/no-such-record/proof", "/honours/no-such-honour/proof",
+                   "/tree/consistency?first=1&second=99999"):  # fmt: skip
+        status, headers, body = get(port, target)
+        assert status == 404 and json.loads(body)["error"] == "NotFound", target
+        assert headers["cache-control"] == "no-cache" and "etag" not in headers, target
+        for name, value in SECURITY_HEADERS.items():
+            assert headers[name.lower()] == value, (target, name)
 
 
 QUERY_BYTES = st.binary(max_size=60) | st.lists(
