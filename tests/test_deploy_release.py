@@ -1,0 +1,139 @@
+"""Releases and what watches them, past the first install (issue 24): a rollback after a
+pinned digest runs the old build; alerts that mean what they say (a finished Job's pod is not
+a pod that fails to become ready; a target never scraped and a backup that never succeeded
+alert too); Prometheus allowed to read the namespace it scrapes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+import yaml
+
+from tests.deploy import OVERLAYS, containers, documents, of_kind
+from tests.test_deploy import release_of, set_release
+from youwei.stack import PROJECT_ROOT
+
+pytestmark = pytest.mark.plain
+
+OPERATIONS = PROJECT_ROOT / "docs" / "operations.md"
+NEW_BUILD = "ab" * 32
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_a_rollback_after_a_pinned_release_runs_the_old_build(overlay, tmp_path) -> None:
+    """0.2.0 pinned by digest as the docs say, then a rollback naming 0.1.0 again: every
+    container runs 0.1.0 and none the 0.2.0 build's digest."""
+    shutil.copytree(PROJECT_ROOT / "k8s", tmp_path / "k8s")
+    before = release_of(overlay, tmp_path)
+    set_release(overlay, tmp_path, "0.2.0", NEW_BUILD)
+    pinned = {c["image"] for part in ("", "jobs")
+              for d in documents(overlay, part, tmp_path) for c in containers(d)}  # fmt: skip
+    assert any(image.endswith(f":0.2.0@sha256:{NEW_BUILD}") for image in pinned), pinned
+    set_release(overlay, tmp_path, before)
+    images = {c["image"] for part in ("", "jobs")
+              for d in documents(overlay, part, tmp_path) for c in containers(d)}  # fmt: skip
+    ours = {image for image in images if "youwei" in image.rpartition("/")[2]}
+    assert ours and all(image.endswith(f":{before}") for image in ours), ours
+    assert not any(NEW_BUILD in image for image in images)
+
+
+def test_a_digest_apart_from_its_tag_is_refused(tmp_path) -> None:
+    shutil.copytree(PROJECT_ROOT / "k8s", tmp_path / "k8s")
+    path = tmp_path / "k8s/overlays/prod/release/kustomization.yaml"
+    component = yaml.safe_load(path.read_text())
+    component["images"][0]["digest"] = f"sha256:{NEW_BUILD}"
+    path.write_text(yaml.safe_dump(component))
+    with pytest.raises(AssertionError, match="the digest goes on the tag's line"):
+        release_of("prod", tmp_path)
+
+
+def test_the_docs_pin_a_digest_on_the_tags_line() -> None:
+    upgrade = OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
+    assert "`newTag: 0.2.0@sha256:<digest>`" in upgrade
+    assert "its `digest:` too" not in upgrade
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+def rules() -> dict[str, dict]:
+    [rule] = of_kind(documents("prod"), "PrometheusRule").values()
+    return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+
+
+def dashboard_expressions() -> list[str]:
+    import json
+
+    dashboard = json.loads(
+        of_kind(documents("prod"), "ConfigMap")["youwei-grafana-dashboard"]["data"]["youwei.json"]
+    )
+    return [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+
+
+def test_a_finished_jobs_pod_is_not_a_pod_not_ready() -> None:
+    """kube-state-metrics reports a Succeeded pod as not ready for as long as it is kept (the
+    CronJobs keep three): the alert and the panel count only pods that should become ready."""
+    readiness = [rules()["YouweiPodNotReady"]["expr"]] + [
+        e for e in dashboard_expressions() if "kube_pod_status_ready" in e
+    ]
+    assert len(readiness) == 2
+    for expression in readiness:
+        assert re.search(
+            r'and on \(pod\) .*kube_pod_status_phase\{namespace="youwei", phase=~"Pending\|Running"\}',
+            expression,
+        ), expression
+
+
+def test_checkpoint_staleness_is_unsigned_events_growing_old() -> None:
+    """A quiet log is not stale: the alert reads the age of the oldest unsigned event, which
+    is 0 for an empty or fully signed log (tests/events/test_checkpoint_staleness.py)."""
+    expression = rules()["YouweiCheckpointStale"]["expr"]
+    assert "youwei_unsigned_event_age_seconds" in expression
+    assert "checkpoint_age" not in expression
+
+
+def test_prometheus_may_read_the_namespace_it_scrapes() -> None:
+    """kube-prometheus' Prometheus has Roles in default, kube-system and monitoring only
+    (manifests/prometheus-roleSpecificNamespaces.yaml): the namespace youwei grants it
+    discovery of services, endpoints and pods, the kinds its ServiceMonitors need."""
+    docs = documents("prod")
+    role = of_kind(docs, "Role")["youwei-prometheus"]
+    granted = {(resource, verb) for rule in role["rules"] if "" in rule["apiGroups"]
+               for resource in rule["resources"] for verb in rule["verbs"]}  # fmt: skip
+    assert {(r, v) for r in ("services", "endpoints", "pods") for v in ("get", "list", "watch")} <= granted
+    binding = of_kind(docs, "RoleBinding")["youwei-prometheus"]
+    assert binding["roleRef"]["name"] == "youwei-prometheus"
+    assert {"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"} in binding["subjects"]
+
+
+def test_a_missing_series_alerts() -> None:
+    """A target never scraped, and a backup or ledger sync that never succeeded, alert: an
+    alert on a series that does not exist never fires."""
+    alerts = rules()
+    blind = alerts["YouweiNotScraped"]["expr"]
+    for series in ('up{namespace="youwei", service="youwei-metrics"}',
+                   'up{namespace="youwei", service="youwei-rabbitmq"}',
+                   'kube_deployment_created{namespace="youwei"'):  # fmt: skip
+        assert f"absent({series}" in blind, series
+    for alert, cronjob in (("YouweiBackupMissing", "youwei-backup"),
+                           ("YouweiErasureLedgerStale", "youwei-erasure-ledger")):  # fmt: skip
+        expression = alerts[alert]["expr"]
+        assert f'absent(kube_cronjob_status_last_successful_time{{namespace="youwei", cronjob="{cronjob}"}})' in expression
+        assert "kube_cronjob_created" in expression
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_re_applying_a_set_never_suspends_a_running_rebuild(overlay) -> None:
+    """A suspended Job in a set is suspended again, its pod killed, each time the set is
+    applied, as a rebuild was by re-applying prod/jobs: no applied Job is suspended, and the
+    docs start a rebuild as a Job of no set, made from the CronJob's template."""
+    for part in ("", "jobs", "cluster"):
+        for job in of_kind(documents(overlay, part), "Job").values():
+            assert not job["spec"].get("suspend"), job["metadata"]["name"]
+    template = of_kind(documents(overlay), "CronJob")["youwei-projections-rebuild"]
+    assert template["spec"]["suspend"] is True
+    upgrade = OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
+    assert "kubectl -n youwei create job youwei-projections-rebuild-0.2.0\n   --from=cronjob/youwei-projections-rebuild" in upgrade
+    assert '"suspend":false' not in upgrade
