@@ -11,8 +11,8 @@ import shutil
 import pytest
 import yaml
 
-from tests.deploy import OVERLAYS, containers, documents, of_kind
-from tests.test_deploy import release_of, set_release
+from tests.deploy import OVERLAYS, documents, of_kind
+from tests.test_deploy import containers, release_of, set_release
 from youwei.stack import PROJECT_ROOT
 
 pytestmark = pytest.mark.plain
@@ -25,15 +25,17 @@ NEW_BUILD = "ab" * 32
 def test_a_rollback_after_a_pinned_release_runs_the_old_build(overlay, tmp_path) -> None:
     """0.2.0 pinned by digest as the docs say, then a rollback naming 0.1.0 again: every
     container runs 0.1.0 and none the 0.2.0 build's digest."""
-    shutil.copytree(PROJECT_ROOT / "k8s", tmp_path / "k8s")
-    before = release_of(overlay, tmp_path)
-    set_release(overlay, tmp_path, "0.2.0", NEW_BUILD)
-    pinned = {c["image"] for part in ("", "jobs")
-              for d in documents(overlay, part, tmp_path) for c in containers(d)}  # fmt: skip
-    assert any(image.endswith(f":0.2.0@sha256:{NEW_BUILD}") for image in pinned), pinned
-    set_release(overlay, tmp_path, before)
+    pinned, rolled_back = tmp_path / "pinned", tmp_path / "rolled-back"  # renders are cached
+    shutil.copytree(PROJECT_ROOT / "k8s", pinned / "k8s")
+    before = release_of(overlay, pinned)
+    set_release(overlay, pinned, "0.2.0", NEW_BUILD)
     images = {c["image"] for part in ("", "jobs")
-              for d in documents(overlay, part, tmp_path) for c in containers(d)}  # fmt: skip
+              for d in documents(overlay, part, pinned) for c in containers(d)}  # fmt: skip
+    assert any(image.endswith(f":0.2.0@sha256:{NEW_BUILD}") for image in images), images
+    shutil.copytree(pinned / "k8s", rolled_back / "k8s")
+    set_release(overlay, rolled_back, before)
+    images = {c["image"] for part in ("", "jobs")
+              for d in documents(overlay, part, rolled_back) for c in containers(d)}  # fmt: skip
     ours = {image for image in images if "youwei" in image.rpartition("/")[2]}
     assert ours and all(image.endswith(f":{before}") for image in ours), ours
     assert not any(NEW_BUILD in image for image in images)
