@@ -11,7 +11,7 @@ import shutil
 import pytest
 import yaml
 
-from tests.deploy import OVERLAYS, documents, of_kind
+from tests.deploy import OVERLAYS, documents, of_kind, pod_labels, pod_references, pod_spec
 from tests.test_deploy import containers, release_of, set_release
 from youwei.stack import PROJECT_ROOT
 
@@ -139,3 +139,22 @@ def test_re_applying_a_set_never_suspends_a_running_rebuild(overlay) -> None:
     upgrade = OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
     assert "kubectl -n youwei create job youwei-projections-rebuild-0.2.0\n   --from=cronjob/youwei-projections-rebuild" in upgrade
     assert '"suspend":false' not in upgrade
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-external-mongodb"])
+def test_the_public_pod_holds_no_signing_key_and_its_log_is_still_signed(overlay) -> None:
+    """A compromise of the records pod (the public page) must give no key that signs a log:
+    the key is neither mounted nor named there, and the records log is signed by a CronJob."""
+    docs = documents(overlay)
+    records = of_kind(docs, "Deployment")["youwei-records"]
+    assert ("Secret", "youwei-audit-signing-key") not in pod_references(records)
+    env = {e["name"]: e.get("value") for e in pod_spec(records)["containers"][0]["env"]}
+    assert env["AUDIT_SIGNING_KEY_FILE"] == ""  # over the ConfigMap's path: nothing is signed
+    for name, deployment in of_kind(docs, "Deployment").items():
+        if name != "youwei-records":
+            assert ("Secret", "youwei-audit-signing-key") in pod_references(deployment), name
+    signer = of_kind(docs, "CronJob")["youwei-audit-checkpoint"]
+    args = pod_spec(signer)["containers"][0]["args"]
+    assert args[:5] == ["youwei", "audit", "checkpoint", "--log", "records_events"]
+    assert ("Secret", "youwei-audit-signing-key") in pod_references(signer)
+    assert pod_labels(signer)["app.kubernetes.io/component"] != "records"
