@@ -158,3 +158,30 @@ def test_the_public_pod_holds_no_signing_key_and_its_log_is_still_signed(overlay
     assert args[:5] == ["youwei", "audit", "checkpoint", "--log", "records_events"]
     assert ("Secret", "youwei-audit-signing-key") in pod_references(signer)
     assert pod_labels(signer)["app.kubernetes.io/component"] != "records"
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-external-mongodb"])
+def test_agencies_reach_amqps_and_nothing_else_from_their_ranges_only(overlay) -> None:
+    """docs/rpc.md has agencies call over RabbitMQ: a Service outside the cluster for AMQPS
+    only, from configured source ranges, and a NetworkPolicy admitting those ranges to 5671
+    only; no other Service leaves the cluster."""
+    docs = documents(overlay)
+    exposed = {name: s for name, s in of_kind(docs, "Service").items()
+               if s["spec"].get("type", "ClusterIP") != "ClusterIP"}  # fmt: skip
+    assert set(exposed) == {"youwei-rabbitmq-agencies"}
+    service = exposed["youwei-rabbitmq-agencies"]["spec"]
+    assert service["type"] == "LoadBalancer"
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(5671, 5671)]
+    ranges = service["loadBalancerSourceRanges"]
+    assert ranges and "0.0.0.0/0" not in ranges
+    assert service["selector"] == {"app.kubernetes.io/name": "youwei-rabbitmq"}
+    admitted = []
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        for rule in policy["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                if "ipBlock" in peer:
+                    admitted.append((policy["spec"]["podSelector"]["matchLabels"],
+                                     peer["ipBlock"]["cidr"], [p["port"] for p in rule["ports"]]))  # fmt: skip
+    assert admitted == [({"app.kubernetes.io/name": "youwei-rabbitmq"}, cidr, [5671]) for cidr in ranges]
+    section = OPERATIONS.read_text().split("### The agencies' way in", 1)[1].split("\n##", 1)[0]
+    assert "server_hostname" in section and "youwei-rabbitmq-agencies" in section
