@@ -185,3 +185,19 @@ def test_agencies_reach_amqps_and_nothing_else_from_their_ranges_only(overlay) -
     assert admitted == [({"app.kubernetes.io/name": "youwei-rabbitmq"}, cidr, [5671]) for cidr in ranges]
     section = OPERATIONS.read_text().split("### The agencies' way in", 1)[1].split("\n##", 1)[0]
     assert "server_hostname" in section and "youwei-rabbitmq-agencies" in section
+
+
+@pytest.mark.parametrize("overlay", ["prod", "prod-external-mongodb"])
+def test_the_prune_allowlist_names_every_kind_a_release_applies(overlay) -> None:
+    """kubectl's --prune skips kinds outside its default list (NetworkPolicy, budgets,
+    autoscalers, RBAC, the operators' kinds) unless an allowlist names them; a list that names
+    some must name all, or the others are never pruned."""
+    install = OPERATIONS.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
+    allowed = set(re.findall(r"--prune-allowlist=(\S+?)\"?\s", install))
+    applied = set()
+    for doc in documents(overlay):
+        group, _, version = doc["apiVersion"].rpartition("/")
+        applied.add(f"{group or 'core'}/{version}/{doc['kind']}")
+    assert applied <= allowed, applied - allowed
+    assert "$ALLOWLIST" in OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
+    assert "metrics-server" in install
