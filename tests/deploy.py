@@ -18,8 +18,8 @@ OVERLAYS = ("dev", "prod", "prod-external-mongodb")
 #: Operator, MongoDB Community Operator): kubernetes-validate has no schema for them (it
 #: bundles Kubernetes' own) and their CRDs are not vendored here; they are checked field by
 #: field in test_the_operators_resources_say_what_production_needs instead.
-OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity", "User", "Permission", "TopicPermission", "Policy",
-                  "ServiceMonitor", "PrometheusRule"}  # fmt: skip
+OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity", "User", "Permission", "TopicPermission",
+                  "Policy", "ServiceMonitor", "PrometheusRule"}  # fmt: skip
 OPERATOR_GROUPS = {"rabbitmq.com", "mongodbcommunity.mongodb.com", "monitoring.coreos.com"}
 #: An overlay's sets: its services (applied each release, pruned), the release's one-shot
 #: Jobs, and its state (applied once, never pruned).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from functools import partial
 from urllib.parse import quote, urlparse
 
 import pytest
@@ -37,7 +38,9 @@ def test_the_production_users_have_exactly_the_derived_permissions() -> None:
         user = f"youwei-{service.name.replace('_', '-')}"
         derived = service_broker_permissions(service)
         assert permissions[user]["spec"]["permissions"] == derived["permissions"], user
-        given = [t["spec"]["permissions"] for t in topics if t["spec"]["userReference"]["name"] == user]
+        given = [
+            t["spec"]["permissions"] for t in topics if t["spec"]["userReference"]["name"] == user
+        ]
         assert sorted(given, key=str) == sorted(derived["topic_permissions"], key=str), user
         for kind, pattern in derived["permissions"].items():  # any name: only its replies'
             assert ".*" not in pattern.replace(f"rpc\\.reply-{service.name}-.*", ""), kind
@@ -107,4 +110,4 @@ def test_the_records_user_declares_its_own_and_nothing_of_the_others(records_use
     }  # fmt: skip
     for name, attack in attacks.items():
         with Connection(records_user) as connection:  # a refusal closes the channel
-            assert refused(lambda: attack(connection)), name
+            assert refused(partial(attack, connection)), name

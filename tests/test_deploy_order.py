@@ -36,7 +36,9 @@ def made_by_their_owners(overlay: str) -> set[tuple[str, str]]:
     made = set()
     for name, kind, overlays in rows:
         if overlay in {o.strip() for o in overlays.split(",")}:
-            names = [name.replace("<service>", s) for s in SERVICES] if "<service>" in name else [name]
+            names = (
+                [name.replace("<service>", s) for s in SERVICES] if "<service>" in name else [name]
+            )
             made |= {(kind, n) for n in names}
     return made
 
@@ -51,7 +53,9 @@ def missing_at_install(overlay: str) -> list[str]:
         for doc in docs:
             if doc["kind"] in POD_KINDS:
                 for kind, name in sorted(pod_references(doc) - available):
-                    missing.append(f"{part or 'services'}: {doc['metadata']['name']} needs {kind} {name}")
+                    missing.append(
+                        f"{part or 'services'}: {doc['metadata']['name']} needs {kind} {name}"
+                    )
     return missing
 
 
@@ -64,7 +68,9 @@ def test_every_object_a_pod_names_exists_when_its_set_is_applied(overlay) -> Non
 def test_nothing_on_the_owners_list_is_also_in_a_file(overlay) -> None:
     """The list says what an operator or an operator's controller makes; an object of the
     files on it would be made twice, one copy overwriting the other."""
-    in_files = {(d["kind"], d["metadata"]["name"]) for p in INSTALL_ORDER for d in documents(overlay, p)}
+    in_files = {
+        (d["kind"], d["metadata"]["name"]) for p in INSTALL_ORDER for d in documents(overlay, p)
+    }
     assert made_by_their_owners(overlay) & in_files == set()
 
 
@@ -78,7 +84,8 @@ def test_the_references_of_a_pod_are_all_found() -> None:
             "containers": [{
                 "envFrom": [{"configMapRef": {"name": "youwei-config"}},
                             {"secretRef": {"name": "maybe", "optional": True}}],
-                "env": [{"name": "U", "valueFrom": {"secretKeyRef": {"name": "youwei-secrets", "key": "U"}}}],
+                "env": [{"name": "U",
+                         "valueFrom": {"secretKeyRef": {"name": "youwei-secrets", "key": "U"}}}],
             }],
             "volumes": [{"name": "a", "projected": {"sources": [{"configMap": {"name": "ca"}}]}},
                         {"name": "b", "persistentVolumeClaim": {"claimName": "youwei-backups"}},

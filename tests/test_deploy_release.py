@@ -83,7 +83,8 @@ def test_a_finished_jobs_pod_is_not_a_pod_not_ready() -> None:
     assert len(readiness) == 2
     for expression in readiness:
         assert re.search(
-            r'and on \(pod\) .*kube_pod_status_phase\{namespace="youwei", phase=~"Pending\|Running"\}',
+            r"and on \(pod\) .*kube_pod_status_phase"
+            r'\{namespace="youwei", phase=~"Pending\|Running"\}',
             expression,
         ), expression
 
@@ -104,10 +105,16 @@ def test_prometheus_may_read_the_namespace_it_scrapes() -> None:
     role = of_kind(docs, "Role")["youwei-prometheus"]
     granted = {(resource, verb) for rule in role["rules"] if "" in rule["apiGroups"]
                for resource in rule["resources"] for verb in rule["verbs"]}  # fmt: skip
-    assert {(r, v) for r in ("services", "endpoints", "pods") for v in ("get", "list", "watch")} <= granted
+    assert {
+        (r, v) for r in ("services", "endpoints", "pods") for v in ("get", "list", "watch")
+    } <= granted
     binding = of_kind(docs, "RoleBinding")["youwei-prometheus"]
     assert binding["roleRef"]["name"] == "youwei-prometheus"
-    assert {"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"} in binding["subjects"]
+    assert {
+        "kind": "ServiceAccount",
+        "name": "prometheus-k8s",
+        "namespace": "monitoring",
+    } in binding["subjects"]
 
 
 def test_a_missing_series_alerts() -> None:
@@ -122,7 +129,10 @@ def test_a_missing_series_alerts() -> None:
     for alert, cronjob in (("YouweiBackupMissing", "youwei-backup"),
                            ("YouweiErasureLedgerStale", "youwei-erasure-ledger")):  # fmt: skip
         expression = alerts[alert]["expr"]
-        assert f'absent(kube_cronjob_status_last_successful_time{{namespace="youwei", cronjob="{cronjob}"}})' in expression
+        assert (
+            "absent(kube_cronjob_status_last_successful_time"
+            f'{{namespace="youwei", cronjob="{cronjob}"}})' in expression
+        )
         assert "kube_cronjob_created" in expression
 
 
@@ -137,7 +147,10 @@ def test_re_applying_a_set_never_suspends_a_running_rebuild(overlay) -> None:
     template = of_kind(documents(overlay), "CronJob")["youwei-projections-rebuild"]
     assert template["spec"]["suspend"] is True
     upgrade = OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
-    assert "kubectl -n youwei create job youwei-projections-rebuild-0.2.0\n   --from=cronjob/youwei-projections-rebuild" in upgrade
+    assert (
+        "kubectl -n youwei create job youwei-projections-rebuild-0.2.0\n"
+        "   --from=cronjob/youwei-projections-rebuild" in upgrade
+    )
     assert '"suspend":false' not in upgrade
 
 
@@ -180,9 +193,12 @@ def test_agencies_reach_amqps_and_nothing_else_from_their_ranges_only(overlay) -
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
                 if "ipBlock" in peer:
-                    admitted.append((policy["spec"]["podSelector"]["matchLabels"],
-                                     peer["ipBlock"]["cidr"], [p["port"] for p in rule["ports"]]))  # fmt: skip
-    assert admitted == [({"app.kubernetes.io/name": "youwei-rabbitmq"}, cidr, [5671]) for cidr in ranges]
+                    selected = policy["spec"]["podSelector"]["matchLabels"]
+                    ports = [p["port"] for p in rule["ports"]]
+                    admitted.append((selected, peer["ipBlock"]["cidr"], ports))
+    assert admitted == [
+        ({"app.kubernetes.io/name": "youwei-rabbitmq"}, cidr, [5671]) for cidr in ranges
+    ]
     section = OPERATIONS.read_text().split("### The agencies' way in", 1)[1].split("\n##", 1)[0]
     assert "server_hostname" in section and "youwei-rabbitmq-agencies" in section
 
@@ -201,3 +217,37 @@ def test_the_prune_allowlist_names_every_kind_a_release_applies(overlay) -> None
     assert applied <= allowed, applied - allowed
     assert "$ALLOWLIST" in OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
     assert "metrics-server" in install
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_the_brokers_and_databases_images_are_pinned_to_a_patch_release(overlay) -> None:
+    state = documents(overlay, "cluster")
+    images = [c["image"] for d in state if d["kind"] == "StatefulSet"
+              for c in pod_spec(d)["containers"]]  # fmt: skip
+    images += [d["spec"]["image"] for d in of_kind(state, "RabbitmqCluster").values()]
+    images += [f"mongo:{d['spec']['version']}" for d in of_kind(state, "MongoDBCommunity").values()]
+    assert images
+    for image in images:
+        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)?$", image), image
+
+
+def test_every_metric_youwei_exports_is_documented() -> None:
+    import events.runtime.inbox  # noqa: F401  (registers youwei_messages_rejected)
+    from events.runtime.metrics import REGISTRY
+
+    table = OPERATIONS.read_text().split("## Read the metrics", 1)[1].split("### Alerts", 1)[0]
+    documented = set(re.findall(r"^\| `(youwei_[a-z_]+)` \|", table, re.M))
+    exported = set()
+    for metric in REGISTRY.collect():
+        if metric.name.startswith("youwei_"):
+            exported.add(f"{metric.name}_total" if metric.type == "counter" else metric.name)
+    assert "youwei_messages_rejected_total" in exported
+    assert exported - documented == set(), exported - documented
+
+
+def test_the_brokers_alarms_alert() -> None:
+    expression = rules()["YouweiBrokerAlarm"]["expr"]
+    assert "rabbitmq_alarms_memory_used_watermark" in expression
+    assert "rabbitmq_alarms_free_disk_space_watermark" in expression
+    monitor = of_kind(documents("prod"), "ServiceMonitor")["youwei-rabbitmq"]
+    assert "/metrics" in [e["path"] for e in monitor["spec"]["endpoints"]]  # the aggregated one

@@ -43,8 +43,9 @@ def declared(service_class: type) -> Declared:
             if isinstance(entrypoint, Rpc):
                 found.rpc = True
             elif isinstance(entrypoint, EventHandler):
-                queue = f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{name}.{method_name}"
-                found.handlers[queue] = (entrypoint.source_service, entrypoint.event_type)
+                source, event_type = entrypoint.source_service, entrypoint.event_type
+                queue = f"evt-{source}-{event_type}--{name}.{method_name}"
+                found.handlers[queue] = (source, event_type)
     for value in vars(service_class).values():
         if isinstance(value, RpcProxy):
             found.calls.add(value.target_service)
@@ -86,7 +87,10 @@ def service_broker_permissions(service_class: type) -> dict[str, Any]:
         types = sorted(t for s, t in d.handlers.values() if f"{s}.events" == source)
         topics.append({"exchange": source, "write": "^$", "read": _either(*map(re.escape, types))})
     return {
-        "permissions": {"configure": _either(*configure), "write": _either(*write),
-                        "read": _either(*read)},  # fmt: skip
+        "permissions": {
+            "configure": _either(*configure),
+            "write": _either(*write),
+            "read": _either(*read),
+        },
         "topic_permissions": topics,
     }
