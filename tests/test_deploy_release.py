@@ -251,3 +251,17 @@ def test_the_brokers_alarms_alert() -> None:
     assert "rabbitmq_alarms_free_disk_space_watermark" in expression
     monitor = of_kind(documents("prod"), "ServiceMonitor")["youwei-rabbitmq"]
     assert "/metrics" in [e["path"] for e in monitor["spec"]["endpoints"]]  # the aggregated one
+
+
+def test_the_database_is_installed_through_the_maintained_controllers() -> None:
+    """The MongoDB Community Operator's support ended in November 2025; its successor,
+    mongodb/mongodb-kubernetes, manages the same MongoDBCommunity resource: the install names
+    it, watching youwei, and says how to move an existing install over without the CRD
+    (and with it the database) being deleted."""
+    [mongodb] = of_kind(documents("prod", "cluster"), "MongoDBCommunity").values()
+    assert mongodb["apiVersion"] == "mongodbcommunity.mongodb.com/v1"
+    install = OPERATIONS.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert "helm install mongodb-kubernetes\n     mongodb/mongodb-kubernetes" in install
+    assert "operator.watchNamespace=youwei" in install
+    assert "**From the Community Operator**" in install and "never\n     delete the CRD" in install
+    assert "   - the MongoDB Community Operator," not in install
