@@ -18,8 +18,8 @@ OVERLAYS = ("dev", "prod", "prod-external-mongodb")
 #: Operator, MongoDB Community Operator): kubernetes-validate has no schema for them (it
 #: bundles Kubernetes' own) and their CRDs are not vendored here; they are checked field by
 #: field in test_the_operators_resources_say_what_production_needs instead.
-OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity", "User", "Permission", "Policy",
-                  "ServiceMonitor", "PrometheusRule"}  # fmt: skip
+OPERATOR_KINDS = {"RabbitmqCluster", "MongoDBCommunity", "User", "Permission", "TopicPermission",
+                  "Policy", "ServiceMonitor", "PrometheusRule"}  # fmt: skip
 OPERATOR_GROUPS = {"rabbitmq.com", "mongodbcommunity.mongodb.com", "monitoring.coreos.com"}
 #: An overlay's sets: its services (applied each release, pruned), the release's one-shot
 #: Jobs, and its state (applied once, never pruned).
@@ -82,3 +82,41 @@ def pod_labels(doc: dict) -> dict:
         else doc["spec"]["template"]
     )
     return template["metadata"]["labels"]
+
+
+#: Kinds whose pods the API server makes from a template in the object.
+POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
+#: The sets in the order docs/operations.md applies them at install: the state, then the
+#: release's Jobs (awaited), then the services.
+INSTALL_ORDER = ("cluster", "jobs", "")
+
+
+def pod_references(doc: dict) -> set[tuple[str, str]]:
+    """Every (kind, name) of a ServiceAccount, ConfigMap, Secret or PersistentVolumeClaim that
+    the pods of a workload name and need (an optional reference is left out): without it, the
+    pod is never created or never starts."""
+    spec = pod_spec(doc)
+    needed = {("ServiceAccount", spec.get("serviceAccountName", "default"))}
+    needed |= {("Secret", s["name"]) for s in spec.get("imagePullSecrets", [])}
+    sources = []
+    for volume in spec.get("volumes", []):
+        sources.append(volume)
+        sources += volume.get("projected", {}).get("sources", [])
+        if "persistentVolumeClaim" in volume:
+            needed.add(("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]))
+    for source in sources:
+        if "configMap" in source and not source["configMap"].get("optional"):
+            needed.add(("ConfigMap", source["configMap"]["name"]))
+        if "secret" in source and not source["secret"].get("optional"):
+            needed.add(("Secret", source["secret"].get("secretName") or source["secret"]["name"]))
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for source in container.get("envFrom", []):
+            for key, kind in (("configMapRef", "ConfigMap"), ("secretRef", "Secret")):
+                if key in source and not source[key].get("optional"):
+                    needed.add((kind, source[key]["name"]))
+        for variable in container.get("env", []):
+            value_from = variable.get("valueFrom", {})
+            for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
+                if key in value_from and not value_from[key].get("optional"):
+                    needed.add((kind, value_from[key]["name"]))
+    return needed

@@ -106,14 +106,14 @@ def test_a_refused_signing_key_shows_as_a_checkpoint_growing_old(watched) -> Non
     _, base, database, _ = watched
     labels = {"service": "inspections", "log": "inspections_events"}
     signed = database[CHECKPOINTS].count_documents({})
-    first = wait_for(lambda: value(samples(base), "youwei_checkpoint_age_seconds", **labels),
+    first = wait_for(lambda: value(samples(base), "youwei_unsigned_event_age_seconds", **labels),
                      30, "the checkpoint age is reported")  # fmt: skip
     later = wait_for(
-        lambda: (age := value(samples(base), "youwei_checkpoint_age_seconds", **labels)) > first
+        lambda: (age := value(samples(base), "youwei_unsigned_event_age_seconds", **labels)) > first
         and age,
         30, "the age grows",
     )  # fmt: skip
     assert later > first
     assert database[CHECKPOINTS].count_documents({}) == signed  # nothing signed meanwhile
     rules = (PROJECT_ROOT / "k8s" / "monitoring" / "prometheusrule.yaml").read_text()
-    assert "max by (log) (youwei_checkpoint_age_seconds) > 900" in rules
+    assert "max by (log) (youwei_unsigned_event_age_seconds) > 900" in rules

@@ -379,6 +379,24 @@ def extension_problem(
     return None
 
 
+def unsigned_event_age(database: Database, log_name: str, now: float) -> float:
+    """Seconds since the oldest event of a log that no signed checkpoint covers was appended;
+    0 when the latest checkpoint covers the head (an empty log has nothing to sign)."""
+    latest = database[CHECKPOINTS].find_one(
+        {"log": log_name}, {"position": True}, sort=[("position", -1)]
+    )
+    covered = latest["position"] if latest is not None else 0
+    oldest = database[log_name].find_one(
+        {"position": {"$gt": covered}}, {"recorded_at": True}, sort=[("position", ASCENDING)]
+    )
+    if oldest is None:
+        return 0.0
+    recorded_at = oldest["recorded_at"]
+    if recorded_at.tzinfo is None:
+        recorded_at = recorded_at.replace(tzinfo=UTC)
+    return max(0.0, now - recorded_at.timestamp())
+
+
 def sign_head(
     database: Database,
     private: Ed25519PrivateKey,

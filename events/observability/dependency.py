@@ -31,7 +31,6 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
 from nameko.extensions import DependencyProvider
@@ -70,7 +69,6 @@ class Observability(DependencyProvider):
         self.sample_seconds = float(config.get("METRICS_SAMPLE_SECONDS") or 5.0)
         self.service = self.container.service_name
         self.started_at: dict[Any, float] = {}
-        self.process_started = time.time()
         self.stopping = False
         self.labels: set[tuple[Any, ...]] = set()
 
@@ -203,10 +201,12 @@ class Observability(DependencyProvider):
                 self.labels.update({(CONSUMER_LAG, labels), (CONSUMER_POSITION, labels)})
 
     def _sample_checkpoint(self, database) -> None:
-        """The age of the latest checkpoint of this service's log, while a key is set to
-        sign it: a signer that fails (an unregistered or retired key, the database away)
-        shows as a growing age, which an alert watches (YouweiCheckpointStale)."""
-        from events.audit.checkpoints import CHECKPOINTS, CheckpointSigner
+        """How long the oldest event no signed checkpoint covers has waited, while a key is
+        set to sign this service's log: a signer that fails (an unregistered or retired key,
+        the database away) shows as a growing age once something is appended, which an alert
+        watches (YouweiCheckpointStale). A quiet log is not stale: signing skips an
+        unchanged head, so the time since the last signature says nothing."""
+        from events.audit.checkpoints import CheckpointSigner, unsigned_event_age
         from schemas.events import LOGS
 
         signing = any(isinstance(e, CheckpointSigner) and e.key_file
@@ -214,14 +214,8 @@ class Observability(DependencyProvider):
         log_name = LOGS.get(self.service)
         if not signing or log_name is None:
             return
-        latest = database[CHECKPOINTS].find_one(
-            {"log": log_name}, {"signed_at": True}, sort=[("signed_at", -1)]
-        )
-        since = self.process_started
-        if latest is not None:
-            since = datetime.fromisoformat(latest["signed_at"].replace("Z", "+00:00")).timestamp()
         labels = (self.service, log_name)
-        CHECKPOINT_AGE.labels(*labels).set(max(0.0, time.time() - since))
+        CHECKPOINT_AGE.labels(*labels).set(unsigned_event_age(database, log_name, time.time()))
         self.labels.add((CHECKPOINT_AGE, labels))
 
     def _forget_lag(self) -> None:

@@ -92,9 +92,10 @@ PARKS = Counter(
     registry=REGISTRY,
 )
 CHECKPOINT_AGE = Gauge(
-    "youwei_checkpoint_age_seconds",
-    "Seconds since the latest signed checkpoint of the service's log (since the process "
-    "started, if none is signed); only while a signing key is configured",
+    "youwei_unsigned_event_age_seconds",
+    "Seconds since the oldest event of the service's log that no signed checkpoint covers "
+    "was appended (0 while the latest checkpoint covers the head, an empty log included); "
+    "only while a signing key is configured",
     ["service", "log"],
     registry=REGISTRY,
 )

@@ -3,7 +3,8 @@
 Users are made through RabbitMQ's management API (nameko's ``rabbit_manager``) for one test
 module, with names of its own (so that concurrent test runs never share one), and get
 permissions on the module's vhost only: each agency exactly what docs/rpc-wire.md says
-(``events.identity.agency.agency_broker_permissions``), each service everything on the vhost.
+(``events.identity.agency.agency_broker_permissions``), each service what it declares
+(``events.identity.service_permissions``, as k8s/overlays/prod/rabbitmq-users.yaml).
 The policy maps them to their roles through ``YOUWEI_AGENCIES``; ``guest`` keeps its
 ``local_development`` role, which grants nothing in production.
 """
@@ -20,6 +21,7 @@ from urllib.parse import quote, urlparse
 import pymongo
 
 from events.identity.agency import agency_broker_permissions
+from events.identity.service_permissions import service_broker_permissions
 from tests.events.support import fresh_database_name
 from tests.services.support import RATER_KEY
 from youwei.ports import free_port
@@ -81,6 +83,7 @@ def agency_stack(
     roles = {users[name]: [role] for name, role in AGENCY_ROLES.items()}
     roles |= {users[name]: [role] for name, role in SERVICE_ROLES.items() if role}
     roles["guest"] = ["local_development"]  # as in the published mapping: off in production
+    classes = {service_class.name: service_class for service_class in service_classes}
     try:
         for name in names:
             rabbit_manager._put(
@@ -88,15 +91,18 @@ def agency_stack(
             )
             if name in AGENCY_ROLES:
                 allowed = agency_broker_permissions(users[name])
-                permissions = allowed["permissions"]
-                rabbit_manager.set_vhost_permissions(
-                    vhost, users[name], permissions["configure"], permissions["read"],
-                    permissions["write"],
-                )  # fmt: skip
-                for topic in allowed["topic_permissions"]:
-                    rabbit_manager._put("topic-permissions", vhost, users[name], json=topic)
+            elif name in classes:  # exactly what its declarations need (rabbitmq-users.yaml)
+                allowed = service_broker_permissions(classes[name])
             else:
                 rabbit_manager.set_vhost_permissions(vhost, users[name], ".*", ".*", ".*")
+                continue
+            permissions = allowed["permissions"]
+            rabbit_manager.set_vhost_permissions(
+                vhost, users[name], permissions["configure"], permissions["read"],
+                permissions["write"],
+            )  # fmt: skip
+            for topic in allowed["topic_permissions"]:
+                rabbit_manager._put("topic-permissions", vhost, users[name], json=topic)
         for service_class in service_classes:
             stack.configs[service_class.name] = {
                 "AMQP_URI": stack.uri(service_class.name),
