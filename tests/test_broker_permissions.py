@@ -11,11 +11,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from functools import partial
+from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
 from amqp.exceptions import AccessRefused, NotAllowed
-from kombu import Connection, Exchange, Queue
+from kombu import Connection, Exchange, Queue, binding
 
 from events.identity.service_permissions import declared, service_broker_permissions
 from services.accountability.service import AccountabilityService
@@ -25,8 +26,18 @@ from services.inspections.service import InspectionsService
 from services.records.service import RecordsService
 from tests.deploy import documents, of_kind
 
+ROOT = Path(__file__).resolve().parents[1]
 SERVICES = (CadreRegistryService, EvaluationsService, InspectionsService,
             AccountabilityService, RecordsService)  # fmt: skip
+
+
+@pytest.mark.plain
+def test_the_production_users_file_is_the_generated_one() -> None:
+    """``python -m youwei.broker_users`` wrote it: a service that declares something new
+    (a handler, a call) fails here until the file is generated again."""
+    from youwei.broker_users import render
+
+    assert (ROOT / "k8s/overlays/prod/rabbitmq-users.yaml").read_text() == render()
 
 
 @pytest.mark.plain
@@ -93,6 +104,15 @@ def test_the_records_user_declares_its_own_and_nothing_of_the_others(records_use
         reply = uuid.uuid4()
         Queue(f"rpc.reply-records-{reply}", rpc, routing_key=str(reply))(channel).declare()
         Exchange("records.events", type="topic", durable=True)(channel).declare()
+        logs = ("accountability", "cadre_registry", "evaluations", "inspections")
+        Queue(
+            f"records-wakeup-{uuid.uuid4().hex}",
+            exclusive=True,
+            auto_delete=True,
+            bindings=[
+                binding(Exchange(f"{log}.events", type="topic", durable=True), "#") for log in logs
+            ],
+        )(channel).declare()  # fmt: skip  (the projections' wake-up: the logs it reads anyway)
     attacks = {
         "bind its queue to evaluations' requests": lambda c: c.channel().queue_bind(
             "rpc-records", "nameko-rpc", "evaluations.*"),
@@ -104,9 +124,8 @@ def test_the_records_user_declares_its_own_and_nothing_of_the_others(records_use
         "declare another service's handler queue": lambda c: Queue(
             "evt-evaluations-assessment_concluded--accountability.assessment_concluded",
             durable=True)(c.channel()).declare(),
-        "bind to another log's events": lambda c: Queue(
-            "rpc-records", Exchange("evaluations.events", type="topic", durable=True),
-            routing_key="#", durable=True)(c.channel()).declare(),
+        "declare another service's wake-up queue": lambda c: Queue(
+            f"accountability-wakeup-{uuid.uuid4().hex}", exclusive=True)(c.channel()).declare(),
     }  # fmt: skip
     for name, attack in attacks.items():
         with Connection(records_user) as connection:  # a refusal closes the channel

@@ -33,6 +33,9 @@ class Declared:
     calls: set[str] = field(default_factory=set)  # services it calls over RPC
     handlers: dict[str, tuple[str, str]] = field(default_factory=dict)  # queue: (source, type)
     publishes_events: bool = False
+    #: the logs whose relays wake its projections (``events.readmodels.wakeup``: a queue of
+    #: its own, ``<service>-wakeup-<hex>``, bound with ``#``): the logs it reads anyway
+    wakes_on: set[str] = field(default_factory=set)
 
 
 def declared(service_class: type) -> Declared:
@@ -49,6 +52,8 @@ def declared(service_class: type) -> Declared:
     for value in vars(service_class).values():
         if isinstance(value, RpcProxy):
             found.calls.add(value.target_service)
+        for projection in getattr(value, "projection_classes", ()):  # a ProjectionsRunner
+            found.wakes_on.update(projection.sources)
     return found
 
 
@@ -65,15 +70,19 @@ def service_broker_permissions(service_class: type) -> dict[str, Any]:
     own_events = re.escape(f"{d.service}.events")
     queues = [re.escape(q) for q in sorted(d.handlers)]
     handled = [rf"{q}(\.retry\.[0-9]+|\.parked)?" for q in queues]
-    sources = sorted({f"{source}.events" for source, _ in d.handlers.values()})
+    handled_sources = {f"{source}.events" for source, _ in d.handlers.values()}
+    woken_by = {f"{source}.events" for source in d.wakes_on}
+    sources = sorted(handled_sources | woken_by)
     rpc_queue = [re.escape(f"rpc-{d.service}")] if d.rpc else []
     published = [own_events] if d.publishes_events else []
+    wakeup = [rf"{service}-wakeup-[0-9a-f]{{32}}"] if d.wakes_on else []
     configure = [re.escape(RPC_EXCHANGE), *rpc_queue, replies, *published,
-                 *map(re.escape, sources), *handled]  # fmt: skip
-    write = [re.escape(RPC_EXCHANGE), *rpc_queue, replies, *published, *handled]
+                 *map(re.escape, sources), *handled, *wakeup]  # fmt: skip
+    write = [re.escape(RPC_EXCHANGE), *rpc_queue, replies, *published, *handled, *wakeup]
     if d.handlers:
         write.append(re.escape(DEFAULT_EXCHANGE))
-    read = [re.escape(RPC_EXCHANGE), *rpc_queue, replies, *map(re.escape, sources), *handled]
+    read = [re.escape(RPC_EXCHANGE), *rpc_queue, replies, *map(re.escape, sources), *handled,
+            *wakeup]  # fmt: skip
     calls = [rf"{re.escape(target)}\.{METHOD}" for target in sorted(d.calls)]
     topics = [{
         "exchange": RPC_EXCHANGE,
@@ -85,7 +94,8 @@ def service_broker_permissions(service_class: type) -> dict[str, Any]:
         topics.append({"exchange": f"{d.service}.events", "write": f"^{METHOD}$", "read": "^$"})
     for source in sources:
         types = sorted(t for s, t in d.handlers.values() if f"{s}.events" == source)
-        topics.append({"exchange": source, "write": "^$", "read": _either(*map(re.escape, types))})
+        keys = [*map(re.escape, types), *(["#"] if source in woken_by else [])]
+        topics.append({"exchange": source, "write": "^$", "read": _either(*keys)})
     return {
         "permissions": {
             "configure": _either(*configure),
