@@ -265,3 +265,32 @@ def test_the_database_is_installed_through_the_maintained_controllers() -> None:
     assert "operator.watchNamespace=youwei" in install
     assert "**From the Community Operator**" in install and "never\n     delete the CRD" in install
     assert "   - the MongoDB Community Operator," not in install
+
+
+def test_after_a_restore_every_deployment_comes_back_the_records_too() -> None:
+    """The restore scales every Deployment to 0; an apply gives back their ``replicas:``, but
+    the records Deployment has none (its autoscaler owns the count) and an autoscaler does
+    not scale from 0: the restore must scale it up itself, to the autoscaler's minimum at
+    least, and apply with the prune allowlist as the install does (issue 24, item 6)."""
+    docs = documents("prod")
+    deployments = of_kind(docs, "Deployment")
+    assert "replicas" not in deployments["youwei-records"]["spec"]
+    [autoscaler] = of_kind(docs, "HorizontalPodAutoscaler").values()
+    assert autoscaler["spec"]["scaleTargetRef"]["name"] == "youwei-records"
+    text = OPERATIONS.read_text()
+    restore = text.split("**Restore**", 1)[1].split("\n**The drill**", 1)[0]
+    down, after = restore.split("--replicas=0", 1)
+    assert "scale deploy\n   --all" in down or "scale deploy --all" in down.replace("\n  ", " ")
+    up = re.search(r"scale deploy youwei-records --replicas=(\d+)", after)
+    assert up and int(up[1]) >= autoscaler["spec"]["minReplicas"], after
+    assert re.search(r"kubectl apply -k k8s/overlays/prod --prune -l youwei\.io/set=services "
+                     r"\$ALLOWLIST", after), after  # fmt: skip
+    assert after.index("$ALLOWLIST") < up.start() < after.index("rollout status")
+
+
+def test_compose_pins_the_broker_and_the_database_to_a_patch_release_too() -> None:
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    images = [s["image"] for s in compose["services"].values() if "youwei" not in s["image"]]
+    assert images
+    for image in images:
+        assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)?$", image), image
