@@ -23,23 +23,19 @@ and the ``cadre_registry``, ``inspections``, ``accountability`` and ``records`` 
 from __future__ import annotations
 
 import statistics
-import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import click
 import pymongo
 
+from bench.scratch import scratch_stack
 from events.identity.agency import IdentifiedClusterRpcProxy
 from events.log.transcoding import transcoder
 from schemas.events import LOGS
 from services.inspections.application import Inspections
-from tests.processes import BrokerNode, ServiceProcess
-from youwei.ports import free_port
-from youwei.stack import SecantusServer
 
 CASE_OPENED = "services.accountability.domain:Case.Opened"
 ACTOR = {"agency": "bench", "person": "bench"}
@@ -66,22 +62,9 @@ def cases_by_finding(db) -> dict[str, datetime]:
 @click.option("--rate", "rates", default=[20.0, 50.0], multiple=True, show_default=True,
               type=float, help="RPC calls per second (once per rate).")  # fmt: skip
 def main(events: int, calls: int, rates: tuple[float, ...]) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        mongo = SecantusServer.in_folder(root)
-        broker = BrokerNode(home=root / "rabbit", pid_file=root / "rabbit.pid",
-                            log_file=root / "rabbit.log")  # fmt: skip
-        mongo.start()
-        broker.start()
-        env = {"AMQP_URI": broker.uri, "MONGODB_URI": mongo.uri, "MONGODB_DATABASE": "bench",
-               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}  # fmt: skip
-        services = [
-            ServiceProcess(name=name, module=f"services.{name}.service", env=env,
-                           pid_file=root / f"{name}.pid", log_file=root / f"{name}.log")
-            for name in ("cadre_registry", "inspections", "accountability", "records")
-        ]  # fmt: skip
-        for service in services:
-            service.start()
+    with scratch_stack(["cadre_registry", "inspections", "accountability", "records"]) as (
+        env, mongo, _services,
+    ):  # fmt: skip
         client = pymongo.MongoClient(mongo.uri, uuidRepresentation="standard", tz_aware=True)
         db = client["bench"]
         try:
@@ -90,10 +73,6 @@ def main(events: int, calls: int, rates: tuple[float, ...]) -> None:
                 latency(env, db, calls, rate)
         finally:
             client.close()
-            for service in services:
-                service.stop()
-            broker.stop()
-            mongo.stop()
 
 
 def throughput(env: dict, db, events: int) -> None:

@@ -13,17 +13,14 @@ stack does.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from uuid import uuid4
 
 import click
 
+from bench.scratch import scratch_stack
 from events.identity.agency import IdentifiedClusterRpcProxy
-from tests.processes import BrokerNode, ServiceProcess
-from youwei.ports import free_port
-from youwei.stack import SecantusServer
 
 SERVICES = ("cadre_registry", "evaluations", "inspections", "accountability", "records")
 ACTOR = {"agency": "bench", "person": "bench"}
@@ -38,42 +35,21 @@ def cpu_seconds(pid: int) -> float:
 @click.option("--settle", default=20.0, show_default=True, help="Seconds before measuring.")
 @click.option("--seconds", default=60.0, show_default=True, help="Seconds measured.")
 def main(settle: float, seconds: float) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        mongo = SecantusServer.in_folder(root)
-        broker = BrokerNode(home=root / "rabbit", pid_file=root / "rabbit.pid",
-                            log_file=root / "rabbit.log")  # fmt: skip
-        mongo.start()
-        broker.start()
-        env = {"AMQP_URI": broker.uri, "MONGODB_URI": mongo.uri, "MONGODB_DATABASE": "bench",
-               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}  # fmt: skip
-        services = [
-            ServiceProcess(name=name, module=f"services.{name}.service", env=env,
-                           pid_file=root / f"{name}.pid", log_file=root / f"{name}.log")
-            for name in SERVICES
-        ]  # fmt: skip
-        try:
-            for service in services:
-                service.start()
-            with IdentifiedClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
-                rpc.cadre_registry.register_unit(
-                    {"command_id": str(uuid4()), "actor": ACTOR, "name": "bench unit"}
-                )
-            time.sleep(settle)
-            pids = {"database": mongo.pid()} | {s.name: s.pid() for s in services}
-            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            time.sleep(seconds)
-            after = {name: cpu_seconds(pid) for name, pid in pids.items()}
-            click.echo(f"CPU of an idle stack over {seconds:g} s (share of one core)")
-            for name in pids:
-                click.echo(f"  {name:<16}{100 * (after[name] - before[name]) / seconds:6.1f}%")
-            spent = sum(after[n] - before[n] for n in pids if n != "database")
-            click.echo(f"  {'services':<16}{100 * spent / seconds:6.1f}%")
-        finally:
-            for service in services:
-                service.stop()
-            broker.stop()
-            mongo.stop()
+    with scratch_stack(list(SERVICES)) as (env, mongo, services):
+        with IdentifiedClusterRpcProxy({"AMQP_URI": env["AMQP_URI"]}, timeout=60) as rpc:
+            rpc.cadre_registry.register_unit(
+                {"command_id": str(uuid4()), "actor": ACTOR, "name": "bench unit"}
+            )
+        time.sleep(settle)
+        pids = {"database": mongo.pid()} | {s.name: s.pid() for s in services}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        time.sleep(seconds)
+        after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        click.echo(f"CPU of an idle stack over {seconds:g} s (share of one core)")
+        for name in pids:
+            click.echo(f"  {name:<16}{100 * (after[name] - before[name]) / seconds:6.1f}%")
+        spent = sum(after[n] - before[n] for n in pids if n != "database")
+        click.echo(f"  {'services':<16}{100 * spent / seconds:6.1f}%")
 
 
 if __name__ == "__main__":
