@@ -6,6 +6,7 @@ regenerating fails here."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from jsonschema import Draft7Validator
 
 from schemas import authorization
 from schemas.events import PUBLISHED
+from tests.test_authorization import SERVICES
 from youwei import asyncapi
 
 pytestmark = pytest.mark.plain
@@ -64,3 +66,51 @@ def test_the_shipped_document_is_the_one_the_contracts_generate(shipped) -> None
 def test_a_contract_without_a_schema_is_named() -> None:
     with pytest.raises(LookupError, match=r"cadre_registry\.no_such_method has no contract"):
         asyncapi.contract_of("cadre_registry", "no_such_method")
+
+
+def test_the_version_is_the_policys_and_changes_with_the_contract(shipped, monkeypatch) -> None:
+    version = shipped["info"]["version"]
+    assert version.startswith(f"{authorization.VERSION}+") and len(version.split("+")[1]) == 12
+    monkeypatch.setitem(asyncapi.ERRORS, "MethodNotFound", "No such method (a new sentence).")
+    assert asyncapi.document()["info"]["version"] not in (version, "2026.4")
+
+
+def test_descriptions_are_plain_text_with_the_numbers(shipped) -> None:
+    schemas = shipped["components"]["schemas"]
+    described = " ".join(s["description"] for n, s in schemas.items() if n.startswith("error."))
+    for placeholder in ("EXCERPT", "REASON", "MAX_ERRORS", "``", "bounded`", "schemas."):
+        assert placeholder not in described, placeholder
+    assert "at most 100 characters, each reason 500, at most 20 reasons" in described
+
+
+def test_a_reply_result_is_an_object_as_every_method_returns_a_dict(shipped) -> None:
+    for service, methods in authorization.METHODS.items():
+        service_class = next(c for c in SERVICES if c.name == service)
+        for method in methods:
+            returns = inspect.signature(inspect.unwrap(getattr(service_class, method)))
+            assert str(returns.return_annotation).startswith("dict"), (service, method)
+            reply = shipped["components"]["messages"][f"{service}.{method}.reply"]
+            success = reply["payload"]["oneOf"][0]["properties"]["result"]
+            assert success == {"type": "object"}
+
+
+def test_the_document_says_how_to_call_and_listen(shipped) -> None:
+    described = shipped["info"]["description"]
+    for needed in ("user_id", "reply_to", "correlation_id", "content_type application/json",
+                   "content_encoding utf-8", "rpc.reply-<your user>-<reply key>",
+                   "x-expires 300000", "x-queue-type classic", "events.<your user>.<name>",
+                   "compress"):  # fmt: skip
+        assert needed in described, needed
+    request = shipped["components"]["messages"]["records.personnel_file.request"]
+    assert request["bindings"]["amqp"]["contentEncoding"] == "utf-8"
+    reply = shipped["operations"]["records.personnel_file"]["reply"]["address"]
+    assert "reply_to" in reply["description"] and "routing key" in reply["description"]
+
+
+def test_only_relayed_logs_are_event_sources_and_names_are_bounded(shipped) -> None:
+    event = shipped["components"]["schemas"]["events.PublicEvent"]["properties"]
+    relayed = sorted(source for source, types in PUBLISHED.items() if types)
+    assert event["source"]["enum"] == relayed and "records" not in relayed
+    assert "records_events" not in event["log"]["enum"]
+    actor = shipped["components"]["schemas"]["common.Actor"]["properties"]
+    assert actor["agency"] == {"type": "string", "minLength": 1, "maxLength": 100}

@@ -5,8 +5,12 @@ entrypoint, and its decisions follow the table in docs/rpc.md."""
 from __future__ import annotations
 
 import re
+import secrets
+import shlex
 
 import pytest
+import yaml
+from click.testing import CliRunner
 from nameko.rpc import Rpc
 
 from events.identity.agency import Access, AgencyRpc, AgencyRpcProxy, agency_broker_permissions
@@ -17,6 +21,7 @@ from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
 from services.records.service import RecordsService
+from youwei.cli import main
 
 pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
@@ -148,3 +153,59 @@ def test_an_agencys_broker_permissions_are_its_own_queues_and_the_published_even
     finding = re.compile(topics["inspections.events"]["read"])
     assert finding.match("finding_recorded") and not finding.match("#")
     assert not finding.match("finding_recorded.x") and not finding.match("case_opened")
+
+
+def agency_permissions_in_broker_form(user: str) -> tuple[dict, dict]:
+    allowed = agency_broker_permissions(user)
+    topics = {t["exchange"]: {"write": t["write"], "read": t["read"]}
+              for t in allowed["topic_permissions"]}  # fmt: skip
+    return allowed["permissions"], topics
+
+
+def test_the_broker_agency_command_prints_the_agencys_permissions_for_its_vhost() -> None:
+    printed = CliRunner().invoke(main, ["broker", "agency", "hall 7", "--vhost", "/prod"])
+    assert printed.exit_code == 0, printed.output
+    commands = [shlex.split(line) for line in printed.output.splitlines() if line[:1] != "#"]
+    assert commands[0] == ["rabbitmqctl", "add_user", "hall 7"]  # the password: asked for
+    assert commands[1][:5] == ["rabbitmqctl", "set_permissions", "-p", "/prod", "hall 7"]
+    configure, write, read = commands[1][5:]
+    topics = {}
+    for command in commands[2:]:
+        assert command[:5] == ["rabbitmqctl", "set_topic_permissions", "-p", "/prod", "hall 7"]
+        exchange, topic_write, topic_read = command[5:]
+        topics[exchange] = {"write": topic_write, "read": topic_read}
+    expected = agency_permissions_in_broker_form("hall 7")
+    assert ({"configure": configure, "write": write, "read": read}, topics) == expected
+
+    printed = CliRunner().invoke(main, ["broker", "agency", "hall", "--k8s", "--vhost", "/p"])
+    objects = list(yaml.safe_load_all(printed.output))
+    assert {o["spec"]["vhost"] for o in objects} == {"/p"}
+    assert {o["spec"]["user"] for o in objects} == {"hall"}
+    [permission] = [o["spec"]["permissions"] for o in objects if o["kind"] == "Permission"]
+    topics = {o["spec"]["permissions"]["exchange"]: o["spec"]["permissions"]
+              for o in objects if o["kind"] == "TopicPermission"}  # fmt: skip
+    assert (permission, {e: {"write": t["write"], "read": t["read"]} for e, t in topics.items()}
+            ) == agency_permissions_in_broker_form("hall")  # fmt: skip
+    assert len({o["metadata"]["name"] for o in objects}) == len(objects)
+
+
+def test_the_broker_agency_command_applies_them_through_the_management_api(
+    request, rabbit_manager, rabbit_config_module
+) -> None:
+    vhost, user = rabbit_config_module["vhost"], f"yw-test-hall-{secrets.token_hex(4)}"
+    api = request.config.getoption("RABBIT_API_URI")
+    missing = CliRunner().invoke(main, ["broker", "agency", user, "--vhost", vhost, "--apply", api])
+    assert missing.exit_code != 0  # no such user: nothing granted
+    rabbit_manager._put("users", user, json={"password": secrets.token_hex(8), "tags": ""})
+    try:
+        applied = CliRunner().invoke(main, ["broker", "agency", user, "--vhost", vhost,
+                                            "--apply", api])  # fmt: skip
+        assert applied.exit_code == 0, applied.output
+        [granted] = rabbit_manager._get("users", user, "permissions")
+        topics = {t["exchange"]: {"write": t["write"], "read": t["read"]}
+                  for t in rabbit_manager._get("users", user, "topic-permissions")}  # fmt: skip
+        assert granted["vhost"] == vhost
+        permissions = {k: granted[k] for k in ("configure", "write", "read")}
+        assert (permissions, topics) == agency_permissions_in_broker_form(user)
+    finally:
+        rabbit_manager._delete("users", user)

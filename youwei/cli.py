@@ -186,6 +186,56 @@ def dlq_replay(queue: str, count: int | None) -> None:
     click.echo(f"replayed {moved} message(s) to {queue.removesuffix(parked.SUFFIX)}")
 
 
+@main.group()
+def broker() -> None:
+    """RabbitMQ users of the agencies (docs/operations.md, "Agencies' broker users")."""
+
+
+@broker.command("agency")
+@click.argument("user")
+@click.option("--vhost", default="/", show_default=True, help="The deployment's vhost.")
+@click.option(
+    "--k8s",
+    "k8s",
+    is_flag=True,
+    help="Print the Topology Operator's Permission and TopicPermission objects.",
+)
+@click.option(
+    "--cluster",
+    default="youwei-rabbitmq",
+    show_default=True,
+    help="With --k8s: the RabbitmqCluster's name.",
+)
+@click.option(
+    "--apply",
+    "apply_url",
+    default=None,
+    metavar="URL",
+    help="Set the permissions through the management API at URL "
+    "(http://admin:password@host:15672; 'amqp': AMQP_URI's host and user).",
+)
+def broker_agency(user: str, vhost: str, k8s: bool, cluster: str, apply_url: str | None) -> None:
+    """Print the rabbitmqctl commands that make USER an agency's user (or, --apply, set its
+    permissions; the user must exist): its own queues, the RPC, the published events."""
+    from youwei import broker as agencies
+
+    if apply_url:
+        try:
+            agencies.apply(user, vhost, None if apply_url == "amqp" else apply_url)
+        except (OSError, RuntimeError) as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"set the permissions of {user} on {vhost}")
+    elif k8s:
+        import yaml
+
+        click.echo(yaml.safe_dump_all(agencies.topology_objects(user, vhost, cluster),
+                                      sort_keys=False, width=1 << 20), nl=False)  # fmt: skip
+    else:
+        click.echo("# add_user asks for the password you choose for the agency")
+        for line in agencies.rabbitmqctl(user, vhost):
+            click.echo(line)
+
+
 def _projectors(uri: str, database: str, names: tuple[str, ...]):
     from events.log.datastore import MongoDBDatastore
     from events.readmodels.projections import Projector

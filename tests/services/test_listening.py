@@ -131,5 +131,9 @@ def test_what_a_listening_agency_may_not_do_is_refused(stack) -> None:
     }  # fmt: skip
     for what, action in refusals.items():
         assert refused(stack, "org", action), what
+    # RabbitMQ answers a passive declare whatever the permissions (docs/rpc-wire.md, 1):
+    # the queue's existence and counts, nothing more
+    assert not refused(stack, "org", lambda channel: channel.queue_declare(
+        "rpc-cadre_registry", passive=True))  # fmt: skip
     with Connection(stack.uri("org")) as connection:
         Queue(mine)(connection.channel()).delete()

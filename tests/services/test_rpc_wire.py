@@ -8,11 +8,12 @@ import json
 import uuid
 
 import pytest
+from amqp.exceptions import AccessRefused
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from services.cadre_registry.service import CadreRegistryService
 from services.records.service import RecordsService
-from tests.services.agencies import agency_stack
+from tests.services.agencies import agency_stack, start
 
 pytestmark = pytest.mark.nameko
 
@@ -144,8 +145,29 @@ def test_errors_by_the_wire(caller) -> None:
     assert unknown["error"]["exc_type"] == "MethodNotFound"
 
 
-def test_a_service_that_is_not_running_returns_the_request(caller) -> None:
+def test_a_service_that_never_ran_in_the_vhost_returns_the_request(caller) -> None:
     org = caller("org")
     org.send("accountability.get_case", {"case_id": str(uuid.uuid4())})
     assert org.returned and org.returned[0][0] == "accountability.get_case"
     assert "NO_ROUTE" in org.returned[0][1]
+
+
+def test_a_stopped_service_keeps_the_request_and_answers_it_when_back(
+    stack, caller, container_factory_module
+) -> None:
+    org = caller("org")
+    stack.containers["cadre_registry"].stop()
+    try:
+        sent = org.send("cadre_registry.get_unit", {"unit_id": str(uuid.uuid4())})
+        with pytest.raises(TimeoutError):  # mandatory, confirmed, and not returned: queued
+            org.reply(sent, timeout=1)
+        assert org.returned == []
+    finally:
+        start(stack, container_factory_module, CadreRegistryService)
+    assert org.reply(sent)["error"]["exc_type"] == "NotFound"
+
+
+def test_a_routing_key_naming_no_service_closes_the_channel(caller) -> None:
+    org = caller("org")
+    with pytest.raises(AccessRefused):
+        org.send("no_such_service.get_unit", {})
