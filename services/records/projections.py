@@ -440,3 +440,10 @@ class PublicRecords(Projection):
             if finding:
                 return finding["situation"]
         return None
+
+
+# the key work's progress, a projection of its own (services.records.keywork)
+from services.records.keywork import KeyWork  # noqa: E402
+
+#: Every projection of the records service, in the order they are built.
+PROJECTIONS = (PersonnelFiles, PublicRecords, KeyWork)

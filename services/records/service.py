@@ -5,7 +5,8 @@ RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``, ``honou
 ``projections_status`` (docs/rpc.md). HTTP (nameko's ``@http``, on ``WEB_SERVER_ADDRESS``):
 the public page at ``/`` and the same records as JSON at ``/records.json``; both take the
 filters of ``public_records`` as query parameters and show only public fields. The honour
-roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``.
+roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``; the key
+work's progress at ``/keywork`` and ``/keywork.json`` (``q``, ``page``, ``page_size``).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from schemas import records as contract
 from schemas.common import load
 from schemas.errors import EXPECTED, InvalidCommand
 from services.records.application import Records, RecordsLog
+from services.records.keywork_page import render_key_work
 from services.records.page import render_honour_roll, render_page
-from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.projections import PROJECTIONS
 
 FILTERS = ("q", "category", "situation", "decision", "month")
 HONOUR_FILTERS = ("q", "kind", "month")
@@ -39,7 +41,7 @@ class RecordsService:
     access = Access()
     log: RecordsLog = ApplicationDependency(RecordsLog)  # the access record
     checkpoints = CheckpointSigner()
-    projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
+    projections = ProjectionsRunner(*PROJECTIONS)
     clock: CityClock = Clock()
 
     @property
@@ -133,6 +135,35 @@ class RecordsService:
         body = records.honour_roll(query)
         body["charts"] = records.honour_charts(query)
         body["charts"].pop("months")
+        return Response(
+            json.dumps(body, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+
+    # --- the key work's progress (重点工作进展) -----------------------------------------------
+
+    @http("GET", "/keywork")
+    def keywork_page(self, request: Request) -> Response:
+        try:
+            query = self._query(request, contract.KeyWork)
+        except InvalidCommand as error:
+            return _invalid(error)
+        records, today = self.records, self.clock.today()
+        answer = records.key_work(query, today)
+        charts = records.key_work_charts(query, today)
+        filters = {key: query.get(key) for key in ("q", "page", "page_size")}
+        html = render_key_work(answer, charts, filters)
+        return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
+
+    @http("GET", "/keywork.json")
+    def keywork_json(self, request: Request) -> Response:
+        try:
+            query = self._query(request, contract.KeyWork)
+        except InvalidCommand as error:
+            return _invalid(error)
+        records, today = self.records, self.clock.today()
+        body = records.key_work(query, today)
+        body["charts"] = records.key_work_charts(query, today)
         return Response(
             json.dumps(body, ensure_ascii=False),
             content_type="application/json; charset=utf-8",
