@@ -25,7 +25,7 @@ from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
-from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.projections import PROJECTIONS
 from services.records.service import RecordsService
 from tests.services.support import RATER_KEY, FixedClock, command, running_services
 from tests.services.test_inspections_rpc import TEAM, wait_for
@@ -105,11 +105,13 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
                       ["cadre_name"] is None and r)  # fmt: skip
     assert record["unit"] == "市住房和城乡建设局"
     assert record["summary"] is None  # the published text may name the cadre: withheld too
+    keywork = lambda: rpc.records.projections_status({})["keywork"]["logs"].values()  # noqa: E731
+    wait_for(lambda: all(log["lag"] == 0 for log in keywork()))  # the key work's page too
 
     assert mentions(database, NAME, BIRTH) == []  # every log, view, projection, key store
     datastore = MongoDBDatastore(mongodb_uri, database.name)
     try:
-        for projection in (PersonnelFiles(), PublicRecords()):
+        for projection in (cls() for cls in PROJECTIONS):
             Projector(datastore, projection).rebuild()
         assert mentions(database, NAME, BIRTH) == []
         assert rpc.records.personnel_file({"cadre_id": cadre})["name"] is None
