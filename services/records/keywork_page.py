@@ -33,6 +33,16 @@ CHARTS = (
 PROGRESS_WIDTH = 160  # a target's progress bar, in its SVG's units
 
 
+def number(value: Any) -> str:
+    """A value as people write it: 120 rather than the 120.0 a float carries; 12.5 as is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+_templates.filters["number"] = number
+
+
 def render_key_work(answer: dict, charts: dict, filters: dict) -> str:
     """The page for one query: ``answer`` (a page of shares and their total), ``charts``
     (over every share that matches: targets by outcome, by month due) and ``filters``."""
