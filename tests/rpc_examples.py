@@ -25,7 +25,7 @@ from services.evaluations.application import Evaluations
 from services.evaluations.service import EvaluationsService
 from services.inspections.application import Inspections
 from services.inspections.service import InspectionsService
-from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.projections import PROJECTIONS
 from services.records.service import RecordsService
 from tests.events.support import fresh_database_name
 from tests.services.support import RATER_KEY
@@ -64,7 +64,7 @@ def documented_services(mongodb_uri: str) -> Iterator[tuple[str, SimpleNamespace
         inspections=inspections, evaluations=evaluations, clock=clock,
     )  # fmt: skip
     datastore = MongoDBDatastore(mongodb_uri, database)
-    projectors = {p.name: Projector(datastore, p) for p in (PersonnelFiles(), PublicRecords())}
+    projectors = {p.name: Projector(datastore, p) for p in (cls() for cls in PROJECTIONS)}
     records = worker_factory(RecordsService, projections=projectors, clock=clock)
     actor = {"agency": "组织部", "person": "张三"}
     rpc = SimpleNamespace(cadre_registry=registry, evaluations=evaluations,

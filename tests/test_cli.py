@@ -70,7 +70,10 @@ def test_projections_status_and_rebuild(mongodb_uri) -> None:
         )
         assert "cadre_registry  position         1  head         1  lag 0" in after.output
         wrong = runner.invoke(main, ["projections", "rebuild", "personal", *where])
-        assert wrong.exit_code == 2 and "personal: not one of personnel, public" in wrong.output
+        assert (
+            wrong.exit_code == 2
+            and "personal: not one of personnel, public, keywork" in wrong.output
+        )
     finally:
         datastore.client.drop_database(database)
         datastore.close()

@@ -33,7 +33,7 @@ def test_db_init_creates_every_log_with_its_head_indexes_and_projections(mongodb
         heads = {head["_id"]: head["position"] for head in db["log_heads"].find()}
         assert heads == dict.fromkeys(LOGS.values(), 0)
         pointers = {p["_id"]: p["generation"] for p in db["projections"].find()}
-        assert pointers == {"personnel": 1, "public": 1}
+        assert pointers == {"personnel": 1, "public": 1, "keywork": 1}
         assert {"public_g1_records", "public_g1_tracking", "personnel_g1_tracking"} <= names
         assert db["cadreregistry_events"].count_documents({}) == 0  # no event written
     finally:

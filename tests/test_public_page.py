@@ -20,6 +20,7 @@ from schemas.records import HONOUR_FIELDS
 from tests.browser import fonts_used, tofu
 from tests.events.support import fresh_database_name
 from tests.processes import ServiceProcess
+from tests.services.support import command
 from tests.services.test_inspections_rpc import wait_for
 from tests.services.test_records import CITATION, PRIVATE, script
 from youwei.ports import free_port
@@ -67,10 +68,55 @@ def site(rabbit_config_module, mongodb_uri, tmp_path_factory):
             rpc.records.personnel_file({"cadre_id": cadres["li"]})
             wait_for(lambda: rpc.records.public_records({})["total"] == 1)
             wait_for(lambda: rpc.records.honour_roll({})["total"] == 1)
+            key_work(rpc, f"http://127.0.0.1:{port}/")
         yield f"http://127.0.0.1:{port}/"
     finally:
         for process in processes:
             process.kill()
+
+
+#: What the key work's page never shows: an evidence reference, a dispute's reason.
+KEY_WORK_PRIVATE = ("交通局内部台账第3号", "数据重复计入上季度")
+
+
+def key_work(rpc, site: str) -> None:
+    """A city leader's key-work share: a target and a milestone, a report disputed (with its
+    reason), one verified; on the city's today after the scripted year (2026-12-15)."""
+    registry, inspections = rpc.cadre_registry, rpc.inspections
+    unit = registry.register_unit(command(name="市人民政府"))["unit_id"]
+    leader = registry.register_cadre(
+        command(name="周建华", gender="male", birth_date="1968-02-02", unit_id=unit,
+                post="副市长", rank="city_level", post_kind="leadership",
+                effective_date="2025-01-01")
+    )["cadre_id"]  # fmt: skip
+    task = registry.assign_responsibility(
+        command(kind="key_work_share", title="七位一体重点工作：交通建设", owner_id=leader,
+                effective_date="2026-02-01")
+    )["task_id"]  # fmt: skip
+    goal = inspections.set_task_target(
+        command(task_id=task, indicator="农村公路新改建", unit="公里", target_value=200,
+                due_on="2026-12-31", reason="分解", set_on="2026-03-01")
+    )["target_id"]  # fmt: skip
+    inspections.set_task_milestone(
+        command(task_id=task, target_id=goal, title="三季度过半", value=100,
+                due_on="2026-09-30", reason="节点", set_on="2026-03-01")
+    )  # fmt: skip
+
+    def report(value: float, on: str) -> str:
+        return inspections.report_progress(
+            command(task_id=task, target_id=goal, value=value, reported_on=on,
+                    evidence=[KEY_WORK_PRIVATE[0]], frontline=[])
+        )["report_id"]  # fmt: skip
+
+    claimed = report(177, "2026-08-01")
+    inspections.dispute_progress_report(
+        command(task_id=task, report_id=claimed, reason=KEY_WORK_PRIVATE[1],
+                disputed_on="2026-08-05")
+    )  # fmt: skip
+    inspections.verify_progress_report(
+        command(task_id=task, report_id=report(120, "2026-09-20"), verified_on="2026-09-22")
+    )
+    wait_for(lambda: '"reached": 120' in fetch(site + "keywork.json")[1])
 
 
 def fetch(url: str) -> tuple[int, str]:
@@ -248,3 +294,43 @@ def test_the_security_headers_block_nothing_the_pages_use(site, browser_page) ->
     )
     page.wait_for_timeout(500)
     assert any(v.startswith("img-src") for v in violations), violations
+
+
+def test_the_key_work_page_shows_each_shares_targets_and_progress_in_a_browser(
+    site, browser_page
+) -> None:
+    page = browser_page
+    page.goto(site)
+    with page.expect_navigation():
+        page.click("a#to-keywork")
+    assert page.title() == "有为 · 重点工作进展 / Progress of the city's key work"
+    rows = page.locator("#shares tbody tr[data-share-id]")
+    assert rows.count() == 1 and page.locator("#total").inner_text() == "1"
+    row = rows.first
+    assert row.locator("td.title").inner_text() == "七位一体重点工作：交通建设"
+    assert row.locator("td.name").inner_text() == "周建华"
+    assert row.locator("td.post").inner_text() == "副市长"
+    target = row.locator("li.target")
+    assert "120 / 200 公里" in target.inner_text() and "177" not in target.inner_text()
+    assert "2026-12-31" in target.inner_text()
+    assert target.locator("rect.done").get_attribute("data-percent") == "60.0"
+    box = target.locator("rect.done").bounding_box()
+    assert box is not None and box["width"] > 0
+    assert row.locator("li.milestone").get_attribute("data-state") == "met"
+    bar = page.locator("svg[data-chart=by_outcome] rect[data-code=in_progress]")
+    assert bar.get_attribute("data-count") == "1"
+    assert [word for word in KEY_WORK_PRIVATE if word in page.content()] == []
+    han, boxes = tofu(row.locator("td.title .v"))
+    assert han and boxes == [], fonts_used(page, "#shares td.title .v")
+
+    page.fill("input[name=q]", "周建")
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert page.locator("#shares tbody tr").count() == 1
+    page.fill("input[name=q]", "李明")  # no key work of his
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert page.locator("#empty").count() == 1
+    status, body = fetch(site + "keywork.json")
+    assert status == 200 and [word for word in KEY_WORK_PRIVATE if word in body] == []
+    assert "177" not in body

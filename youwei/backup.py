@@ -290,7 +290,7 @@ def finish(
     from events.audit.verify import logs, verify_log
     from events.log.datastore import MongoDBDatastore
     from events.readmodels.projections import Projector
-    from services.records.projections import PersonnelFiles, PublicRecords
+    from services.records.projections import PROJECTIONS
     from youwei import dbinit
 
     done = Restored(_aware(dumped_at))
@@ -310,7 +310,7 @@ def finish(
     dbinit.initialise(uri, database.name)
     datastore = MongoDBDatastore(uri, database.name)
     try:
-        for projection in (PersonnelFiles(), PublicRecords()):
+        for projection in (cls() for cls in PROJECTIONS):
             generation = Projector(datastore, projection).rebuild()
             done.projections[projection.name] = generation.number
     finally:

@@ -239,9 +239,9 @@ def broker_agency(user: str, vhost: str, k8s: bool, cluster: str, apply_url: str
 def _projectors(uri: str, database: str, names: tuple[str, ...]):
     from events.log.datastore import MongoDBDatastore
     from events.readmodels.projections import Projector
-    from services.records.projections import PersonnelFiles, PublicRecords
+    from services.records.projections import PROJECTIONS
 
-    known = {cls.name: cls for cls in (PersonnelFiles, PublicRecords)}
+    known = {cls.name: cls for cls in PROJECTIONS}
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise click.BadParameter(f"{', '.join(unknown)}: not one of {', '.join(known)}")

@@ -17,7 +17,7 @@ from services.cadre_registry.application import CadreRegistry
 from services.evaluations.application import Evaluations
 from services.inspections.application import Inspections
 from services.records.application import RecordsLog
-from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.projections import PROJECTIONS
 
 APPLICATIONS = (CadreRegistry, Evaluations, Inspections, Accountability, RecordsLog)
 
@@ -37,7 +37,7 @@ def initialise(uri: str, database: str) -> list[str]:
         application_class(env=env).close()
     datastore = MongoDBDatastore(uri, database)
     try:
-        for projection in (PersonnelFiles(), PublicRecords()):
+        for projection in (cls() for cls in PROJECTIONS):
             Projector(datastore, projection).live()
         return sorted(datastore.database.list_collection_names())
     finally:

@@ -46,6 +46,23 @@ HONOUR_FIELDS = (
 )
 
 
+#: A key-work share's fields on the public page (重点工作进展), all of them: never an internal
+#: id, an evidence reference, a disputed value or a dispute's reason; ``share_id`` is opaque
+#: (``services.records.keywork.share_id``). Each target: indicator, unit, target_value,
+#: due_on, reached, reached_on, percent, outcome (a label), progress (the values that count:
+#: on, value) and milestones (title, value, due_on, met_on, overdue_on).
+KEY_WORK_FIELDS = (
+    "share_id",
+    "title",
+    "owner_name",
+    "unit",
+    "post",
+    "assigned_on",
+    "targets",
+    "concluded_on",
+)
+
+
 class PersonnelFile(Strict):
     """``as_of``: the file as it stood at the end of that day (default: today)."""
 
@@ -83,6 +100,16 @@ class HonourRoll(Page):
     q = fields.String(validate=NAME)
     kind = fields.String(validate=codes(COMMENDATIONS))
     month = fields.String(validate=MONTH)
+    page_size = fields.Integer(
+        load_default=20, strict=True, validate=validate.Range(min=1, max=200)
+    )
+
+
+class KeyWork(Page):
+    """Every filter is optional. ``q`` is text found in the share's title or its owner's
+    name, unit or post."""
+
+    q = fields.String(validate=NAME)
     page_size = fields.Integer(
         load_default=20, strict=True, validate=validate.Range(min=1, max=200)
     )

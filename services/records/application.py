@@ -18,9 +18,10 @@ from schemas.accountability.reference import COMMENDATIONS
 from schemas.common import label
 from schemas.errors import NotFound
 from schemas.events import LOGS
+from schemas.inspections.chain import TARGET_OUTCOMES
 from schemas.inspections.reference import CATEGORIES
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
-from services.records import files
+from services.records import files, keywork
 from services.records.transparency import Leaves
 
 
@@ -39,12 +40,13 @@ class Records:
     def __init__(self, projectors: dict[str, Projector], catch_up: bool = True) -> None:
         self.personnel = projectors["personnel"]
         self.public = projectors["public"]
+        self.keywork = projectors["keywork"]
         self.catch_up = catch_up
 
     def public_version(self) -> tuple[Any, ...]:
         """What the public pages are built from, as a value that changes whenever they
-        could: the public projection's generation and revision, the number of signed
-        checkpoints (they are only added), the signing keys, and the transparency log's
+        could: the public and key-work projections' generations and revisions, the number of
+        signed checkpoints (they are only added), the signing keys, and the transparency log's
         latest head and latest witnessed head with its co-signatures (the page shows them)."""
         database = self.public.datastore.database
         keys = [(k["_id"], k.get("retired_at")) for k in Keys(database).all()]
@@ -54,7 +56,8 @@ class Records:
             None if head is None else (head["tree_size"], head["key_id"], len(head["witnesses"]))
             for head in (tree.latest_head(), tree.latest_head(witnessed=True))
         )
-        return (*self.public.version(), checkpoints, tuple(keys), heads)
+        return (*self.public.version(), *self.keywork.version(), checkpoints, tuple(keys),
+                heads)  # fmt: skip
 
     def _file(self, cadre_id: str) -> tuple[dict[str, Any], dict[str, str]]:
         self.personnel.catch_up()
@@ -151,6 +154,46 @@ class Records:
             wanted["$or"] = [{"cadre_name": text}, {"unit": text}, {"post": text}]
         return wanted
 
+    def key_work(self, query: dict[str, Any], today: date) -> dict[str, Any]:
+        """The key-work shares that match ``query``, by title; each target's progress."""
+        if self.catch_up:
+            self.keywork.catch_up()
+        shares = self.keywork.live().db["shares"]
+        wanted = self._key_work_filter(query)
+        total = shares.count_documents(wanted)
+        cursor = shares.find(wanted).sort([("title", 1), ("_id", 1)])
+        page = cursor.skip((query["page"] - 1) * query["page_size"]).limit(query["page_size"])
+        day = today.isoformat()
+        return paged(query, total, "shares", [keywork.public_share(d, day) for d in page])
+
+    def key_work_charts(self, query: dict[str, Any], today: date) -> dict[str, Any]:
+        """Over the shares matching ``query`` (its page aside): their targets by outcome,
+        and by the month they are due."""
+        shares = self.keywork.live().db["shares"]
+        outcomes: Counter = Counter()
+        months: Counter = Counter()
+        day = today.isoformat()
+        for document in shares.find(self._key_work_filter(query)):
+            for target in keywork.public_share(document, day)["targets"]:
+                outcomes[target["outcome"]["code"]] += 1
+                months[target["due_on"][:7]] += 1
+        return {
+            "by_outcome": [
+                {**label(TARGET_OUTCOMES, code), "count": outcomes[code]}
+                for code in TARGET_OUTCOMES
+            ],
+            "by_month": [{"month": m, "count": n} for m, n in sorted(months.items())],
+        }
+
+    @staticmethod
+    def _key_work_filter(query: dict[str, Any]) -> dict[str, Any]:
+        wanted: dict[str, Any] = {"kind": keywork.KEY_WORK}
+        if query.get("q"):
+            text = {"$regex": re.escape(query["q"]), "$options": "i"}
+            wanted["$or"] = [{"title": text}, {"owner_name": text}, {"unit": text},
+                             {"post": text}]  # fmt: skip
+        return wanted
+
     @staticmethod
     def _public_filter(query: dict[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {
@@ -164,7 +207,7 @@ class Records:
     def status(self) -> dict[str, Any]:
         """Each projection's generation, and its position and lag behind each log."""
         answer = {}
-        for projector in (self.personnel, self.public):
+        for projector in (self.personnel, self.public, self.keywork):
             heads, generation = projector.heads(), projector.live()
             positions = projector.positions(generation)
             answer[projector.projection.name] = {

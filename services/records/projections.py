@@ -1,4 +1,5 @@
-"""The records service's two projections of the four logs (``events.readmodels.projections``).
+"""The records service's projections of the four logs (``events.readmodels.projections``):
+these two, and the key work's progress (``services.records.keywork``).
 
 ``personnel``: per cadre, the public events of every log that concern them, kept per log in
 log order (so a rebuild gives the same documents whatever order the logs were read in). A
@@ -27,6 +28,7 @@ from events.readmodels.projections import Batch, Projection
 from schemas.accountability.reference import HANDLINGS
 from schemas.inspections.reference import category_of
 from services.records.domain import POST_ENDED, POSTING_EVENTS
+from services.records.keywork import KeyWork
 
 #: The date each kind of event takes effect (the first of these fields it has).
 DATE_FIELDS = (
@@ -440,3 +442,8 @@ class PublicRecords(Projection):
             if finding:
                 return finding["situation"]
         return None
+
+
+#: Every projection of the records service, in the order they are built; the key work's
+#: progress is one of its own (``services.records.keywork``).
+PROJECTIONS = (PersonnelFiles, PublicRecords, KeyWork)

@@ -5,8 +5,9 @@ RPC: ``personnel_file``, ``eligible_for_promotion``, ``public_records``, ``honou
 ``projections_status`` (docs/rpc.md). HTTP (nameko's ``@http``, on ``WEB_SERVER_ADDRESS``):
 the public page at ``/`` and the same records as JSON at ``/records.json``; both take the
 filters of ``public_records`` as query parameters and show only public fields. The honour
-roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``. Each record's
-and honour's inclusion proof in the published record's transparency log at
+roll at ``/honours`` and ``/honours.json``, with the filters of ``honour_roll``; the key
+work's progress at ``/keywork`` and ``/keywork.json`` (``q``, ``page``, ``page_size``). Each
+record's and honour's inclusion proof in the published record's transparency log at
 ``/records/<record_id>/proof`` and ``/honours/<honour_id>/proof`` (``?since=N``: with the
 consistency proof from the tree of N leaves), and any two heads' at
 ``/tree/consistency?first=N&second=M`` (``services.records.transparency``, docs/audit.md).
@@ -39,8 +40,9 @@ from schemas import records as contract
 from schemas.common import load
 from schemas.errors import EXPECTED, InvalidCommand, NotFound
 from services.records.application import Records, RecordsLog
+from services.records.keywork_page import render_key_work
 from services.records.page import render_honour_roll, render_page
-from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.projections import PROJECTIONS
 from services.records.transparency import TreeHeadPublisher
 
 FILTERS = ("q", "category", "situation", "decision", "month")
@@ -54,9 +56,12 @@ class RecordsService:
     log: RecordsLog = ApplicationDependency(RecordsLog)  # the access record
     checkpoints = CheckpointSigner()
     tree_heads = TreeHeadPublisher()  # the published record's transparency log
-    projections = ProjectionsRunner(PersonnelFiles, PublicRecords)
+    projections = ProjectionsRunner(*PROJECTIONS)
     clock: CityClock = Clock()
-    public_pages = PublicPages(lambda service: service.published.public_version())
+    #: the key-work page judges a target missed against today: the day is part of the version
+    public_pages = PublicPages(
+        lambda service: (service.published.public_version(), service.clock.today())
+    )
 
     @property
     def records(self) -> Records:
@@ -159,6 +164,37 @@ class RecordsService:
         body["charts"] = records.honour_charts(query)
         body["charts"].pop("months")
         body["transparency"] = records.tree_heads()
+        return Response(
+            json.dumps(body, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+
+    # --- the key work's progress (重点工作进展) -----------------------------------------------
+
+    @http("GET", "/keywork")
+    @public_page
+    def keywork_page(self, request: Request) -> Response:
+        try:
+            query = self._query(request, contract.KeyWork)
+        except InvalidCommand as error:
+            return _invalid(error)
+        records, today = self.published, self.clock.today()
+        answer = records.key_work(query, today)
+        charts = records.key_work_charts(query, today)
+        filters = {key: query.get(key) for key in ("q", "page", "page_size")}
+        html = render_key_work(answer, charts, filters)
+        return Response(html, mimetype="text/html", content_type="text/html; charset=utf-8")
+
+    @http("GET", "/keywork.json")
+    @public_page
+    def keywork_json(self, request: Request) -> Response:
+        try:
+            query = self._query(request, contract.KeyWork)
+        except InvalidCommand as error:
+            return _invalid(error)
+        records, today = self.published, self.clock.today()
+        body = records.key_work(query, today)
+        body["charts"] = records.key_work_charts(query, today)
         return Response(
             json.dumps(body, ensure_ascii=False),
             content_type="application/json; charset=utf-8",

@@ -30,7 +30,7 @@ from services.accountability.service import AccountabilityService
 from services.cadre_registry.service import CadreRegistryService
 from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
-from services.records.projections import PersonnelFiles, PublicRecords
+from services.records.projections import PROJECTIONS, PublicRecords
 from services.records.service import RecordsService
 from services.records.transparency import Leaves
 from tests.services.support import RATER_KEY, FixedClock, command, running_services
@@ -140,11 +140,13 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
     proof = json.loads((tmp_path / "after.json").read_text())
     assert proof["leaf"] == json.loads((tmp_path / "before.json").read_text())["leaf"]
     assert proof["salts"] == {"cadre_name": None, "summary": None}
+    keywork = lambda: rpc.records.projections_status({})["keywork"]["logs"].values()  # noqa: E731
+    wait_for(lambda: all(log["lag"] == 0 for log in keywork()))  # the key work's page too
 
     assert mentions(database, NAME, BIRTH) == []  # every log, view, projection, key store
     datastore = MongoDBDatastore(mongodb_uri, database.name)
     try:
-        for projection in (PersonnelFiles(), PublicRecords()):
+        for projection in (cls() for cls in PROJECTIONS):
             Projector(datastore, projection).rebuild()
         assert mentions(database, NAME, BIRTH) == []
         assert rpc.records.personnel_file({"cadre_id": cadre})["name"] is None

@@ -382,7 +382,7 @@ def test_status_then_a_rebuild_gives_the_same_documents(year, mongodb_uri) -> No
         assert not {internal, groups[0], groups[-1]} & {*record["record_id"].split("-")}
         assert internal not in record["record_id"]
     status = rpc.records.projections_status({})
-    assert set(status) == {"personnel", "public"}
+    assert set(status) == {"personnel", "public", "keywork"}
     datastore = MongoDBDatastore(mongodb_uri, database.name)
     try:
         for projection in (PersonnelFiles(), PublicRecords()):
