@@ -15,6 +15,7 @@ import pytest
 from schemas.accountability.reference import ACCOUNTABILITY_FORMS, HANDLINGS, MEASURES
 from schemas.common import load
 from schemas.evaluations.reference import ASSESSMENT_RULES, CHANNELS, CURRENT_RULES, score
+from schemas.inspections.chain import PROCEDURE_STEPS
 from schemas.inspections.reference import CATEGORIES, INSPECTION_KINDS, SITUATIONS, category_of
 from services.evaluations.domain import assess
 from youwei import demo
@@ -255,3 +256,26 @@ def test_a_step_is_sent_again_after_a_timeout_a_query_too(find: bool) -> None:
     assert sent["calls"] == ATTEMPTS
     with pytest.raises(DemoError, match=f"did not answer within 0.01 s, {ATTEMPTS} times"):
         loader._call(flaky_cluster(ATTEMPTS)[0], step, payload)
+
+
+@pytest.mark.parametrize("scale", [1.0, SMALL])
+def test_every_exemption_names_the_decision_that_started_its_effort(scale, year, small) -> None:
+    """Issue 27 item 6 (容错免责 follows the decision): each exemption names a major decision
+    that started its reform effort, taken no later than the mistake, with every step of its
+    procedure recorded on or before it, and the commission's statements that hold."""
+    plan = {1.0: year, SMALL: small}[scale]
+    steps = {s.key: s for s in plan.steps}
+    grants = [s for s in plan.steps if s.method == "grant_exemption"]
+    assert grants
+    for grant in grants:
+        decision = steps[grant.payload["decision_id"].key]
+        assert decision.method == "record_major_decision"
+        effort = grant.payload["reform_effort_id"].key
+        assert [r.key for r in decision.payload["reform_effort_ids"]] == [effort]
+        case = steps[grant.payload["case_id"].key].payload
+        decided = decision.payload["decided_on"]
+        assert decided <= case["occurred_on"]
+        done = {p["step"] for p in decision.payload["procedure"] if p["done_on"] <= decided}
+        assert done == set(PROCEDURE_STEPS)
+        assert grant.payload["no_personal_gain"]["holds"]
+        assert grant.payload["no_prohibition_broken"]["holds"]

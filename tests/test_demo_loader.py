@@ -68,6 +68,12 @@ def test_the_year_loads_over_rpc_and_again_adds_nothing(
         assert case["basis"][0]["kind"]["code"] == "finding"
         assert case["opened_on"] == "2026-06-30"  # the day it was opened: the services' today
         assert case["occurred_on"] < case["opened_on"]  # the day found
+        # an exemption, under the rules that need the decision behind the mistake
+        exempted = results[plan.facts["exemption_exempted"][0]]["case_id"]
+        exemption = rpc.accountability.get_case({"case_id": exempted})["exemption"]
+        decision = rpc.inspections.get_major_decision({"decision_id": exemption["decision_id"]})
+        assert exemption["rules_version"] == "2026.2" and decision["followed_procedure"]
+        assert exemption["reform_effort_id"] in decision["reform_effort_ids"]
         # an appeal revoked: the decision and its publication withdrawn
         revoked = next(c for c in plan.facts["appeal_revoked"] if c in plan.facts["withdrawn"])
         case = rpc.accountability.get_case({"case_id": results[revoked]["case_id"]})

@@ -151,11 +151,27 @@ class RegisterReformEffort(Command):
             raise ValidationError({"participants": ["a participant is named once"]})
 
 
+class Distinction(Strict):
+    """What the discipline commission states of one of the three distinctions (三个区分开来)
+    and what it rests on: ``holds`` false states that the condition is not met."""
+
+    holds = Flag(required=True)
+    basis = fields.String(required=True, validate=TEXT)
+
+
 class GrantExemption(CaseCommand):
+    """Tolerance for reform (容错免责) under the current ``EXEMPTION_RULES``: the reform
+    effort, the major decision behind the mistake (``decision_id``, the inspections
+    service's) and the commission's statements. One missing or not met is refused as a
+    rule naming the condition, not as an invalid command."""
+
     reform_effort_id = fields.UUID(required=True)
     outcome = fields.String(required=True, validate=codes(EXEMPTIONS))
     reasons = fields.String(required=True, validate=TEXT)
     granted_on = Day(required=True)
+    decision_id = fields.UUID(load_default=None, allow_none=True)
+    no_personal_gain = fields.Nested(Distinction, load_default=None, allow_none=True)
+    no_prohibition_broken = fields.Nested(Distinction, load_default=None, allow_none=True)
 
 
 class FileAppeal(CaseCommand):

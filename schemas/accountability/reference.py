@@ -63,6 +63,32 @@ EXEMPTIONS = {
     "mitigated": ("从轻减轻", "mitigated"),
 }
 
+#: What tolerance for reform (容错免责, DOMAIN.md) requires, as versioned, cited data: each
+#: condition is the rule a refusal names. An exemption keeps the version it was granted
+#: under (those granted before 2026.2 needed only the reform effort); a new one is granted
+#: under ``CURRENT_EXEMPTION_RULES``.
+EXEMPTION_RULES: dict[str, dict[str, object]] = {
+    "2026.1": {
+        "conditions": ("reform_registered_in_advance", "exemption_within_reform"),
+        "source": "玉溪市 允许试错、宽容失误 (a mistake in a registered reform effort)",
+    },
+    "2026.2": {
+        "conditions": (
+            "reform_registered_in_advance",
+            "exemption_within_reform",
+            # the three distinctions (三个区分开来)
+            "exemption_decision_started_effort",
+            "exemption_decision_before_mistake",
+            "exemption_procedure_followed",
+            "exemption_no_personal_gain",
+            "exemption_no_prohibition_broken",
+        ),
+        "source": "关于进一步激励广大干部新时代新担当新作为的意见 (2018) 三个区分开来; "
+        "玉溪市 允许试错、宽容失误",
+    },
+}
+CURRENT_EXEMPTION_RULES = "2026.2"
+
 APPEAL_OUTCOMES = {
     "upheld": ("维持", "upheld"),
     "changed": ("变更", "changed"),

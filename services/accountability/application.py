@@ -26,6 +26,7 @@ from schemas.accountability.reference import (
     CONSEQUENCE_COMMENDATIONS,
     CONSEQUENCE_HANDLINGS,
     DECISION_STATUSES,
+    EXEMPTION_RULES,
     EXEMPTIONS,
     HANDLINGS,
     MEASURES,
@@ -178,12 +179,25 @@ class Accountability(CommandApplication):
             },
         )
 
-    def grant_exemption(self, command: dict[str, Any]) -> dict[str, Any]:
+    def grant_exemption(
+        self, command: dict[str, Any], decision: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """``decision``: the major decision named, as the inspections service answered it
+        (``get_major_decision``), or None when the command names none."""
+        facts = decision and {
+            "decision_id": UUID(decision["decision_id"]),
+            "decided_on": date.fromisoformat(decision["decided_on"]),
+            "reform_effort_ids": decision["reform_effort_ids"],
+            "missing_steps": [step["code"] for step in decision["missing_steps"]],
+        }
+        statements = {key: command[key] for key in ("no_personal_gain", "no_prohibition_broken")}
+
         def change(case: Case) -> None:
             effort = self._referenced(ReformEffort, command["reform_effort_id"], "reform_effort_id")
             case.grant_exemption(
-                effort, command["outcome"], command["reasons"], command["granted_on"]
-            )
+                effort, command["outcome"], command["reasons"], command["granted_on"], facts,
+                statements,
+            )  # fmt: skip
 
         return self._change_case("grant_exemption", command, change)
 
@@ -524,6 +538,13 @@ def case_view(case: Case, references: bool = True) -> dict[str, Any]:
             "outcome": label(EXEMPTIONS, case.exemption["outcome"]),
             "reasons": case.exemption["reasons"],
             "granted_on": case.exemption["granted_on"].isoformat(),
+            "decision_id": case.exemption.get("decision_id") and str(case.exemption["decision_id"]),
+            "no_personal_gain": case.exemption.get("no_personal_gain"),
+            "no_prohibition_broken": case.exemption.get("no_prohibition_broken"),
+            "rules_version": case.exemption.get("rules_version", "2026.1"),
+            "rules_source": EXEMPTION_RULES[case.exemption.get("rules_version", "2026.1")][
+                "source"
+            ],
         },
         "publications": [
             {

@@ -16,7 +16,12 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from schemas.accountability.reference import HANDLINGS, MEASURES
+from schemas.accountability.reference import (
+    CURRENT_EXEMPTION_RULES,
+    EXEMPTION_RULES,
+    HANDLINGS,
+    MEASURES,
+)
 from schemas.errors import InvalidCommand, RuleViolation
 
 
@@ -279,31 +284,94 @@ class Case(Aggregate):
         return decision_id
 
     def grant_exemption(
-        self, effort: ReformEffort, outcome: str, reasons: str, granted_on: date
+        self,
+        effort: ReformEffort,
+        outcome: str,
+        reasons: str,
+        granted_on: date,
+        decision: dict[str, Any] | None = None,
+        statements: dict[str, dict[str, Any] | None] | None = None,
+        rules_version: str = CURRENT_EXEMPTION_RULES,
     ) -> None:
+        """Tolerance for reform under ``rules_version`` of ``EXEMPTION_RULES``: each of its
+        conditions not met refuses, naming it. ``decision``: what the inspections service
+        recorded of the major decision named (``decision_id``, ``decided_on``,
+        ``reform_effort_ids``, ``missing_steps``), None when none is named;
+        ``statements``: the discipline commission's ``no_personal_gain`` and
+        ``no_prohibition_broken`` (``holds``, ``basis``), each None when not stated."""
         self._require_open(granted_on)
         if self.exemption is not None:
             raise RuleViolation(
                 "accountability.one_exemption", "tolerance was already decided for this case"
             )
-        if effort.registered_on > self.occurred_on:
-            raise RuleViolation(
-                "accountability.reform_registered_in_advance",
-                f"the reform effort was registered on {effort.registered_on}, after what the "
-                f"case is about ({self.occurred_on})",
-            )
-        if not effort.covers(self.cadre_id, self.occurred_on):
-            raise RuleViolation(
-                "accountability.exemption_within_reform",
-                "the cadre is not a participant of the reform effort, or what the case is "
-                "about lies outside the effort's period",
-            )
+        statements = statements or {}
+        for condition in EXEMPTION_RULES[rules_version]["conditions"]:
+            unmet = self._exemption_unmet(condition, effort, decision, statements)
+            if unmet:
+                raise RuleViolation(
+                    f"accountability.{condition}", f"{unmet} (rules {rules_version})"
+                )
         if outcome == "exempted" and self.in_force():
             raise RuleViolation(
                 "accountability.exempted_takes_no_sanction",
                 "measures or handling are in force on this case; an appeal can revoke them",
             )
-        self._exemption_granted(effort.id, outcome, reasons, granted_on)
+        self._exemption_granted(
+            effort.id, outcome, reasons, granted_on,
+            decision and decision["decision_id"],
+            statements.get("no_personal_gain"), statements.get("no_prohibition_broken"),
+            rules_version,
+        )  # fmt: skip
+
+    def _exemption_unmet(
+        self,
+        condition: str,
+        effort: ReformEffort,
+        decision: dict[str, Any] | None,
+        statements: dict[str, dict[str, Any] | None],
+    ) -> str | None:
+        """Why ``condition`` (of ``EXEMPTION_RULES``) is not met, or None when it is."""
+        if condition == "reform_registered_in_advance":
+            if effort.registered_on > self.occurred_on:
+                return (
+                    f"the reform effort was registered on {effort.registered_on}, after what "
+                    f"the case is about ({self.occurred_on})"
+                )
+        elif condition == "exemption_within_reform":
+            if not effort.covers(self.cadre_id, self.occurred_on):
+                return (
+                    "the cadre is not a participant of the reform effort, or what the case is "
+                    "about lies outside the effort's period"
+                )
+        elif condition == "exemption_decision_started_effort":
+            if decision is None:
+                return "decision_id: no major decision behind the mistake is named"
+            if str(effort.id) not in decision["reform_effort_ids"]:
+                return (
+                    f"decision_id: decision {decision['decision_id']} did not start reform "
+                    f"effort {effort.id}"
+                )
+        elif condition == "exemption_decision_before_mistake":
+            if decision["decided_on"] > self.occurred_on:
+                return (
+                    f"decision_id: decision {decision['decision_id']} was taken on "
+                    f"{decision['decided_on']}, after what the case is about ({self.occurred_on})"
+                )
+        elif condition == "exemption_procedure_followed":
+            if decision["missing_steps"]:
+                return (
+                    f"decision_id: decision {decision['decision_id']} did not follow its "
+                    f"procedure: {', '.join(decision['missing_steps'])} not recorded or done "
+                    "after the decision"
+                )
+        else:  # exemption_no_personal_gain, exemption_no_prohibition_broken
+            field = condition.removeprefix("exemption_")
+            statement = statements.get(field)
+            if statement is None:
+                return f"{field}: the discipline commission has not stated it, with its basis"
+            if not statement["holds"]:
+                return f"{field}: the discipline commission states it does not hold"
+        return None
 
     def file_appeal(self, decision_id: UUID, grounds: str, filed_on: date) -> None:
         self._require_open(filed_on)
@@ -406,10 +474,21 @@ class Case(Aggregate):
 
     @event("ExemptionGranted")
     def _exemption_granted(
-        self, reform_effort_id: UUID, outcome: str, reasons: str, granted_on: date
+        self,
+        reform_effort_id: UUID,
+        outcome: str,
+        reasons: str,
+        granted_on: date,
+        decision_id: UUID | None = None,
+        no_personal_gain: dict[str, Any] | None = None,
+        no_prohibition_broken: dict[str, Any] | None = None,
+        rules_version: str = "2026.1",  # those granted before the version was recorded
     ) -> None:
         self.exemption = {"reform_effort_id": reform_effort_id, "outcome": outcome,
-                          "reasons": reasons, "granted_on": granted_on}  # fmt: skip
+                          "reasons": reasons, "granted_on": granted_on,
+                          "decision_id": decision_id, "no_personal_gain": no_personal_gain,
+                          "no_prohibition_broken": no_prohibition_broken,
+                          "rules_version": rules_version}  # fmt: skip
 
     @event("AppealFiled")
     def _appeal_filed(self, decision_id: UUID, grounds: str, filed_on: date) -> None:

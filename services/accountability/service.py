@@ -168,7 +168,12 @@ class AccountabilityService:
 
     @rpc(expected_exceptions=EXPECTED)
     def grant_exemption(self, command: Any) -> dict[str, Any]:
-        return self.accountability.grant_exemption(self._load(contract.GrantExemption, command))
+        payload = self._load(contract.GrantExemption, command)
+        decision = None
+        if payload["decision_id"] is not None:
+            query = {"decision_id": str(payload["decision_id"])}
+            decision = require(self.inspections.get_major_decision, query, "decision_id")
+        return self.accountability.grant_exemption(payload, decision)
 
     @rpc(expected_exceptions=EXPECTED)
     def file_appeal(self, command: Any) -> dict[str, Any]:

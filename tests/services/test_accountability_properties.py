@@ -1,7 +1,8 @@
 """Property: no accountability payload is accepted unless valid, and a refused one leaves no
 trace. Through the service's entrypoints with a real application on SecantusDB; the services
 it asks are stand-ins (nameko's ``worker_factory``): the cadre registry knows one unit and two
-cadres, inspections one finding and one overdue letter, evaluations one annual assessment.
+cadres, inspections one finding, one overdue letter and one major decision (which started the
+reform effort the world registers), evaluations one annual assessment.
 
 The contract is written here from the documented rules, independently of the schemas. A
 method with a rule tying two fields together has two valid payloads ("variants"): one where
@@ -47,7 +48,7 @@ from tests.services.fuzz import READABLE
 from tests.services.support import ACTOR, FixedClock, command
 
 # What the stand-ins know.
-UNIT, CADRE, COLLEAGUE, FINDING, LETTER = (str(uuid4()) for _ in range(5))
+UNIT, CADRE, COLLEAGUE, FINDING, LETTER, DECISION = (str(uuid4()) for _ in range(6))
 ASSESSED_YEAR = 2025
 TODAY = date(2026, 12, 31)
 
@@ -75,16 +76,17 @@ def method_of(variant: str) -> str:
     return variant.split("/")[0]
 
 
+def lookup(what: str, key: str, known: dict[str, dict]) -> Mock:
+    def get(query: dict) -> dict:
+        if query[key] not in known:
+            raise RemoteError("NotFound", f"no {what} with id {query[key]}")
+        return known[query[key]]
+
+    return Mock(side_effect=get)
+
+
 def stand_ins() -> dict[str, Mock]:
     """The cadre registry, inspections and evaluations as the service calls them."""
-
-    def lookup(what: str, key: str, known: dict[str, dict]) -> Mock:
-        def get(query: dict) -> dict:
-            if query[key] not in known:
-                raise RemoteError("NotFound", f"no {what} with id {query[key]}")
-            return known[query[key]]
-
-        return Mock(side_effect=get)
 
     def get_assessment(query: dict) -> dict:
         year = query["year"]
@@ -164,7 +166,9 @@ class World:
             },
             "grant_exemption": {"case_id": self.fresh, "reform_effort_id": self.effort,
                                 "outcome": "exempted", "reasons": "改革探索中的失误，未谋私利",
-                                "granted_on": "2026-03-10"},
+                                "granted_on": "2026-03-10", "decision_id": DECISION,
+                                "no_personal_gain": {"holds": True, "basis": "未谋取私利"},
+                                "no_prohibition_broken": {"holds": True, "basis": "未违禁"}},
             "file_appeal": {"case_id": self.appealed, "decision_id": self.unappealed,
                             "grounds": "有培训通知为证", "filed_on": "2026-03-12"},
             "decide_appeal": {"case_id": self.appealed, "decision_id": self.pending,
@@ -199,7 +203,7 @@ class World:
         for name, values in other_kind.items():
             more[name] = [*more[name], *values]
         codes = {**CONTRACT.codes, **VARIANTS_CODES.get(variant, {})}
-        optional = CONTRACT.optional | set(ABSENT.get(variant, []))
+        optional = CONTRACT.optional | set(ABSENT.get(variant, [])) | RULED.get(variant, set())
         return replace(CONTRACT, codes=codes, optional=optional, more_broken=more)
 
     def breakages(self, variant: str) -> list[tuple[str, str, object]]:
@@ -227,6 +231,11 @@ def build_world(service: AccountabilityService, application: Accountability) -> 
         risk_level="low", participants=[CADRE, COLLEAGUE], registered_on="2026-01-01",
         starts_on="2026-01-01", ends_on="2026-12-31",
     )["reform_effort_id"]  # fmt: skip
+    # the major decision that started it, procedure followed, as inspections answers it
+    started = {"decision_id": DECISION, "decided_on": "2025-12-30", "missing_steps": [],
+               "reform_effort_ids": [effort]}  # fmt: skip
+    service.inspections.get_major_decision = lookup("decision", "decision_id",
+                                                    {DECISION: started})  # fmt: skip
 
     def case() -> str:
         return send("open_case", cadre_id=CADRE, basis=[REPORTED], summary="窗口无人值守",
@@ -337,6 +346,13 @@ CONTRACT = Contract(
 #: Fields a variant's valid payload leaves out, yet breaks by adding them.
 ABSENT = {"impose_measure/talk": ["form"], "decide_appeal/upheld": ["changed_to"],
           "decide_handling/dismissal": ["unit_id", "post", "rank"]}  # fmt: skip
+#: Fields a variant may leave out or null: a rule then refuses it, naming the condition
+#: (tolerance for reform: the decision and the commission's statements, EXEMPTION_RULES).
+RULED = {"grant_exemption": {"decision_id", "no_personal_gain", "no_prohibition_broken"}}
+BROKEN_STATEMENTS = [{"holds": "yes", "basis": "x"}, {"holds": 1, "basis": "x"}, {"holds": True},
+                     {"basis": "x"}, {"holds": True, "basis": ""},
+                     {"holds": True, "basis": "字" * 2001}, {"holds": True, "basis": "x", "y": 1},
+                     True, "true", []]  # fmt: skip
 VARIANTS_CODES = {
     "grant_exemption": {"outcome": EXEMPTIONS},
     "decide_appeal": {"outcome": APPEAL_OUTCOMES},
@@ -346,7 +362,12 @@ VARIANTS_MORE_BROKEN = {
     "impose_measure/talk": {"form": ["circulated_criticism", "talk"]},  # only with accountability
     # a dismissal names no new post
     "decide_handling/dismissal": {"unit_id": [UNIT], "post": ["科员"], "rank": ["staff"]},
-    "grant_exemption": {"outcome": [None, "upheld"]},
+    "grant_exemption": {
+        "outcome": [None, "upheld"],
+        "decision_id": [],
+        "no_personal_gain": BROKEN_STATEMENTS,
+        "no_prohibition_broken": BROKEN_STATEMENTS,
+    },
     "decide_appeal": {
         "outcome": [None, "exempted"],
         "changed_to": BROKEN_CHANGED_TO,

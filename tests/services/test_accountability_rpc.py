@@ -70,6 +70,27 @@ def open_case(rpc, cadre: str, basis: list, **fields) -> str:
     )["case_id"]  # fmt: skip
 
 
+#: The discipline commission's statements tolerance for reform needs (三个区分开来).
+STATED = {
+    "no_personal_gain": {"holds": True, "basis": "经查银行流水，未发现谋取私利"},
+    "no_prohibition_broken": {"holds": True, "basis": "未违反明令禁止的规定"},
+}
+FOLLOWED = [
+    {"step": "risk_assessment", "done_on": "2026-02-20"},
+    {"step": "legality_review", "done_on": "2026-02-24"},
+    {"step": "collective_deliberation", "done_on": "2026-02-26"},
+]
+
+
+def started_by_decision(rpc, effort: str, procedure: list = FOLLOWED, **fields) -> str:
+    """The major decision that started ``effort`` (by default before it, procedure
+    followed), as the inspections service records it."""
+    fields = {"decided_on": "2026-02-27", "reform_effort_ids": [effort], **fields}
+    return rpc.inspections.record_major_decision(
+        command(title="关于实施审批制度改革的决定", procedure=procedure, **fields)
+    )["decision_id"]
+
+
 def test_one_whole_case_reads_back_as_the_ordered_events_of_the_logs(cluster, city, clock) -> None:
     """Finding in an undercover visit, letter, overdue, case, statement, admonishment,
     appeal revoked: the story, from the logs alone."""
@@ -195,9 +216,11 @@ def test_tolerance_for_reform_and_commendation(cluster, city) -> None:
 
     inside = open_case(rpc, city["cadre"], [{"kind": "report", "reference": "举报1"}])
     outside = open_case(rpc, city["colleague"], [{"kind": "report", "reference": "举报2"}])
+    decision = started_by_decision(rpc, effort)
     exempted = rpc.accountability.grant_exemption(
         command(case_id=inside, reform_effort_id=effort, outcome="exempted",
-                reasons="改革探索中出现的失误，未谋私利", granted_on="2026-05-15")
+                reasons="改革探索中出现的失误，未谋私利", granted_on="2026-05-15",
+                decision_id=decision, **STATED)
     )["case"]  # fmt: skip
     assert exempted["exemption"]["outcome"]["zh"] == "免责"
     with pytest.raises(RemoteError) as error:
@@ -208,7 +231,7 @@ def test_tolerance_for_reform_and_commendation(cluster, city) -> None:
     with pytest.raises(RemoteError) as error:
         rpc.accountability.grant_exemption(
             command(case_id=outside, reform_effort_id=effort, outcome="exempted", reasons="x",
-                    granted_on="2026-05-15")
+                    granted_on="2026-05-15", decision_id=decision, **STATED)
         )  # fmt: skip
     assert error.value.value.startswith("accountability.exemption_within_reform")
     assert rpc.accountability.list_cases({"exempted": True})["total"] == 1

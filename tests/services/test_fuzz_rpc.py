@@ -41,8 +41,9 @@ def stack(container_factory_module, rabbit_config_module, mongodb_uri, web_port)
 
 
 def seed(rpc) -> list[str]:
-    """A unit, a cadre, an inspection, a finding, the case the finding opens with a decision,
-    a rectification letter: ids for the mutants to name, so that some reach the domain."""
+    """A unit, a cadre, an inspection, a finding, a rectification letter, a reform effort
+    and the major decision that started it, the case the finding opens with a decision: ids
+    for the mutants to name, so that some reach the domain."""
     day = TODAY.isoformat()
     unit = rpc.cadre_registry.register_unit(command(name="市政务服务中心"))["unit_id"]
     cadre = rpc.cadre_registry.register_cadre(
@@ -68,7 +69,17 @@ def seed(rpc) -> list[str]:
         command(case_id=case, measure="admonishment", reason="离岗", decided_on=day)
     )
     decision = rpc.accountability.get_case({"case_id": case})["decisions"][0]["decision_id"]
-    return [unit, cadre, inspection, finding, letter, case, decision]
+    # a reform effort and the major decision that started it, for tolerance for reform
+    effort = rpc.accountability.register_reform_effort(
+        command(unit_id=unit, title="审批改革", risk_assessment="可控", risk_level="low",
+                participants=[cadre], registered_on="2026-01-05", starts_on="2026-01-05")
+    )["reform_effort_id"]  # fmt: skip
+    steps = ("risk_assessment", "legality_review", "collective_deliberation")
+    started = rpc.inspections.record_major_decision(
+        command(title="关于审批改革的决定", decided_on="2026-01-04", reform_effort_ids=[effort],
+                procedure=[{"step": step, "done_on": "2026-01-03"} for step in steps])
+    )["decision_id"]  # fmt: skip
+    return [unit, cadre, inspection, finding, letter, effort, started, case, decision]
 
 
 def test_every_mutant_gets_a_documented_reply_and_nothing_breaks(stack) -> None:

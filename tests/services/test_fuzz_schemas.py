@@ -11,12 +11,12 @@ from datetime import date
 from uuid import UUID
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from schemas.common import FIRST_DAY, LAST_DAY, load
 from schemas.errors import EXCERPT, MAX_ERRORS, REASON, InvalidCommand, excerpt
-from tests.services.fuzz import METHODS, SERVICES, examples, mutants, rpc_methods
+from tests.services.fuzz import METHODS, SERVICES, examples, mutants, payloads, rpc_methods
 
 pytestmark = pytest.mark.plain  # once, in the plain pass (tests/conftest.py)
 
@@ -180,3 +180,15 @@ def test_an_invalid_command_lists_a_bounded_number_of_reasons() -> None:
     errors = json.loads(str(refused.value))
     assert len(errors) == MAX_ERRORS + 1
     assert errors["_truncated"] == [f"{10_000 - MAX_ERRORS} more reasons not shown"]
+
+
+def test_the_fuzz_names_a_decision_and_states_both_distinctions_in_an_exemption() -> None:
+    """Issue 27 item 6: grant_exemption's payloads carry its new fields, each as a value
+    the schema accepts, sometimes left out or null."""
+    schema = METHODS["accountability", "grant_exemption"]
+    for field in ("decision_id", "no_personal_gain", "no_prohibition_broken"):
+        present = find(payloads(schema, IDS), lambda p, f=field: p.get(f) is not None)
+        assert load(schema, present)[field] is not None
+        find(payloads(schema, IDS), lambda p, f=field: f not in p or p[f] is None)
+    stated = find(payloads(schema, IDS), lambda p: isinstance(p.get("no_personal_gain"), dict))
+    assert set(stated["no_personal_gain"]) == {"holds", "basis"}

@@ -28,6 +28,7 @@ from services.evaluations.service import EvaluationsService
 from services.inspections.service import InspectionsService
 from services.records.service import RecordsService
 from tests.services import refusals_chain as chain
+from tests.services import refusals_exemption as exemption
 from tests.services.agencies import agency_stack, start
 from tests.services.support import RATER_KEY
 from tests.services.test_inspections_rpc import TEAM, wait_for
@@ -224,12 +225,7 @@ def city(stack) -> City:
                            risk_assessment="可控", risk_level="low",
                            participants=[ids["p3"]], registered_on="2026-01-01",
                            starts_on="2026-01-02", ends_on=None)["reform_effort_id"]  # fmt: skip
-    ids["case3"] = c.send("commission", acc, "open_case", cadre_id=ids["p3"], basis=report,
-                          summary="试错", occurred_on="2026-03-01", opened_on="2026-03-05",
-                          record=False)["case_id"]  # fmt: skip
-    c.send("commission", acc, "grant_exemption", case_id=ids["case3"],
-           reform_effort_id=ids["effort"], outcome="exempted", reasons="改革探索",
-           granted_on="2026-03-06")  # fmt: skip
+    exemption.send_exemption(c, ids)
     c.send("org", acc, "commend", cadre_id=ids["c"], kind="commendation", reason="担当",
            commended_on="2026-03-01")  # fmt: skip
     chain.send_chain(c, ids)
@@ -366,6 +362,9 @@ def refusals(city: City, method: str) -> list[tuple[str, str, dict, type, str | 
                       youwei.InvalidCommand, field))  # fmt: skip
     if method in RULES:
         fields, rule = RULES[method](ids)
+        cases.append((f"the rule {rule}", first.who, fresh(payload, **fields),
+                      youwei.RuleViolation, rule))  # fmt: skip
+    for fields, rule in exemption.MORE_RULES.get(method, lambda i: [])(ids):
         cases.append((f"the rule {rule}", first.who, fresh(payload, **fields),
                       youwei.RuleViolation, rule))  # fmt: skip
     return cases

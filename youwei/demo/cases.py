@@ -61,8 +61,23 @@ def reform_efforts(plan: Script) -> None:
                        participants=[Ref(c.key, "cadre_id") for c in participants],
                        registered_on=registered, starts_on=starts,
                        ends_on=on(12, 31) if n % 2 == 0 else None)  # fmt: skip
+        decision = start_reform(plan, n, key, title, registered)
         plan.efforts.append({"key": key, "title": title, "participants": participants,
-                             "starts": starts})  # fmt: skip
+                             "starts": starts, "decision": decision})  # fmt: skip
+
+
+def start_reform(plan: Script, n: int, effort: str, title: str, registered: date) -> str:
+    """The major decision that started a reform effort, taken before its registration and
+    with its procedure followed (科学民主依法决策, each step dated): what tolerance for
+    reform needs of the decision behind a mistake (容错免责)."""
+    decided = registered - timedelta(days=2 + n % 3)
+    return plan.add(f"reform/{n}/decision", "inspections", "record_major_decision",
+                    "中共云岭市委全面深化改革委员会办公室",
+                    title=f"关于实施{title}的决定", decided_on=decided,
+                    procedure=[{"step": "risk_assessment", "done_on": decided - timedelta(days=5)},
+                               {"step": "legality_review", "done_on": decided - timedelta(days=2)},
+                               {"step": "collective_deliberation", "done_on": decided}],
+                    reform_effort_ids=[Ref(effort, "reform_effort_id")])  # fmt: skip
 
 
 def fits(flow: tuple[str, str], cadre: Cadre) -> bool:
@@ -341,6 +356,11 @@ def grant_exemption(
              outcome=outcome,
              reasons=f"失误发生在经备案的“{effort['title']}”中，决策程序合规、未谋取私利、"
                      "积极主动挽回损失，符合容错免责情形。",
+             decision_id=Ref(effort["decision"], "decision_id"),
+             no_personal_gain={"holds": True,
+                               "basis": "经查银行流水和相关事项审批记录，未发现谋取私利"},
+             no_prohibition_broken={"holds": True,
+                                    "basis": "经审查，未违反法律法规和上级明令禁止的规定"},
              granted_on=plan.day(case, opened, at))  # fmt: skip
     plan.facts[f"exemption_{outcome}"].append(case)
     plan.facts["flows"].append((case, "exemption", outcome))

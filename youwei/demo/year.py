@@ -110,7 +110,8 @@ def describe(plan: Plan) -> list[str]:
         f"{counts['accountability.close_case']}",
         "measures " + ", ".join(f"{k} {n}" for k, n in sorted(measures.items())),
         "handlings " + ", ".join(f"{k} {n}" for k, n in sorted(handlings.items())),
-        f"reform efforts {counts['accountability.register_reform_effort']} · exemptions "
+        f"reform efforts {counts['accountability.register_reform_effort']} (each started by a "
+        f"major decision: {counts['inspections.record_major_decision']}) · exemptions "
         f"{counts['accountability.grant_exemption']} · appeals "
         + ", ".join(f"{k} {n}" for k, n in sorted(appeals.items()))
         + f" · commendations {counts['accountability.commend']} · publications "
