@@ -27,9 +27,10 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
         )
         runner = CliRunner()
         args = ["audit", "verify", "--unpinned", "--uri", mongodb_uri, "--database", database]
-        clean = runner.invoke(main, args)
-        assert clean.exit_code == 0, clean.output
+        clean = runner.invoke(main, args)  # intact, but nothing signed yet: exit 3, not ok
+        assert clean.exit_code == 3, clean.output
         assert "registry_events: ok, 3 events, 0 signed checkpoints, head 3" in clean.output
+        assert "NOT SIGNED YET" in clean.output and "NOT VERIFIED: nothing signed" in clean.output
 
         factory.datastore.database["registry_events"].update_one(
             {"position": 2}, {"$set": {"topic": "tests:Forged"}}
