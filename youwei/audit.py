@@ -23,12 +23,12 @@ def database_options(command):
     command = click.option(
         "--database",
         default=lambda: os.environ.get("MONGODB_DATABASE", "youwei"),
-        show_default="youwei",
+        show_default="$MONGODB_DATABASE, else youwei",
     )(command)
     return click.option(
         "--uri",
         default=lambda: os.environ.get("MONGODB_URI", DEFAULT_URI),
-        show_default=DEFAULT_URI,
+        show_default=f"$MONGODB_URI, else {DEFAULT_URI}",
     )(command)
 
 
