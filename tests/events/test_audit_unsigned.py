@@ -136,3 +136,16 @@ def test_checkpoint_tries_every_log_and_reports_each_refusal(database, key_file,
     assert f"{LOG}: REFUSED: " in result.output
     assert "zother_events: signed position 1" in result.output
     assert f"1 log(s) refused: {LOG}" in result.output
+
+
+def test_verify_export_counts_every_verdict_line(database, city, tmp_path) -> None:
+    """A broken export checked without --trust printed two verdict lines (BROKEN, NOT
+    VERIFIED) and "1 problem(s)"."""
+    exported = tmp_path / "export"
+    export(database, exported, city)
+    (exported / "keys.json").write_text("[]")  # its digest no longer matches
+    result = standalone(exported)
+    verdicts = [line for line in result.stdout.splitlines()
+                if line.startswith(("BROKEN", "NOT VERIFIED"))]  # fmt: skip
+    assert result.returncode == 1 and len(verdicts) >= 2, result.stdout
+    assert result.stdout.endswith(f"{len(verdicts)} problem(s)\n"), result.stdout
