@@ -82,3 +82,11 @@ def test_the_demos_help_names_the_year_it_loads() -> None:
 
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0 and f"synthetic year ({YEAR})" in " ".join(result.output.split())
+
+
+def test_audit_help_shows_the_database_variables_as_defaults() -> None:
+    """--help showed mongodb://127.0.0.1:27017 as the default while MONGODB_URI was used."""
+    for command in (["verify"], ["witness"], ["history"]):
+        shown = " ".join(CliRunner().invoke(main, ["audit", *command, "--help"]).output.split())
+        assert "$MONGODB_URI, else mongodb://127.0.0.1:27017" in shown, shown
+        assert "$MONGODB_DATABASE, else youwei" in shown, shown

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from uuid import uuid4
 
+import pytest
 from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 
@@ -24,6 +25,7 @@ from tests.events.test_audit_forgeries import city, kid
 from youwei.cli import main
 
 __all__ = ["city", "database", "key_file"]  # the fixtures, imported
+pytestmark = pytest.mark.plain  # the command line and files: once, in the plain pass
 
 
 def verify(database, *args: str):
