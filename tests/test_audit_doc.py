@@ -2,7 +2,7 @@
 order, in one shell, from a folder laid out as the repository's (``.venv``, ``scripts``,
 ``.local/audit-signing-key.pem``) against a small city recorded in the test's database
 (``MONGODB_URI`` and ``MONGODB_DATABASE``, as the guide says). The guide finds ``$CADRE``,
-the liaison of docs/rpc.md's examples, from the name and unit a published record shows. The
+the liaison of docs/rpc.md's examples, from the public id of what was published. The
 ``curl`` of the public page is not run: it needs the records service's web server."""
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def test_the_guides_commands_run_as_written(mongodb_uri, tmp_path) -> None:
     assert f"manifest signed by the city's key {key_id}" in out
     assert "manifest signed by your key" in out and "manifest unsigned" in out
     assert out.count("clean\n") == 2
-    assert f"\n{names['liaison']}\n" in out, "the guide found the liaison's id from a record"
+    assert f"\n{names['liaison']}\n" in out, "the guide found the liaison's id from its honour"
     assert "  against the export audit-export (exported " in out
     assert "  against the checkpoints held in my-export/checkpoints.jsonl: held " in out
     assert "陈刚 on 2026-05-25: NOT eligible for promotion" in out

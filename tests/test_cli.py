@@ -27,9 +27,10 @@ def test_audit_verify_reports_a_clean_log_and_a_broken_one(mongodb_uri) -> None:
         )
         runner = CliRunner()
         args = ["audit", "verify", "--unpinned", "--uri", mongodb_uri, "--database", database]
-        clean = runner.invoke(main, args)
-        assert clean.exit_code == 0, clean.output
+        clean = runner.invoke(main, args)  # intact, but nothing signed yet: exit 3, not ok
+        assert clean.exit_code == 3, clean.output
         assert "registry_events: ok, 3 events, 0 signed checkpoints, head 3" in clean.output
+        assert "NOT SIGNED YET" in clean.output and "NOT VERIFIED: nothing signed" in clean.output
 
         factory.datastore.database["registry_events"].update_one(
             {"position": 2}, {"$set": {"topic": "tests:Forged"}}
@@ -84,3 +85,11 @@ def test_the_demos_help_names_the_year_it_loads() -> None:
 
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0 and f"synthetic year ({YEAR})" in " ".join(result.output.split())
+
+
+def test_audit_help_shows_the_database_variables_as_defaults() -> None:
+    """--help showed mongodb://127.0.0.1:27017 as the default while MONGODB_URI was used."""
+    for command in (["verify"], ["witness"], ["history"]):
+        shown = " ".join(CliRunner().invoke(main, ["audit", *command, "--help"]).output.split())
+        assert "$MONGODB_URI, else mongodb://127.0.0.1:27017" in shown, shown
+        assert "$MONGODB_DATABASE, else youwei" in shown, shown

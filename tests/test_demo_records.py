@@ -45,6 +45,10 @@ def test_the_demo_year_fills_the_records_and_its_history_shows_causes(
         published = wait_for(lambda: (p := rpc.records.public_records({"page_size": 200}))
                              ["total"] and p)  # fmt: skip
         assert all(r["cadre_name"] and r["decision"] for r in published["records"])
+        # every commendation the small year publishes is on the honour roll (docs/audit.md's
+        # citizen takes an honour's proof)
+        honours = len(plan.commands("publish_commendation"))
+        assert honours and wait_for(lambda: rpc.records.honour_roll({})["total"] == honours)
         file = rpc.records.personnel_file({"cadre_id": cadre, "as_of": "2026-12-31"})
         assert file["posting"]["status"]["code"] == "dismissed"
         assert {"dismissal_no_leading_post", "dismissal_not_above_former_level"} <= {

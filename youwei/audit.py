@@ -23,12 +23,12 @@ def database_options(command):
     command = click.option(
         "--database",
         default=lambda: os.environ.get("MONGODB_DATABASE", "youwei"),
-        show_default="youwei",
+        show_default="$MONGODB_DATABASE, else youwei",
     )(command)
     return click.option(
         "--uri",
         default=lambda: os.environ.get("MONGODB_URI", DEFAULT_URI),
-        show_default=DEFAULT_URI,
+        show_default=f"$MONGODB_URI, else {DEFAULT_URI}",
     )(command)
 
 
@@ -72,13 +72,22 @@ def private_key(key_file: str | None):
         raise click.ClickException(str(error)) from error
 
 
-def report(verdicts, pinned: bool) -> bool:
-    """Print each log's verdict and what each thing held covered of it; True if all are
-    clean. Without a pinned key an ok says so: it proves nothing against replaced keys."""
-    clean = True
+#: The exit status of a verification that found nothing wrong but nothing signed by the
+#: pinned key to vouch for it (1 is a break, 2 a usage error).
+NOTHING_SIGNED_EXIT = 3
+
+
+def report(verdicts, pinned: bool, live: bool = False) -> tuple[bool, list[str]]:
+    """Print each log's verdict and what each thing held covered of it; whether all are
+    clean, and (``live``) the logs with events but no checkpoint signed by a trusted key.
+    Without a pinned key an ok says so: it proves nothing against replaced keys."""
+    clean, unsigned = True, []
     for verdict in verdicts:
         if verdict.ok:
             unpinned = "" if pinned else " (UNPINNED: keys trusted on first use)"
+            if live and verdict.events_checked and not verdict.checkpoints_checked:
+                unsigned.append(verdict.log)
+                unpinned += " NOT SIGNED YET: no checkpoint signed by the pinned key"
             click.echo(
                 f"{verdict.log}: ok, {verdict.events_checked} events, "
                 f"{verdict.checkpoints_checked} signed checkpoints, "
@@ -90,7 +99,16 @@ def report(verdicts, pinned: bool) -> bool:
             click.echo(f"{verdict.log}: BROKEN {first.where}: {first.reason}")
         for covered in verdict.witnessed:
             click.echo(f"  {covered}")
-    return clean
+    return clean, unsigned
+
+
+def nothing_signed(unsigned: list[str]) -> None:
+    """Say that the logs ``unsigned`` are vouched for by no signature yet, and exit 3."""
+    click.echo(f"NOT VERIFIED: nothing signed by the pinned key yet in {', '.join(unsigned)}: "
+               "their chains hold, but no checkpoint vouches for them. Wait for the first "
+               "checkpoint (every AUDIT_CHECKPOINT_SECONDS, 5 minutes by default) or sign "
+               "now: youwei audit checkpoint")  # fmt: skip
+    sys.exit(NOTHING_SIGNED_EXIT)
 
 
 def unpinned_verdict(trust: str | None, unpinned: bool) -> bool:
@@ -113,7 +131,8 @@ def audit() -> None:
 
 def load_held(paths: tuple[Path, ...]) -> list:
     """What each of ``paths`` holds (checkpoints or an export), as witnesses; a usage
-    error if one is unreadable or holds nothing."""
+    error if one is unreadable. One that holds nothing (a records.json saved before the
+    first checkpoint) is said so, and checks nothing."""
     from events.audit.witness import HeldProblem
     from events.audit.witness import load_held as load
 
@@ -124,8 +143,9 @@ def load_held(paths: tuple[Path, ...]) -> list:
         except HeldProblem as error:
             raise click.BadParameter(str(error), param_hint="--against") from error
         if not one.logs:
-            raise click.BadParameter(f"{path} holds no checkpoints and no events",
-                                     param_hint="--against")  # fmt: skip
+            click.echo(f"against {path}: holds nothing (no checkpoints and no events, as "
+                       "a records.json saved before the first checkpoint): it checks "
+                       "nothing")  # fmt: skip
         held.append(one)
     return held
 
@@ -186,9 +206,11 @@ def verify(
             verdicts.append(verifier.verify_log(db, name, bar.update, trust, held))
     client.close()
     missing = held_logs_missing(held, names, log_names)
-    clean = report(verdicts, trust is not None) and not missing
-    if unpinned_verdict(trust, unpinned) or not clean:
+    clean, unsigned = report(verdicts, trust is not None, live=True)
+    if unpinned_verdict(trust, unpinned) or not clean or missing:
         sys.exit(1)
+    if unsigned:
+        nothing_signed(unsigned)
 
 
 def held_logs_missing(held, names, only) -> list[str]:
@@ -210,7 +232,7 @@ def verify_export_dir(
     exporter: str | None,
     unpinned: bool,
 ) -> None:
-    from events.audit.export import ExportProblem, verify_export
+    from events.audit.export import NOTHING_SIGNED, ExportProblem, verify_export
 
     try:
         manifest = json.loads((directory / "manifest.json").read_text())
@@ -229,11 +251,13 @@ def verify_export_dir(
         sys.exit(1)
     for problem in problems:
         click.echo(f"export BROKEN: {problem}")
-    clean = report(verdicts, trust is not None) and not problems
+    clean = report(verdicts, trust is not None)[0] and not problems
     for note in notes:
-        click.echo(f"note: {note}")
+        click.echo(note if note == NOTHING_SIGNED else f"note: {note}")
     if unpinned_verdict(trust, unpinned) or not clean:
         sys.exit(1)
+    if NOTHING_SIGNED in notes:
+        sys.exit(NOTHING_SIGNED_EXIT)
 
 
 @audit.command()
@@ -242,7 +266,8 @@ def verify_export_dir(
 @database_options
 def checkpoint(log_names, key_file, uri: str, database: str) -> None:
     """Sign each log's head now (the services also do it every AUDIT_CHECKPOINT_SECONDS),
-    refusing a head that does not extend the last one this key file signed."""
+    refusing a head that does not extend the last one this key file signed. Every log is
+    tried; exit 1 if any was refused."""
     from events.audit.checkpoints import SignedHeads, SigningKeyError, sign_head
     from events.audit.verify import logs
 
@@ -250,18 +275,24 @@ def checkpoint(log_names, key_file, uri: str, database: str) -> None:
     heads_file = os.environ.get("AUDIT_SIGNED_HEADS_FILE")
     signed_heads = SignedHeads(heads_file) if heads_file else SignedHeads.beside(key_file)
     client, db = connect(uri, database)
+    refused = []
     try:
         for name in list(log_names) or logs(db):
-            signed = sign_head(db, private, name, signed_heads)
+            try:
+                signed = sign_head(db, private, name, signed_heads)
+            except SigningKeyError as error:
+                refused.append(name)
+                click.echo(f"{name}: REFUSED: {error}")
+                continue
             if signed is None:
                 click.echo(f"{name}: head already signed (or empty)")
             else:
                 click.echo(f"{name}: signed position {signed['position']} {signed['hash']} "
                            f"with key {signed['key_id']}")  # fmt: skip
-    except SigningKeyError as error:
-        raise click.ClickException(str(error)) from error
     finally:
         client.close()
+    if refused:
+        raise click.ClickException(f"{len(refused)} log(s) refused: {', '.join(refused)}")
 
 
 @audit.command()
@@ -365,35 +396,68 @@ def timezone_option(command):
     )(command)
 
 
+def public_ids(kind: str, originator: str, version: int, data: dict) -> list[str]:
+    """The public ids (the page's ``record_id``, an honour's id) an event published."""
+    from services.records.projections import honour_id, public_record_id
+
+    if kind == "case_published":
+        return [public_record_id(data["publication_id"], d) for d in data["decision_ids"]]
+    if kind == "commendation_published":
+        return [honour_id(originator, version)]
+    return []
+
+
 @audit.command()
-@click.argument("cadre_id")
+@click.argument("cadre_id", required=False)
+@click.option("--record", "record_id", help="Instead of CADRE_ID: a public record's or "
+              "honour's id (record_id on the page): the cadre it names.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of lines.")
 @timezone_option
 @database_options
-def history(cadre_id: str, as_json: bool, timezone: str, uri: str, database: str) -> None:
+def history(cadre_id, record_id, as_json: bool, timezone: str, uri: str, database: str) -> None:
     """Everything about a cadre across every log, by time recorded: each event's kind, the
     record it belongs to (a decision's case), what it decided, the dates it carries, the
     rule it brought into play, who sent which command, and what caused it. CADRE_ID with
-    hyphens or as 32 hex digits; a name is refused, with the ids of the cadres so named."""
-    from events.audit.history import cadres_named, describe, is_id
+    hyphens or as 32 hex digits, or --record with a published record's id; a name is
+    refused, with the ids of the cadres so named and their unit and post now and when
+    registered."""
+    from events.audit.history import cadres_named, describe, is_id, published_cadre
     from events.audit.history import history as read_history
     from events.audit.verify import logs
     from youwei.asof import annotate
 
+    if (cadre_id is None) == (record_id is None):
+        raise click.UsageError("give CADRE_ID or --record RECORD_ID (one of them)")
     client, db = connect(uri, database)
-    if not is_id(cadre_id):
+    if record_id is not None:
+        found = published_cadre(db, record_id, public_ids)
+        if found is None:
+            client.close()
+            click.echo(f"no publication in the accountability log has the public id "
+                       f"{record_id}", err=True)  # fmt: skip
+            sys.exit(1)
+        cadre_id, where = found
+        click.echo(f"record {record_id}: {where['type']} at {where['log']}:{where['position']}, "
+                   f"cadre {cadre_id}")  # fmt: skip
+    elif not is_id(cadre_id):
         named = cadres_named(db, cadre_id)
         client.close()
         click.echo(f"{cadre_id!r} is not a cadre's id: give an id (names are not unique); "
                    f"{len(named)} cadre(s) registered under that name", err=True)  # fmt: skip
-        for cadre in named:
-            click.echo(f"{cadre['cadre_id']}  {cadre['name']}  {cadre['unit'] or '?'}  "
-                       f"{cadre['post'] or '?'}  registered {cadre['registered_on']}")  # fmt: skip
+        for c in named:
+            click.echo(f"{c['cadre_id']}  {c['name']}  {c['unit'] or '?'}  {c['post'] or '?'}  "
+                       f"registered {c['registered_on']} as {c['registered_unit'] or '?'} "
+                       f"{c['registered_post'] or '?'}")  # fmt: skip
         sys.exit(2)
     total = sum(db[name].estimated_document_count() for name in logs(db))
     with click.progressbar(length=total, label="reading the logs", file=sys.stderr) as bar:
         events = annotate(read_history(db, cadre_id, bar.update))
     client.close()
+    for event in events:
+        ids = public_ids(event["type"], event["originator_id"], event["originator_version"],
+                         event["data"])  # fmt: skip
+        if ids:
+            event["public_ids"] = ids
     if as_json:
         click.echo(json.dumps(events, ensure_ascii=False, indent=1))
     else:

@@ -98,8 +98,11 @@ def record_proof(leaf_id: str | None, since: tuple[int, ...], uri: str, database
 def witness(key_file: str, trust: str, state: Path | None, uri: str, database: str) -> None:
     """Co-sign the city's latest tree head as a witness (for example the provincial
     discipline commission), only if the city's pinned key signed it and it extends the head
-    this witness co-signed last, kept in --state outside the city's database. Exit 1, and
-    co-sign nothing, if it does not."""
+    this witness co-signed last, kept in --state outside the city's database. The
+    co-signature is written into the city's database (--uri, --database): it needs read
+    access to audit_keys, transparency_leaves and transparency_heads, and write access to
+    transparency_heads.
+    Exit 1, and co-sign nothing, if it does not."""
     from events.audit.transparency import TransparencyLog, TreeProblem
 
     private = private_key(key_file)

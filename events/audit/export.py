@@ -252,7 +252,7 @@ def verify_export(
         lines = _lines(_inside(directory, entry["file"]), digest)
         documents = (event_document(line) for line in lines)
         check = CheckpointCheck(checkpoints, trusted)
-        witnesses = [one.check(log) for one in held]
+        witnesses = [one.check(log, "the export's chain") for one in held]
         verdict = check_chain(log, documents, entry["head"], progress, check, witnesses)
         if verdict.ok and digest.hexdigest() != entry["sha256"]:
             problem = Break(0, f"{entry['file']} differs from the digest in the manifest")
@@ -262,7 +262,18 @@ def verify_export(
         for log in sorted(one.logs - set(log_entries)):
             if not only or log in only:
                 problems.append(f"{one.description} holds log {log}, which the export lacks")
+    city_signed = any(note.startswith(MANIFEST_SIGNED) for note in notes)
+    if not city_signed and not any(v.checkpoints_checked for v in verdicts):
+        notes.append(NOTHING_SIGNED)
     return problems, verdicts
+
+
+#: A note of ``verify_export``: neither the manifest nor any checkpoint in the export is
+#: signed by a trusted key, so nothing vouches for the export, however well it chains.
+NOTHING_SIGNED = ("NOT VERIFIED: nothing signed by the pinned key: the manifest is not "
+                  "signed by it and no checkpoint in the export is (what you hold vouches "
+                  "only for what it held)")  # fmt: skip
+MANIFEST_SIGNED = "manifest signed by the trusted key"
 
 
 def _signature_problems(
@@ -285,10 +296,10 @@ def _signature_problems(
     if kid in trusted:
         public = trusted[kid].public_key
         if trust is None:
-            notes.append(f"manifest signed by key {kid}, trusted on first use: no key pinned, "
+            notes.append(f"{MANIFEST_SIGNED} {kid}, trusted on first use: no key pinned, "
                          "nothing shows it is the city's")  # fmt: skip
         else:
-            notes.append(f"manifest signed by the city's key {kid}, linked to the pinned key "
+            notes.append(f"{MANIFEST_SIGNED} {kid} (the city's), linked to the pinned key "
                          f"{trust}")  # fmt: skip
     elif kid is not None and kid == exporter and signature.get("public_key"):
         public = signature["public_key"]

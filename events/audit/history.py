@@ -35,6 +35,8 @@ DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 RECORDS = {"case": "case", "finding": "finding", "rectification_letter": "letter",
            "commendation": "commendation", "inspection": "inspection",
            "responsibility": "task", "reform_effort": "reform effort"}  # fmt: skip
+#: The registry's events after which a cadre holds no post.
+POST_ENDED = ("cadre_dismissed", "cadre_ordered_to_resign", "cadre_dismissed_from_service")
 #: What an auditor asks first of a decision, an appeal, an exposure, a finding, a review.
 FACTS = ("decision_type", "kind", "form", "outcome", "accepted", "situation", "cadre_type",
          "typical", "risk_level", "year")  # fmt: skip
@@ -59,26 +61,62 @@ def is_id(value: str) -> bool:
 
 def cadres_named(database: Database, name: str) -> list[dict[str, Any]]:
     """The cadres the registry's log registered under ``name`` (erased names are gone), with
-    their ids, units and posts: a name is not unique, an id is."""
+    their ids, their unit and post now (after transfers, appointments, demotions …) and at
+    registration: a name is not unique, an id is."""
     coder = transcoder()
     sealer = Sealer(PersonalKeys(database), coder)
     log = LOGS["cadre_registry"]
     head = database[HEADS_COLLECTION].find_one({"_id": log}) or {"position": 0}
     units: dict[str, str] = {}
-    found = []
+    found: dict[str, dict[str, Any]] = {}
     for document in stored_documents(database, log, head["position"]):
-        kind = event_type(document["topic"])
-        if kind not in ("unit_registered", "cadre_registered"):
+        kind, originator = event_type(document["topic"]), str(document["originator_id"])
+        if kind != "unit_registered" and kind != "cadre_registered" and originator not in found:
             continue
         state = sealer.open(coder.decode(document["state"]))
         if kind == "unit_registered":
-            units[str(document["originator_id"])] = state.get("name")
-        elif state.get("name") == name.strip():
-            unit = str(state.get("unit_id"))
-            found.append({"cadre_id": str(document["originator_id"]), "name": state["name"],
-                          "unit": units.get(unit, unit), "post": state.get("post"),
-                          "registered_on": plain(state.get("effective_date"))})  # fmt: skip
-    return found
+            units[originator] = state.get("name")
+        elif kind == "cadre_registered" and state.get("name") == name.strip():
+            unit = units.get(str(state.get("unit_id")), str(state.get("unit_id")))
+            found[originator] = {"cadre_id": originator, "name": state["name"],
+                                 "unit": unit, "post": state.get("post"),
+                                 "registered_unit": unit, "registered_post": state.get("post"),
+                                 "registered_on": plain(state.get("effective_date"))}  # fmt: skip
+        elif originator in found and kind.startswith("cadre_"):
+            if state.get("unit_id") is not None:
+                unit = str(state["unit_id"])
+                found[originator]["unit"] = units.get(unit, unit)
+            if state.get("post") is not None:
+                found[originator]["post"] = state["post"]
+            if kind in POST_ENDED:  # no post now: what ended it
+                found[originator]["post"] = f"({kind.removeprefix('cadre_')})"
+    return list(found.values())
+
+
+def published_cadre(
+    database: Database, public_id: str, ids: Callable[[str, str, int, dict], list[str]]
+) -> tuple[str, dict[str, Any]] | None:
+    """The cadre a public record or honour (``public_id``, as the page shows it) names, and
+    where it was published (``log``, ``position``): ``ids(kind, originator, version,
+    data)`` gives the public ids an event published, which are one-way (the records
+    service's), so each publication is tried."""
+    coder = transcoder()
+    log = LOGS["accountability"]
+    head = database[HEADS_COLLECTION].find_one({"_id": log}) or {"position": 0}
+    cadres: dict[str, str] = {}  # a case → its cadre
+    wanted = canonical_id(public_id)
+    for document in stored_documents(database, log, head["position"]):
+        kind, originator = event_type(document["topic"]), str(document["originator_id"])
+        if kind not in ("case_opened", "case_published", "commendation_published"):
+            continue
+        data = {k: plain(v) for k, v in coder.decode(document["state"]).items()}
+        if kind == "case_opened":
+            cadres[originator] = str(data.get("cadre_id"))
+        elif wanted in ids(kind, originator, document["originator_version"], data):
+            cadre = str(data["cadre_id"]) if data.get("cadre_id") else cadres.get(originator)
+            if cadre is not None:
+                return cadre, {"log": log, "position": document["position"], "type": kind}
+    return None
 
 
 def positions_of(database: Database, event_ids: set[str]) -> dict[str, str]:
@@ -153,6 +191,7 @@ def history(
                     "event_id": str(event_id(log, document["position"])),
                     "type": kind,
                     "originator_id": originator,
+                    "originator_version": document["originator_version"],
                     "data": data,
                 }
                 if kind in ACCESS_TYPES:  # the access record: no command, the broker's agency
@@ -190,6 +229,8 @@ def facts(event: dict[str, Any]) -> str:
         found.append(f"decision {data['decision_id']}")
     if data.get("publication_id"):
         found.append(f"publication {data['publication_id']}")
+    for public in event.get("public_ids") or ():
+        found.append(f"public id {public}")
     for name in FACTS:
         value = data.get(name)
         if isinstance(value, dict) and value.get("grade"):  # an assessment's outcome

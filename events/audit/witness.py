@@ -38,12 +38,14 @@ class Held:
     def logs(self) -> set[str]:
         return set(self.checkpoints) | set(self.export_logs)
 
-    def check(self, log: str) -> WitnessCheck:
+    def check(self, log: str, chain: str = "today's chain") -> WitnessCheck:
+        """A walk of what this holds of ``log`` beside ``chain`` (how messages name the
+        chain checked: today's, or an export's)."""
         lines = None
         if log in self.export_logs and self.export is not None:
             lines = _export_hashes(self.export / self.export_logs[log])
         held = sorted(self.checkpoints.get(log, []), key=lambda c: c["position"])
-        return WitnessCheck(self.description, held, lines)
+        return WitnessCheck(self.description, held, lines, chain)
 
 
 def _export_hashes(path: Path) -> Iterator[tuple[int, str]]:
@@ -91,7 +93,8 @@ def load_held(path: Path) -> Held:
             except ValueError as error:
                 raise HeldProblem(f"{path} is neither JSON nor JSON Lines: {error}") from None
         if isinstance(document, dict) and "integrity" in document:  # records.json
-            document = (document["integrity"] or {}).get("checkpoints")
+            # saved before the first checkpoint: it holds nothing, which the verdict says
+            document = (document["integrity"] or {}).get("checkpoints") or []
         elif isinstance(document, dict) and document.get("log") is not None:
             document = [document]
         elif isinstance(document, dict):
@@ -119,40 +122,45 @@ class WitnessCheck:
         description: str,
         checkpoints: list[dict[str, Any]],
         lines: Iterator[tuple[int, str]] | None,
+        chain: str = "today's chain",
     ) -> None:
         self.description = description
+        self.chain, self.whose = chain, chain.removesuffix(" chain")
         self.checkpoints = checkpoints
         self.lines = lines
         self.line = next(lines, None) if lines is not None else None
         self.index = 0
         self.agreed = 0  # the last position at which a held hash agreed
         self.held_count = 0  # held checkpoints met on today's chain
-        self.lines_met = 0  # held event hashes met on today's chain
+        self.lines_read = 0  # held event hashes read so far, agreeing or not
         self.parted_after: int | None = None  # set with a problem: the histories part after it
 
     def covered(self) -> str:
-        """What this held and how far it agreed with today's chain, for the report."""
-        held = []
+        """What this held (all of it, also past a break) and how far it agreed with the
+        chain, for the report."""
+        held, last = [], max([c["position"] for c in self.checkpoints] + [self.agreed])
         if self.lines is not None:
-            held.append(f"{self.lines_met} event hashes")
+            count, self.lines_read = self.lines_read, 0
+            while self.line is not None:  # the rest, unread after a break
+                count, last = count + 1, max(last, self.line[0])
+                self.line = next(self.lines, None)
+            held.append(f"{count} event hashes")
         held.append(f"{len(self.checkpoints)} checkpoints")
         if self.lines is None and not self.checkpoints:
             return f"against {self.description}: holds nothing of this log"
-        last = max([c["position"] for c in self.checkpoints] + [self.agreed])
         return (f"against {self.description}: held {' and '.join(held)} up to position "
-                f"{last}; today's chain agrees up to position {self.agreed}")  # fmt: skip
+                f"{last}; {self.chain} agrees up to position {self.agreed}")  # fmt: skip
 
     def at(self, position: int, stored_hash: str) -> str | None:
         while self.line is not None and self.line[0] <= position:
             held_position, held_hash = self.line
-            self.line = next(self.lines, None)
+            self.line, self.lines_read = next(self.lines, None), self.lines_read + 1
             if held_position == position and held_hash != stored_hash:
                 self.parted_after = position - 1
-                return (f"{self.description} has hash {held_hash} here, today's chain has "
+                return (f"{self.description} has hash {held_hash} here, {self.chain} has "
                         f"{stored_hash}: the histories part at position {position}")  # fmt: skip
             if held_position == position:
                 self.agreed = position
-                self.lines_met += 1
         while self.index < len(self.checkpoints):
             checkpoint = self.checkpoints[self.index]
             if checkpoint["position"] > position:
@@ -162,7 +170,7 @@ class WitnessCheck:
                 self.parted_after = self.agreed
                 return (
                     f"{_named(checkpoint)} in {self.description} says hash "
-                    f"{checkpoint['hash']}, today's chain has {stored_hash}: the histories "
+                    f"{checkpoint['hash']}, {self.chain} has {stored_hash}: the histories "
                     f"part after position {self.agreed}, at or before {position}"
                 )
             self.agreed = position
@@ -174,15 +182,15 @@ class WitnessCheck:
         if self.line is not None:
             return last_position + 1, (
                 f"{self.description} holds events up to at least position {self.line[0]}, "
-                f"today's log ends at {last_position}: the histories part at position "
+                f"{self.whose} log ends at {last_position}: the histories part at position "
                 f"{last_position + 1} (events removed)"
             )
         if self.index < len(self.checkpoints):
             checkpoint = self.checkpoints[self.index]
             return last_position + 1, (
                 f"{_named(checkpoint)} in {self.description} covers position "
-                f"{checkpoint['position']}, today's log ends at {last_position}: the histories "
-                f"part after position {last_position} (events removed)"
+                f"{checkpoint['position']}, {self.whose} log ends at {last_position}: the "
+                f"histories part after position {last_position} (events removed)"
             )
         return None
 
@@ -193,6 +201,6 @@ class WitnessCheck:
             if signature and signature not in signatures:
                 return checkpoint["position"], (
                     f"{_named(checkpoint)} in {self.description} is no longer among "
-                    "today's checkpoints: checkpoints were dropped"
+                    f"{self.whose} checkpoints: checkpoints were dropped"
                 )
         return None

@@ -179,9 +179,34 @@ def test_history_refuses_a_name_and_lists_the_cadres_so_named(mongodb_uri, world
     assert "2 cadre(s) registered under that name" in result.stderr
     listed = {line.split()[0]: line for line in result.stdout.splitlines()}
     [first] = set(listed) - {names["namesake"]}  # docs/rpc.md's 王芳 (its `cadre`, reused)
-    assert "王芳  市发改委  局长  registered 2026-01-05" in listed[first]
-    assert "王芳  玉溪市  副秘书长  registered 2026-02-01" in listed[names["namesake"]]
+    # unit and post now (the first was transferred, demoted, then dismissed), and when
+    # registered: the list showed only the latter
+    assert "王芳  玉溪市  (dismissed)  registered 2026-01-05 as 市发改委 局长" in listed[first]
+    assert ("王芳  玉溪市  副秘书长  registered 2026-02-01 as 玉溪市 副秘书长"
+            in listed[names["namesake"]])  # fmt: skip
     assert history_lines(mongodb_uri, database, first)  # each id gives its own timeline
+
+
+def test_history_goes_from_a_published_records_id_to_its_cadre(mongodb_uri, world) -> None:
+    """The page's record_id (an honour's id) led nowhere: `audit history --record ID` finds
+    the cadre it names, and history shows each publication's public id."""
+    database, names = world
+    [honour] = names["n"].rpc.records.honour_roll({"q": "陈刚"})["honours"]
+    where = ["--uri", mongodb_uri, "--database", database]
+    result = CliRunner().invoke(main, ["audit", "history", "--record", honour["honour_id"],
+                                       *where])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"record {honour['honour_id']}: commendation_published at "
+                            "accountability_events:")  # fmt: skip
+    assert first.endswith(f", cadre {names['liaison']}")
+    assert f"public id {honour['honour_id']}" in result.stdout
+    unknown = CliRunner().invoke(main, ["audit", "history", "--record", str(uuid.uuid4()),
+                                        *where])  # fmt: skip
+    assert unknown.exit_code == 1 and "no publication" in unknown.stderr
+    both = CliRunner().invoke(main, ["audit", "history", names["liaison"], "--record",
+                                     honour["honour_id"], *where])  # fmt: skip
+    assert both.exit_code == 2
 
 
 def test_replay_cites_causes_by_log_and_position_as_history_does(mongodb_uri, world) -> None:

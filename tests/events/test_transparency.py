@@ -298,6 +298,41 @@ class TransparencyLogCase(FreshDatabase):
         code, out = self.verify(named)
         assert code == 1 and "cadre_name: shown, but the proof gives no salt" in out, out
 
+    def test_a_field_withheld_from_a_proof_is_reported_not_passed(self) -> None:
+        """A proof with its summary removed ended verified with "ok: summary: not shown", as
+        if a check had passed: a withheld field is reported as such; only the committed
+        fields may be withheld, any other field left out is refused."""
+        self.publish([1, 2])
+        path = self.proof_file("proof.json", 2)
+        withheld = self.edited(path, lambda p: p["record"].pop("summary"))
+        code, out = self.verify(withheld)
+        assert code == 0 and "WITHHELD: summary: not shown" in out, out
+        assert "ok: summary" not in out
+        shown = next(f for f in json.loads(path.read_text())["leaf"]["shown"] if f != "kind")
+        code, out = self.verify(self.edited(path, lambda p: p["record"].pop(shown)))
+        assert code == 1 and "REFUSED" in out, out
+
+    def test_shown_compares_the_proofs_record_with_the_page(self) -> None:
+        """verify-record checked the proof's own record against the leaf only: a page that
+        showed something else still ended verified. --shown compares them."""
+        self.publish([1, 2])
+        path = self.proof_file("proof.json", 2)
+        page = self.folder / "records.json"
+        page.write_text(json.dumps({"records": [record(1), record(2)]}, ensure_ascii=False))
+        code, out = self.verify(path, "--shown", str(page))
+        assert code == 0 and f"ok: the proof's record is the one {page} shows" in out, out
+        page.write_text(json.dumps({"records": [{**record(2), "unit": "某局"}]}))
+        code, out = self.verify(path, "--shown", str(page))
+        assert code == 1 and f"REFUSED: {page} shows unit = '某局'" in out, out
+        page.write_text(json.dumps({"records": [record(1)]}))
+        code, out = self.verify(path, "--shown", str(page))
+        assert code == 1 and f"REFUSED: {page} shows no record r2" in out, out
+
+    def test_verify_records_trust_help_does_not_send_the_citizen_to_the_page(self) -> None:
+        done = subprocess.run([sys.executable, str(VERIFY_RECORD), "--help"],
+                              capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        assert "does not control" in done.stdout and "not today's page" in done.stdout
+
 
 def _tempdir():
     import tempfile

@@ -136,7 +136,7 @@ def test_an_erased_cadre_is_gone_from_logs_projections_exports_and_rebuilds(
     assert record["summary"] is None  # the published text may name the cadre: withheld too
     # the record's proof still verifies; nothing can confirm the name against its leaf now
     after = published_record_proof(mongodb_uri, database.name, signing, tmp_path / "after.json")
-    assert "ok: cadre_name: not shown (erased or withheld)" in after
+    assert "WITHHELD: cadre_name: not shown (erased or withheld)" in after
     proof = json.loads((tmp_path / "after.json").read_text())
     assert proof["leaf"] == json.loads((tmp_path / "before.json").read_text())["leaf"]
     assert proof["salts"] == {"cadre_name": None, "summary": None}
