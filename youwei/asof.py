@@ -77,6 +77,12 @@ def business_dates(event: dict[str, Any]) -> dict[str, str]:
     found = {name: data[name] for name in DATE_FIELDS if isinstance(data.get(name), str)}
     if event.get("type") == "assessment_concluded" and data.get("year"):
         found["counts_from"] = f"{data['year']}-12-31"
+    if str(event.get("type")).startswith(("task_plan_", "major_decision_")):
+        details = data.get("details") if isinstance(data.get("details"), dict) else {}
+        dated = {**data, **details}
+        for name in ("set_on", "due_on", "reported_on", "on"):
+            if isinstance(dated.get(name), str):
+                found[name] = dated[name]
     return found
 
 
