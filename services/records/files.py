@@ -196,8 +196,9 @@ def _achieved(year: dict[str, Any] | None) -> dict[str, int]:
 
 
 def _step(step: dict[str, Any]) -> dict[str, Any]:
-    """A step of a task's chain, citing its event (``log:position`` and id)."""
-    return {k: step[k] for k in ("type", "on", "cites", "event_id", "originator_id", "data")}
+    """A step of a task's chain, citing its event (``log:position`` and id); its data (with
+    codes as stored) is ``task_chain``'s."""
+    return {k: step[k] for k in ("type", "on", "cites", "event_id", "originator_id")}
 
 
 def _post_change(event: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
