@@ -30,7 +30,8 @@ from typing import Any
 #: rating checked as a submit_rating); 2026.5: the implementation chain (落实链条): task
 #: targets, milestones and major decisions by the organization department or the
 #: supervision office, progress reports, their verification by the supervision office;
-#: 2026.6: records.task_chain (a task's whole chain), read by the supervision office too
+#: 2026.6: records.task_chain (a task's whole chain), read by the supervision office too;
+#: the evaluations service reads a concluded task's owner and plan
 VERSION = "2026.6"
 
 LOCAL = "local"
@@ -212,7 +213,8 @@ ROLES: dict[str, Role] = {
     "auditor": Role("审计", "auditor: reads everything, changes nothing", dict(ALL_READS)),
     # the services, each as its own RabbitMQ user: the reads they make of each other
     "evaluations_service": Role(
-        "有为·评价服务", "the evaluations service", _only("cadre_registry.get_cadre")
+        "有为·评价服务", "the evaluations service",
+        _only("cadre_registry.get_cadre", "cadre_registry.owner_of", "inspections.get_task_plan")
     ),
     "inspections_service": Role(
         "有为·督查服务", "the inspections service",

@@ -206,8 +206,20 @@ def test_the_years_achievements_beside_the_grade_and_a_new_owners_history(cluste
 
     wait_for(lambda: file_of(second)["grades"] and file_of(first)["grades"])
     [graded] = file_of(second)["grades"]
-    assessed = rpc.evaluations.get_assessment({"cadre_id": second, "year": 2026})
+
+    def assessed_of(who: str) -> dict:
+        return rpc.evaluations.get_assessment({"cadre_id": who, "year": 2026})
+
+    wait_for(lambda: assessed_of(second)["tasks_achieved"]["missed"])
+    assessed = assessed_of(second)
     assert graded["grade"] == assessed["grade"]  # a missed target changes no grade
+    assert assessed["tasks_achieved"] == {"met_on_time": 0, "met_late": 0, "missed": 1}
+    earlier = assessed_of(first)
+    assert earlier["tasks_achieved"] == {"met_on_time": 0, "met_late": 0, "missed": 0}
+    assert (
+        earlier["grade"] == assessed["grade"]
+        and earlier["final_score"] == (assessed["final_score"])
+    )
     assert graded["tasks_achieved"] == {"met_on_time": 0, "met_late": 0, "missed": 1}
     [before] = file_of(first)["grades"]
     assert before["tasks_achieved"] == {"met_on_time": 0, "met_late": 0, "missed": 0}

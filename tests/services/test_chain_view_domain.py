@@ -4,9 +4,11 @@ DOMAIN.md "The implementation chain", 4. Evaluation): pure, from hand-made docum
 from __future__ import annotations
 
 from datetime import date
+from uuid import uuid4
 
 import pytest
 
+from services.evaluations.chain import record_achieved
 from services.records.chains import achievements, task_chain
 
 pytestmark = pytest.mark.plain
@@ -93,3 +95,15 @@ def test_what_the_tasks_achieved_counts_for_the_owner_on_the_conclusions_day() -
     ]
     assert by_year[0]["tasks"][0]["title"] == "招商"
     assert by_year[0]["tasks"][0]["cites"] == "inspections:8"
+
+
+def test_the_evaluations_keep_each_concluded_task_once_by_the_year_each_target_was_due() -> None:
+    owner = uuid4()
+    outcomes = {"t1": "met_on_time", "t2": "missed", "t3": "met_late"}
+    concluded = {"data": {"task_id": "task-9", "on": "2027-01-01", "outcomes": outcomes}}
+    due = {"t1": "2026-06-30", "t2": "2026-12-31", "t3": "2026-12-31"}
+    [tasks], _ = record_achieved(None, owner, concluded, due)
+    assert tasks.in_year(2026) == {"met_on_time": 1, "met_late": 1, "missed": 1}
+    assert tasks.in_year(2027) == {"met_on_time": 0, "met_late": 0, "missed": 0}
+    again, result = record_achieved(tasks, owner, concluded, due)
+    assert again == [] and result == {"ignored": "already recorded"}
