@@ -263,7 +263,8 @@ class Evaluations(CommandApplication):
             measures = sanctions.in_year(command["year"]) if sanctions else []
             outcome = assess(ratings, ASSESSMENT_RULES[version], version, measures)
             assessment = Assessment(command["cadre_id"], command["year"], outcome, concluded_on)
-            return [assessment], assessment_view(assessment)
+            achieved = self.tasks_achieved(assessment)
+            return [assessment], {**assessment_view(assessment), "tasks_achieved": achieved}
 
         return self.execute("conclude_annual_assessment", command, decide)
 
