@@ -76,8 +76,6 @@ def prepare(events: list[dict[str, Any]], batch: Batch) -> None:
         if named is None and _followed(event):
             named = (batch.get("links", event["originator_id"]) or {}).get("anchors") or []
         anchors += named or []
-        if event["type"] == "rectification_letter_issued" and event["data"].get("task_id"):
-            anchors.append(event["originator_id"])
     batch.load("chains", anchors)
 
 
@@ -85,10 +83,10 @@ def fold(event: dict[str, Any], batch: Batch) -> None:
     if event["source"] not in SOURCES:
         return
     named = _first_anchors(event)
-    if named is not None and _followed(event):
-        batch.put("links", {"_id": event["originator_id"], "anchors": named})
-    elif named is None:
+    if named is None:
         named = (batch.get("links", event["originator_id"]) or {}).get("anchors") or []
+    elif named and _followed(event):  # a record of the chain: its later events follow it
+        batch.put("links", {"_id": event["originator_id"], "anchors": named})
     kept = {
         "type": event["type"],
         "event_id": event["event_id"],
