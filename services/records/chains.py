@@ -45,6 +45,12 @@ def _followed(event: dict[str, Any]) -> bool:
     return event["type"].startswith(FOLLOWED)
 
 
+def _links(event: dict[str, Any]) -> str:
+    """Where a record's anchors are kept: a case's in its document of ``cases`` (which the
+    personnel projection loads for every event of a case anyway), others' in ``links``."""
+    return "cases" if event["type"].startswith("case_") else "links"
+
+
 def _first_anchors(event: dict[str, Any]) -> list[str] | None:
     """The anchors an event names itself (a record's first event), or None."""
     kind, data = event["type"], event["data"]
@@ -69,12 +75,14 @@ def _first_anchors(event: dict[str, Any]) -> list[str] | None:
 
 def prepare(events: list[dict[str, Any]], batch: Batch) -> None:
     """Load the links of the events' records, then the chains they hang on."""
-    batch.load("links", [e["originator_id"] for e in events if _followed(e)])
+    batch.load("links", [e["originator_id"] for e in events
+                         if _followed(e) and _links(e) == "links"])  # fmt: skip
+    batch.load("cases", [e["originator_id"] for e in events if _links(e) == "cases"])
     anchors: list[str] = []
     for event in events:
         named = _first_anchors(event)
         if named is None and _followed(event):
-            named = (batch.get("links", event["originator_id"]) or {}).get("anchors") or []
+            named = (batch.get(_links(event), event["originator_id"]) or {}).get("anchors") or []
         anchors += named or []
     batch.load("chains", anchors)
 
@@ -83,10 +91,16 @@ def fold(event: dict[str, Any], batch: Batch) -> None:
     if event["source"] not in SOURCES:
         return
     named = _first_anchors(event)
+    if named is None and not _followed(event):
+        return  # not of a chain (and nothing to look up: ``prepare`` loaded what is)
+    links = _links(event)
     if named is None:
-        named = (batch.get("links", event["originator_id"]) or {}).get("anchors") or []
+        named = (batch.get(links, event["originator_id"]) or {}).get("anchors") or []
     elif named and _followed(event):  # a record of the chain: its later events follow it
-        batch.put("links", {"_id": event["originator_id"], "anchors": named})
+        kept_links = batch.get(links, event["originator_id"]) or {"_id": event["originator_id"]}
+        batch.put(links, {**kept_links, "anchors": named})
+    if not named:
+        return
     kept = {
         "type": event["type"],
         "event_id": event["event_id"],
