@@ -1,4 +1,4 @@
-"""Who may call what: the authorization policy, version ``2026.5`` (docs/rpc.md, "Identity
+"""Who may call what: the authorization policy, version ``2026.6`` (docs/rpc.md, "Identity
 and authorization").
 
 An **agency** is a RabbitMQ user: the services take it from the validated ``user_id`` of
@@ -29,8 +29,10 @@ from typing import Any
 #: list_commendations; records.honour_roll); 2026.4: evaluations.submit_ratings (each
 #: rating checked as a submit_rating); 2026.5: the implementation chain (落实链条): task
 #: targets, milestones and major decisions by the organization department or the
-#: supervision office, progress reports, their verification by the supervision office
-VERSION = "2026.5"
+#: supervision office, progress reports, their verification by the supervision office;
+#: 2026.6: records.task_chain (a task's whole chain), read by the supervision office too;
+#: the evaluations service reads a concluded task's owner and plan
+VERSION = "2026.6"
 
 LOCAL = "local"
 PRODUCTION = "production"
@@ -92,7 +94,7 @@ METHODS: dict[str, dict[str, str]] = {
     },
     "records": dict.fromkeys(
         ("personnel_file", "eligible_for_promotion", "public_records", "honour_roll",
-         "projections_status"),
+         "projections_status", "task_chain"),
         QUERY,
     ),
 }  # fmt: skip
@@ -190,6 +192,7 @@ ROLES: dict[str, Role] = {
             **_queries("cadre_registry", "inspections"),
             "records.public_records": None,
             "records.honour_roll": None,
+            "records.task_chain": None,
         },
     ),
     "service_hall": Role(
@@ -210,7 +213,8 @@ ROLES: dict[str, Role] = {
     "auditor": Role("审计", "auditor: reads everything, changes nothing", dict(ALL_READS)),
     # the services, each as its own RabbitMQ user: the reads they make of each other
     "evaluations_service": Role(
-        "有为·评价服务", "the evaluations service", _only("cadre_registry.get_cadre")
+        "有为·评价服务", "the evaluations service",
+        _only("cadre_registry.get_cadre", "cadre_registry.owner_of", "inspections.get_task_plan")
     ),
     "inspections_service": Role(
         "有为·督查服务", "the inspections service",

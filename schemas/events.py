@@ -83,7 +83,7 @@ PUBLISHED: dict[str, dict[str, tuple[str, ...]]] = {
         "case_publication_withdrawn": ("publication_id", "withdrawn_on"),
         "case_closed": ("closed_on",),
         "commendation_commended": ("cadre_id", "kind", "commended_on", "rule", "rules_version",
-                                   "source"),
+                                   "source", "task_id"),
         "commendation_published": ("cadre_id", "citation", "published_on"),
         "commendation_publication_withdrawn": ("cadre_id", "withdrawn_on"),
         "reform_effort_registered": ("unit_id", "risk_level", "participants", "registered_on",
@@ -93,11 +93,14 @@ PUBLISHED: dict[str, dict[str, tuple[str, ...]]] = {
 }  # fmt: skip
 
 #: Of a published field that lists items, the keys of each item that are published: the
-#: basis of a case names its findings, letters and assessed years, and a report only as
+#: basis of a case names its findings, letters, overdue milestones (task and milestone) and
+#: assessed years, and a report only as
 #: a report (its reference, which may identify who reported, stays in the service).
 PUBLISHED_ITEMS: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
     "accountability": {
-        "case_opened": {"basis": ("kind", "finding_id", "letter_id", "year")},
+        "case_opened": {
+            "basis": ("kind", "finding_id", "letter_id", "year", "task_id", "milestone_id")
+        },
     },
 }
 

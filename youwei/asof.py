@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from events.readmodels.projections import Batch, Generation, Projection
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
-from services.records import files
+from services.records import chains, files
 from services.records.domain import restrictions
 from services.records.projections import DATE_FIELDS, effective_on
 
@@ -61,7 +61,13 @@ def personnel_files(generation: Generation, day: date) -> list[dict[str, Any]]:
     db = generation.db
     units = {u["_id"]: u["name"] for u in db["units"].find({}, {"name": 1})}
     return [
-        files.personnel_file(document, units, day, CURRENT_RESTRICTION_RULES)
+        files.personnel_file(
+            document,
+            units,
+            day,
+            CURRENT_RESTRICTION_RULES,
+            chains.chains_of(db, files.tasks_held(document), day),
+        )
         for document in db["files"].find({"registered": True}).sort("_id", 1)
     ]
 
@@ -71,6 +77,12 @@ def business_dates(event: dict[str, Any]) -> dict[str, str]:
     found = {name: data[name] for name in DATE_FIELDS if isinstance(data.get(name), str)}
     if event.get("type") == "assessment_concluded" and data.get("year"):
         found["counts_from"] = f"{data['year']}-12-31"
+    if str(event.get("type")).startswith(("task_plan_", "major_decision_")):
+        details = data.get("details") if isinstance(data.get("details"), dict) else {}
+        dated = {**data, **details}
+        for name in ("set_on", "due_on", "reported_on", "on"):
+            if isinstance(dated.get(name), str):
+                found[name] = dated[name]
     return found
 
 

@@ -178,10 +178,13 @@ def history(
                 originator = str(document["originator_id"])
                 data = {k: plain(v) for k, v in state.items() if k not in HIDDEN}
                 ours = originator in wanted or _mentions(data, wanted)
-                if ours and document["originator_version"] == 1:
+                owner = str(data.get("owner_id"))
+                taken_over = kind == "responsibility_reassigned" and owner == cadre_id
+                if ours and (document["originator_version"] == 1 or taken_over):
                     # a record made about the cadre (their case, their finding, the measures
-                    # evaluations keeps of them): its later events are the cadre's too. Not
-                    # a record that named them later (a unit they joined)
+                    # evaluations keeps of them, a task given them): its later events are the
+                    # cadre's too, and so is a task they took over, with its chain (a plan
+                    # names its task). Not a record that named them later (a unit they joined)
                     wanted.add(originator)
                 event = {
                     "recorded_at": plain(document["recorded_at"]),

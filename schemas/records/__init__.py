@@ -70,6 +70,14 @@ class PersonnelFile(Strict):
     as_of = Day(load_default=None, allow_none=True)
 
 
+class TaskChain(Strict):
+    """One task's implementation chain (落实链条) as of the end of ``as_of`` (default:
+    today)."""
+
+    task_id = fields.UUID(required=True)
+    as_of = Day(load_default=None, allow_none=True)
+
+
 class EligibleForPromotion(Strict):
     cadre_id = fields.UUID(required=True)
     on = Day(required=True)

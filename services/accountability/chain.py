@@ -60,5 +60,6 @@ def commendation_for_targets(
         name,
         version,
         rule["source"],
+        UUID(data["task_id"]),
     )
     return [commendation], {"commendation_id": str(commendation.id)}

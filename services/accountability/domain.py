@@ -84,6 +84,7 @@ class Commendation(Aggregate):
     rule: str | None = None
     rules_version: str | None = None
     source: str | None = None
+    task_id: UUID | None = None  # the task whose targets proposed it (落实链条)
 
     @event("Commended")
     def __init__(
@@ -95,6 +96,7 @@ class Commendation(Aggregate):
         rule: str | None = None,
         rules_version: str | None = None,
         source: str | None = None,
+        task_id: UUID | None = None,
     ) -> None:
         self.cadre_id = cadre_id
         self.kind = kind
@@ -103,6 +105,7 @@ class Commendation(Aggregate):
         self.rule = rule
         self.rules_version = rules_version
         self.source = source
+        self.task_id = task_id
         self.publications: list[dict[str, Any]] = []
 
     def in_view(self) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from schemas.evaluations.reference import (
     CURRENT_RULES,
     GRADES,
 )
+from services.evaluations.chain import OUTCOMES, CadreTasks, record_achieved
 from services.evaluations.domain import (
     Assessment,
     CadreRatings,
@@ -262,7 +263,8 @@ class Evaluations(CommandApplication):
             measures = sanctions.in_year(command["year"]) if sanctions else []
             outcome = assess(ratings, ASSESSMENT_RULES[version], version, measures)
             assessment = Assessment(command["cadre_id"], command["year"], outcome, concluded_on)
-            return [assessment], assessment_view(assessment)
+            achieved = self.tasks_achieved(assessment)
+            return [assessment], {**assessment_view(assessment), "tasks_achieved": achieved}
 
         return self.execute("conclude_annual_assessment", command, decide)
 
@@ -299,7 +301,29 @@ class Evaluations(CommandApplication):
         assessment = self.find(Assessment.create_id(query["cadre_id"], query["year"]), Assessment)
         if assessment is None:
             raise NotFound(f"no {query['year']} assessment of cadre {query['cadre_id']}")
-        return assessment_view(assessment)
+        return {**assessment_view(assessment), "tasks_achieved": self.tasks_achieved(assessment)}
+
+    def tasks_achieved(self, assessment: Assessment) -> dict[str, int]:
+        """Beside the grade: how many of the cadre's targets due that year were met on time,
+        met late or missed (``services.evaluations.chain``)."""
+        tasks = self.find(CadreTasks.create_id(assessment.cadre_id), CadreTasks)
+        return tasks.in_year(assessment.year) if tasks else dict.fromkeys(OUTCOMES, 0)
+
+    def record_tasks_achieved(
+        self, event: dict[str, Any], owner_and_due: Callable[[str], tuple[UUID | None, dict]]
+    ) -> int:
+        """A task's targets concluded: what they achieved, for its owner that day."""
+
+        def decide(upstream: dict[str, Any]) -> Decision:
+            owner, due = owner_and_due(upstream["data"]["task_id"])
+            if owner is None:
+                return [], {"ignored": "the task has no serving owner"}
+            tasks = self.find(CadreTasks.create_id(owner), CadreTasks)
+            return record_achieved(tasks, owner, upstream, due)
+
+        return self.process(
+            event, "record_tasks_achieved", ["task_plan_targets_concluded"], decide, batch=1
+        )
 
     def _period_ratings(self, cadre_id: UUID, period: str) -> list[dict[str, Any]]:
         """The ratings of a month, or of every month of a year."""

@@ -31,6 +31,7 @@ class EvaluationsService:
     access = Access()
     evaluations: Evaluations = ApplicationDependency(Evaluations)
     cadre_registry = AgencyRpcProxy("cadre_registry")
+    inspections = AgencyRpcProxy("inspections")
     relay = RelayExtension()
     checkpoints = CheckpointSigner()
     clock: CityClock = Clock()
@@ -42,6 +43,17 @@ class EvaluationsService:
     @log_event_handler("accountability", "case_appeal_decided")
     def appeal_decided(self, event: dict[str, Any]) -> int:
         return self.evaluations.record_measures(event)
+
+    @log_event_handler("inspections", "task_plan_targets_concluded")
+    def targets_concluded(self, event: dict[str, Any]) -> int:
+        return self.evaluations.record_tasks_achieved(event, self._owner_and_due)
+
+    def _owner_and_due(self, task_id: str) -> tuple[UUID | None, dict[str, str]]:
+        """The task's serving owner (the registry's) and its targets' due days (the plan's)."""
+        owner = self.cadre_registry.owner_of({"task_id": task_id}).get("owner")
+        plan = self.inspections.get_task_plan({"task_id": task_id})
+        due = {t["target_id"]: t["due_on"] for t in plan["targets"]}
+        return (UUID(owner["cadre_id"]) if owner else None), due
 
     @rpc(expected_exceptions=EXPECTED)
     def erase_rater(self, command: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from schemas.events import LOGS
 from schemas.inspections.chain import TARGET_OUTCOMES
 from schemas.inspections.reference import CATEGORIES
 from schemas.records.reference import CURRENT_RESTRICTION_RULES
-from services.records import files, keywork
+from services.records import chains, files, keywork
 from services.records.transparency import Leaves
 
 
@@ -74,9 +74,18 @@ class Records:
 
     def personnel_file(self, query: dict[str, Any], today: date) -> dict[str, Any]:
         document, units = self._file(str(query["cadre_id"]))
-        return files.personnel_file(
-            document, units, query["as_of"] or today, CURRENT_RESTRICTION_RULES
-        )
+        as_of = query["as_of"] or today
+        held = chains.chains_of(self.personnel.live().db, files.tasks_held(document), as_of)
+        return files.personnel_file(document, units, as_of, CURRENT_RESTRICTION_RULES, held)
+
+    def task_chain(self, query: dict[str, Any], today: date) -> dict[str, Any]:
+        """One task's whole chain in order, as of a day (``services.records.chains``)."""
+        self.personnel.catch_up()
+        task_id, as_of = str(query["task_id"]), query["as_of"] or today
+        steps = chains.chains_of(self.personnel.live().db, [task_id], as_of)[task_id]
+        if not any(s["type"] == "responsibility_assigned" for s in steps):
+            raise NotFound(f"no task {task_id} in the registry's log (by {as_of})")
+        return {"task_id": task_id, "as_of": as_of.isoformat(), "steps": steps}
 
     def eligible_for_promotion(self, query: dict[str, Any]) -> dict[str, Any]:
         document, _ = self._file(str(query["cadre_id"]))

@@ -26,6 +26,7 @@ from schemas.records.reference import (
     RESPONSIBILITY_CHANGES,
     RESTRICTIONS,
 )
+from services.records import chains
 from services.records.domain import (
     consequences,
     eligible_for_promotion,
@@ -53,10 +54,29 @@ def timeline(document: dict[str, Any], as_of: date | None) -> list[dict[str, Any
     return [event for event, _ in events]
 
 
+def tasks_held(document: dict[str, Any]) -> list[str]:
+    """The tasks the file's cadre has been given (their chains belong to the file)."""
+    return sorted(
+        {
+            e["originator_id"]
+            for e in (document.get("events") or {}).get("cadre_registry") or []
+            if e["type"].startswith("responsibility_")
+            and e["data"].get("owner_id") == document["_id"]
+        }
+    )
+
+
 def personnel_file(
-    document: dict[str, Any], units: dict[str, str], as_of: date, version: str | None = None
+    document: dict[str, Any],
+    units: dict[str, str],
+    as_of: date,
+    version: str | None = None,
+    task_chains: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """``task_chains``: the chain of each task the cadre held (``chains.chains_of``)."""
     version = version or CURRENT_RESTRICTION_RULES
+    task_chains = task_chains or {}
+    achieved = {a["year"]: a for a in chains.achievements(document["_id"], task_chains)}
     events = timeline(document, as_of)
     of = {source: [e for e in events if e["source"] == source] for source in SOURCES}
     held = posting(of["cadre_registry"])
@@ -101,9 +121,16 @@ def personnel_file(
                 "grade": label(GRADES, e["data"]["outcome"]["grade"]),
                 "rules_version": e["data"]["outcome"].get("rules_version"),
                 "event_id": e["event_id"],
+                # beside the grade, not in it: what the year's tasks achieved
+                "tasks_achieved": _achieved(achieved.get(e["data"]["year"])),
             }
             for e in of["evaluations"]
             if e["type"] == "assessment_concluded"
+        ],
+        "achievements": list(achieved.values()),
+        "task_chains": [
+            {"task_id": task_id, "steps": [_step(s) for s in steps]}
+            for task_id, steps in task_chains.items()
         ],
         "findings": [
             {
@@ -162,6 +189,16 @@ def eligibility(document: dict[str, Any], on: date, version: str | None = None) 
         "restrictions_in_force": [_restriction(r, on) for r in found if r.in_force(on)],
         "rules_version": version,
     }
+
+
+def _achieved(year: dict[str, Any] | None) -> dict[str, int]:
+    return {outcome: (year or {}).get(outcome, 0) for outcome in chains.OUTCOMES}
+
+
+def _step(step: dict[str, Any]) -> dict[str, Any]:
+    """A step of a task's chain, citing its event (``log:position`` and id); its data (with
+    codes as stored) is ``task_chain``'s."""
+    return {k: step[k] for k in ("type", "on", "cites", "event_id", "originator_id")}
 
 
 def _post_change(event: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from uuid import NAMESPACE_URL, uuid5
 from events.readmodels.projections import Batch, Projection
 from schemas.accountability.reference import HANDLINGS
 from schemas.inspections.reference import category_of
+from services.records import chains
 from services.records.domain import POST_ENDED, POSTING_EVENTS
 from services.records.keywork import KeyWork
 
@@ -72,6 +73,8 @@ def effective_on(event: dict[str, Any]) -> str:
     data = event["data"]
     if event["type"] == "assessment_concluded":
         return f"{data['year']}-12-31"
+    if event["type"].startswith(("task_plan_", "major_decision_")):
+        return chains.chain_day(event) or (event.get("timestamp") or "")[:10]
     for name in DATE_FIELDS:
         if data.get(name):
             return data[name]
@@ -114,9 +117,13 @@ class PersonnelFiles(Projection):
         "cases": (),
         "units": (),
         "tasks": (),
+        # the implementation chain of each task (services.records.chains)
+        "links": (),
+        "chains": (),
     }
 
     def prepare(self, events: list[dict[str, Any]], batch: Batch) -> None:
+        chains.prepare(events, batch)
         batch.load("units", [e["originator_id"] for e in events if e["type"] == "unit_registered"])
         batch.load("tasks", [e["originator_id"] for e in events
                              if e["type"].startswith("responsibility_")])  # fmt: skip
@@ -131,6 +138,7 @@ class PersonnelFiles(Projection):
 
     def fold(self, event: dict[str, Any], batch: Batch) -> None:
         kind, data = event["type"], event["data"]
+        chains.fold(event, batch)
         if kind == "unit_registered":
             _set(batch, "units", event["originator_id"], {"name": data["name"]})
             return

@@ -17,6 +17,7 @@ them within ``PROJECTIONS_POLL_SECONDS`` of the logs), each through ``@public_pa
 (``events.web.public``): ETag and 304, a cache of rendered answers emptied when
 ``Records.public_version`` moves, gzip, security headers, a guard on the query string. A
 new public route takes the same two lines: ``@http("GET", ...)`` then ``@public_page``.
+RPC ``task_chain``: one task's implementation chain (``services.records.chains``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ class RecordsService:
     @rpc(expected_exceptions=EXPECTED)
     def personnel_file(self, query: Any) -> dict[str, Any]:
         return self.records.personnel_file(load(contract.PersonnelFile, query), self.clock.today())
+
+    @rpc(expected_exceptions=EXPECTED)
+    def task_chain(self, query: Any) -> dict[str, Any]:
+        return self.records.task_chain(load(contract.TaskChain, query), self.clock.today())
 
     @rpc(expected_exceptions=EXPECTED)
     def eligible_for_promotion(self, query: Any) -> dict[str, Any]:

@@ -220,3 +220,27 @@ def test_replay_cites_causes_by_log_and_position_as_history_does(mongodb_uri, wo
                  if " case_decided " in line]  # fmt: skip
     cited = decided.split()[1]  # accountability:N, as history shows it
     assert cause.split(", caused by ")[1].startswith(f"{cited} ("), (cause, decided)
+
+
+def test_replay_and_history_show_a_tasks_chain_by_its_days(mongodb_uri, world) -> None:
+    """docs/rpc.md's chain of the liaison's task: a report of 500 on 04-20 disputed on
+    04-22, one of 490 on 04-25 verified on 04-26."""
+    database, names = world
+    days = {}
+    for day in ("2026-04-22", "2026-05-25"):
+        result, scratch = replay(mongodb_uri, database, "--until", day, "--cadre",
+                                 names["liaison"])  # fmt: skip
+        assert result.exit_code == 0, result.output + result.stderr
+        shown = json.loads(result.stdout[result.stdout.index("\n{") :])
+        [chain] = [c for c in shown["task_chains"] if c["task_id"] == names["task"]]
+        days[day] = [(s["type"], s["on"]) for s in chain["steps"]]
+    with pymongo.MongoClient(mongodb_uri) as client:
+        client.drop_database(scratch)
+    reports = [on for kind, on in days["2026-05-25"] if kind == "task_plan_progress_reported"]
+    assert reports == ["2026-04-20", "2026-04-25"], days
+    assert days["2026-04-22"] == [step for step in days["2026-05-25"] if step[1] <= "2026-04-22"]
+    assert days["2026-04-22"][-1] == ("task_plan_report_reviewed", "2026-04-22")
+    assert ("major_decision_recorded", "2026-02-25") in days["2026-04-22"]
+    lines = history_lines(mongodb_uri, database, names["liaison"])
+    reported = next(n for n, line in enumerate(lines) if " task_plan_progress_reported " in line)
+    assert "reported_on 2026-04-20" in " ".join(lines[reported : reported + 4])
