@@ -3,6 +3,8 @@ test_local_stack.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from uuid import uuid4
 
 import pytest
@@ -93,3 +95,10 @@ def test_audit_help_shows_the_database_variables_as_defaults() -> None:
         shown = " ".join(CliRunner().invoke(main, ["audit", *command, "--help"]).output.split())
         assert "$MONGODB_URI, else mongodb://127.0.0.1:27017" in shown, shown
         assert "$MONGODB_DATABASE, else youwei" in shown, shown
+
+
+def test_the_client_console_says_how_to_use_it() -> None:
+    """``python -m youwei.client --help`` took ``--help`` for the broker's address."""
+    done = subprocess.run([sys.executable, "-m", "youwei.client", "--help"], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("usage: python -m youwei.client")

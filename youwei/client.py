@@ -270,6 +270,11 @@ def main(argv: list[str] | None = None) -> None:  # pragma: no cover (interactiv
     from types import SimpleNamespace
 
     args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("-h", "--help"):
+        print("usage: python -m youwei.client [AMQP_URI]\n\nAn interactive console with "
+              "`youwei` (a Client as the URI's user; default\npyamqp://guest:guest@127.0.0.1"
+              ":5672/) and `n.rpc` (the same, for docs/rpc.md's examples).")  # fmt: skip
+        return
     uri = args[0] if args else "pyamqp://guest:guest@127.0.0.1:5672/"
     with Client(uri, passive=False) as youwei:
         banner = (
