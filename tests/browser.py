@@ -34,8 +34,11 @@ rather than in a nameko container in the test process; conftest rejects a test m
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
@@ -141,3 +144,31 @@ def fonts_used(page: Page, selector: str) -> list[dict]:
         return cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
     finally:
         cdp.detach()
+
+
+class SamplePage(BaseHTTPRequestHandler):
+    """A handler of a sample site for the browser tests: ``do_GET`` answers with ``send``."""
+
+    def send(self, body: bytes, kind: str = "text/html; charset=utf-8") -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:  # quiet
+        pass
+
+
+@contextlib.contextmanager
+def sample_site(handler: type[SamplePage], path: str = "/") -> Iterator[str]:
+    """Serve ``handler`` on a free local port while the block runs; yield ``path``'s URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

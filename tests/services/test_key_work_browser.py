@@ -6,10 +6,8 @@ the real stack in test_key_work_page.py."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -18,7 +16,7 @@ from schemas.common import label
 from schemas.inspections.chain import TARGET_OUTCOMES
 from services.records.keywork import public_share, public_targets, share_id
 from services.records.keywork_page import render_key_work
-from tests.browser import fonts_used, tofu
+from tests.browser import SamplePage, fonts_used, sample_site, tofu
 
 pytestmark = pytest.mark.browser
 TODAY = "2026-09-15"
@@ -83,34 +81,19 @@ def answer_for(query: dict) -> tuple[dict, dict, dict]:
     return answer, charts, {"q": q or None, "page": 1, "page_size": None}
 
 
-class SampleSite(BaseHTTPRequestHandler):
+class SampleSite(SamplePage):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path != "/keywork":
             self.send_error(404)
             return
-        body = render_key_work(*answer_for(dict(parse_qsl(url.query)))).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:  # quiet
-        pass
+        self.send(render_key_work(*answer_for(dict(parse_qsl(url.query)))).encode())
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SampleSite)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/keywork"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with sample_site(SampleSite, "/keywork") as url:
+        yield url
 
 
 def test_the_key_work_page_shows_owners_targets_progress_and_due_dates(site, browser_page) -> None:

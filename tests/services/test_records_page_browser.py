@@ -5,15 +5,13 @@ page's query string the way the records service will (``records_page_sample.page
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from services.records.page import render_page
-from tests.browser import fonts_used, tofu
+from tests.browser import SamplePage, fonts_used, sample_site, tofu
 from tests.services.records_page_sample import (
     PRIVATE,
     RECORDS,
@@ -27,7 +25,7 @@ from tests.services.records_page_sample import (
 pytestmark = pytest.mark.browser
 
 
-class SampleSite(BaseHTTPRequestHandler):
+class SampleSite(SamplePage):
     """``/`` is the page, ``/records.json`` its JSON, both for the query string."""
 
     def do_GET(self) -> None:
@@ -43,27 +41,13 @@ class SampleSite(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:  # quiet
-        pass
+        self.send(body, kind)
 
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SampleSite)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with sample_site(SampleSite) as url:
+        yield url
 
 
 @pytest.fixture
