@@ -5,7 +5,9 @@ supervision office's context (督查室); the task itself is the registry's."""
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas.common import NAME, TEXT, Command, Day, Strict, codes
 
@@ -28,11 +30,33 @@ VALUE = validate.Range(min=0, max=1e12)
 SHORT = validate.Length(min=1, max=50)
 
 
+class Number(fields.Float):
+    """A JSON number: a string (``"100"``) or a boolean is refused, never converted
+    (docs/rpc.md: numbers have their type)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> float:
+        if isinstance(value, (str, bool)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def value_field(**kwargs: object) -> fields.Float:
-    return fields.Float(allow_nan=False, validate=VALUE, **kwargs)
+    return Number(allow_nan=False, validate=VALUE, **kwargs)
 
 
-class SetTaskTarget(Command):
+class DueAhead(Command):
+    """A target's or milestone's ``due_on`` is a day to come when it is set: never before
+    ``set_on`` (a target due in the past would count as missed at once)."""
+
+    @validates_schema
+    def _due_ahead(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "due_on" in data and "set_on" in data and data["due_on"] < data["set_on"]:
+            raise ValidationError(
+                f"must not be before set_on ({data['set_on']}): a day to come", "due_on"
+            )
+
+
+class SetTaskTarget(DueAhead):
     """A quantified target (指标) of a task: new (no ``target_id``), or changed."""
 
     task_id = fields.UUID(required=True)
@@ -45,7 +69,7 @@ class SetTaskTarget(Command):
     set_on = Day(required=True)
 
 
-class SetTaskMilestone(Command):
+class SetTaskMilestone(DueAhead):
     """A milestone (节点): the value of one of the task's targets to reach by a day."""
 
     task_id = fields.UUID(required=True)

@@ -184,8 +184,10 @@ class InspectionsService:
 
     def _load(self, schema: type, command: Any) -> dict[str, Any]:
         payload = load(schema, command)
-        rule = "inspections.not_after_today"
-        not_after_today(self.clock.today(), payload, FACT_DATES[schema], rule)
+        rule, today = "inspections.not_after_today", self.clock.today()
+        not_after_today(today, payload, FACT_DATES[schema], rule)
+        for step in payload.get("procedure", ()):  # a major decision's steps: facts too
+            not_after_today(today, step, ("done_on",), rule)
         return payload
 
     def _require_unit(self, payload: dict[str, Any]) -> None:

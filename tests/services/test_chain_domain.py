@@ -150,3 +150,31 @@ def test_a_major_decision_followed_its_procedure_only_with_every_step_before_it(
         "risk_assessment",
         "legality_review",
     ]
+
+
+@pytest.mark.parametrize("schema", ["SetTaskTarget", "SetTaskMilestone"])
+def test_a_target_or_milestone_is_due_on_a_day_to_come_and_its_value_is_a_number(schema) -> None:
+    """2026-12-08: a target set due in the past was recorded (and counted as missed at once,
+    against its owner); ``"100"`` was stored as 100.0 (numbers have their type)."""
+    from schemas.common import load
+    from schemas.errors import InvalidCommand
+    from schemas.inspections import chain
+
+    contract = getattr(chain, schema)
+    value = "target_value" if schema == "SetTaskTarget" else "value"
+    payload = {"command_id": str(uuid4()), "actor": {"agency": "督查室", "person": "王"},
+               "task_id": str(uuid4()), "target_id": str(uuid4()), "indicator": "新建公路",
+               "title": "年中", "unit": "公里", value: 100, "due_on": "2026-06-30",
+               "reason": "年度目标", "set_on": "2026-03-01"}  # fmt: skip
+    if schema == "SetTaskTarget":
+        payload.pop("title")
+    else:
+        payload.pop("indicator")
+        payload.pop("unit")
+    assert load(contract, payload)[value] == 100
+    assert load(contract, {**payload, "due_on": "2026-03-01"})["due_on"] == date(2026, 3, 1)
+    for wrong, field in (({"due_on": "2026-02-28"}, "due_on"), ({value: "100"}, value),
+                         ({value: True}, value)):  # fmt: skip
+        with pytest.raises(InvalidCommand) as refused:
+            load(contract, {**payload, **wrong})
+        assert field in refused.value.errors

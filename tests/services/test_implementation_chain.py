@@ -206,3 +206,8 @@ def test_a_major_decision_is_recorded_with_its_dated_procedure(cluster, city, cl
             command(title="x", decided_on="2026-02-25", procedure=steps, task_ids=[str(uuid4())])
         )
     )
+    # 2026-12-08: a procedure step dated after the city's today is a fact not yet happened
+    ahead = [*steps, {"step": "legality_review", "done_on": "2026-03-20"}]
+    refused(lambda: rpc.inspections.record_major_decision(
+        command(title="x", decided_on="2026-02-25", procedure=ahead, task_ids=[task])),
+        "inspections.not_after_today")  # fmt: skip
