@@ -239,7 +239,7 @@ def test_the_operators_resources_say_what_production_needs() -> None:
     assert mongodb["spec"]["members"] == 3 and mongodb["spec"]["type"] == "ReplicaSet"
     tls = mongodb["spec"]["security"]["tls"]
     assert tls["enabled"] is True and tls["optional"] is False
-    user, backup = mongodb["spec"]["users"]
+    user, backup, _restore = mongodb["spec"]["users"]  # the restore's: test_deploy_restore.py
     assert user["roles"] == [{"name": "readWrite", "db": "youwei"},
                              {"name": "readWrite", "db": "youwei_erasures"}]  # fmt: skip
     assert backup["roles"] == [{"name": "backup", "db": "admin"}]  # mongodump --oplog, no more
@@ -366,7 +366,8 @@ def test_a_new_release_moves_every_container_and_changes_nothing_immutable(
     new = {part: documents(overlay, part, after) for part in SETS}
     images = [c["image"] for part in ("", "jobs") for d in new[part] for c in containers(d)]
     ours = [image for image in images if "youwei" in image.rpartition("/")[2]]
-    assert len(ours) == len(images) - 1  # all but the backup's tools
+    # All but the MongoDB Database Tools' (the backup's and the restore's).
+    assert [image for image in images if image not in ours] == ["mongo:8.0.4"] * 2
     expected_name = "youwei" if overlay == "dev" else "registry.example.org/youwei/youwei"
     assert ours and set(ours) == {f"{expected_name}:0.2.0"}, set(ours)
     assert set(of_kind(new["jobs"], "Job")) == {"youwei-db-init-0.2.0"}
