@@ -342,3 +342,14 @@ def test_a_dev_upgrade_as_documented_reruns_the_jobs_and_rolls_every_service(tmp
     for name, deployment in of_kind(documents("dev", "", tmp_path), "Deployment").items():
         assert pod_spec(deployment) != pod_spec(before[name]), name
         assert pod_spec(deployment)["containers"][0]["image"] == f"youwei:{tag}"
+
+
+def test_one_signing_refusal_at_start_up_does_not_page_a_lasting_one_does() -> None:
+    """The critical alert fired on a fresh install for one refusal that the next signing
+    overcame: it waits longer (``for:``) than one refusal stays in its window, and no longer
+    than three of a signer's tries (one every AUDIT_CHECKPOINT_SECONDS, 300 s)."""
+    rule = rules()["YouweiCheckpointSigningRefused"]
+    window = re.search(r"signing_refused_total\[(\d+)m\]\)", rule["expr"])
+    waits = re.fullmatch(r"(\d+)m", rule.get("for", ""))
+    assert window and waits, rule
+    assert int(window[1]) < int(waits[1]) <= 3 * 300 / 60

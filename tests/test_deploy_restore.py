@@ -31,9 +31,12 @@ def admits(policy: dict, labels: dict) -> bool:
     for rule in policy["spec"].get("ingress", []):
         for peer in rule.get("from", []):
             selector = peer.get("podSelector")
-            if selector is not None and "namespaceSelector" not in peer:
-                if selector.get("matchLabels", {}).items() <= labels.items():
-                    return True
+            if (
+                selector is not None
+                and "namespaceSelector" not in peer
+                and selector.get("matchLabels", {}).items() <= labels.items()
+            ):
+                return True
     return False
 
 
