@@ -464,7 +464,7 @@ def test_the_broker_speaks_tls_keeps_a_majority_and_keeps_parked_messages(overla
     assert parked["spec"]["pattern"] == r"\.parked$"
     assert parked["spec"]["applyTo"] == "quorum_queues"
     assert parked["spec"]["definition"] == {"delivery-limit": -1}
-    policy = of_kind(docs, "NetworkPolicy")["youwei-rabbitmq-ingress"]
+    policy = of_kind(state, "NetworkPolicy")["youwei-rabbitmq-ingress"]
     ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule.get("ports", [])}
     assert ports == {5671, 15671, 15691}, ports
 
@@ -486,7 +486,7 @@ def test_the_backup_runs_as_its_own_identity_through_its_own_network_policy(over
     volumes = {v["name"]: v for v in pod_spec(backup)["volumes"]}
     assert volumes["backups"]["persistentVolumeClaim"]["claimName"] == "youwei-backups"
     assert "youwei-backups" in of_kind(documents(overlay, "cluster"), "PersistentVolumeClaim")
-    policies = of_kind(docs, "NetworkPolicy")
+    policies = of_kind(docs + documents(overlay, "cluster"), "NetworkPolicy")
     own = policies["youwei-backup"]
     assert own["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "youwei-backup"}
     assert set(own["spec"]["policyTypes"]) == {"Ingress", "Egress"} and "ingress" not in own["spec"]

@@ -330,10 +330,11 @@ def test_a_dev_upgrade_as_documented_reruns_the_jobs_and_rolls_every_service(tmp
     no pod template changes, so nothing reruns or rolls. The documented upgrade loads a new
     tag, names it in the release file, and waits for the Job that tag names."""
     install = OPERATIONS.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
-    loaded = re.findall(r"kind load docker-image youwei:([a-z0-9.-]+)", install)
-    assert loaded[0] == release_of("dev") == "local"
-    [tag] = set(loaded[1:])
-    waited = re.findall(r"--for=condition=complete job/youwei-db-init-(\S+) --timeout", install)
+    upgrade = OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"kind load docker-image youwei:([a-z0-9.-]+)", install) == ["local"]
+    assert release_of("dev") == "local"
+    [tag] = set(re.findall(r"kind load docker-image youwei:([a-z0-9.-]+)", upgrade))
+    waited = re.findall(r"--for=condition=complete job/youwei-db-init-(\S+) --timeout", upgrade)
     assert tag in waited
     before = of_kind(documents("dev"), "Deployment")
     shutil.copytree(PROJECT_ROOT / "k8s", tmp_path / "k8s")

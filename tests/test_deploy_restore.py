@@ -84,7 +84,7 @@ def test_a_restore_job_runs_steps_two_to_four_in_order_with_the_dumps_read_only(
         assert "work" in mounts, step["name"]
         assert "backups" not in mounts or mounts["backups"].get("readOnly") is True
     # Its pods are the backup's: they reach the database and DNS only, and are admitted.
-    policies = of_kind(docs, "NetworkPolicy")
+    policies = of_kind(docs + documents(overlay, "cluster"), "NetworkPolicy")
     labels = pod_labels(job)
     selecting = {name for name, p in policies.items()
                  if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()}  # fmt: skip
