@@ -443,9 +443,15 @@ def test_the_broker_speaks_tls_keeps_a_majority_and_keeps_parked_messages(overla
     tls = rabbit["spec"]["tls"]
     assert tls["disableNonTLSListeners"] is True and tls["secretName"] and tls["caSecretName"]
     config = rabbit["spec"]["rabbitmq"]["additionalConfig"]
-    # Reply queues: durable and non-exclusive in nameko 2.14, so quorum under this default
-    # (docs/operations.md, "The broker", says why that is kept and what it costs).
+    # Every durable queue declared without a type is quorum; reply queues are declared
+    # classic (events.identity.agency.REPLY_QUEUE_ARGUMENTS), as the file and the docs say.
     assert "default_queue_type = quorum" in config
+    from events.identity.agency import REPLY_QUEUE_ARGUMENTS
+
+    assert REPLY_QUEUE_ARGUMENTS["x-queue-type"] == "classic"
+    header = (PROJECT_ROOT / "k8s/overlays/prod/cluster/rabbitmq-cluster.yaml").read_text()
+    assert "declared classic" in header and "replicated three times" not in header
+    assert "**Reply queues are classic**" in (PROJECT_ROOT / "docs/operations.md").read_text()
     for deployment in of_kind(docs, "Deployment").values():
         env = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
         assert (
