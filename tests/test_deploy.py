@@ -239,7 +239,7 @@ def test_the_operators_resources_say_what_production_needs() -> None:
     assert mongodb["spec"]["members"] == 3 and mongodb["spec"]["type"] == "ReplicaSet"
     tls = mongodb["spec"]["security"]["tls"]
     assert tls["enabled"] is True and tls["optional"] is False
-    user, backup = mongodb["spec"]["users"]
+    user, backup, _restore = mongodb["spec"]["users"]  # the restore's: test_deploy_restore.py
     assert user["roles"] == [{"name": "readWrite", "db": "youwei"},
                              {"name": "readWrite", "db": "youwei_erasures"}]  # fmt: skip
     assert backup["roles"] == [{"name": "backup", "db": "admin"}]  # mongodump --oplog, no more
@@ -366,7 +366,8 @@ def test_a_new_release_moves_every_container_and_changes_nothing_immutable(
     new = {part: documents(overlay, part, after) for part in SETS}
     images = [c["image"] for part in ("", "jobs") for d in new[part] for c in containers(d)]
     ours = [image for image in images if "youwei" in image.rpartition("/")[2]]
-    assert len(ours) == len(images) - 1  # all but the backup's tools
+    # All but the MongoDB Database Tools' (the backup's and the restore's).
+    assert [image for image in images if image not in ours] == ["mongo:8.0.4"] * 2
     expected_name = "youwei" if overlay == "dev" else "registry.example.org/youwei/youwei"
     assert ours and set(ours) == {f"{expected_name}:0.2.0"}, set(ours)
     assert set(of_kind(new["jobs"], "Job")) == {"youwei-db-init-0.2.0"}
@@ -442,9 +443,15 @@ def test_the_broker_speaks_tls_keeps_a_majority_and_keeps_parked_messages(overla
     tls = rabbit["spec"]["tls"]
     assert tls["disableNonTLSListeners"] is True and tls["secretName"] and tls["caSecretName"]
     config = rabbit["spec"]["rabbitmq"]["additionalConfig"]
-    # Reply queues: durable and non-exclusive in nameko 2.14, so quorum under this default
-    # (docs/operations.md, "The broker", says why that is kept and what it costs).
+    # Every durable queue declared without a type is quorum; reply queues are declared
+    # classic (events.identity.agency.REPLY_QUEUE_ARGUMENTS), as the file and the docs say.
     assert "default_queue_type = quorum" in config
+    from events.identity.agency import REPLY_QUEUE_ARGUMENTS
+
+    assert REPLY_QUEUE_ARGUMENTS["x-queue-type"] == "classic"
+    header = (PROJECT_ROOT / "k8s/overlays/prod/cluster/rabbitmq-cluster.yaml").read_text()
+    assert "declared classic" in header and "replicated three times" not in header
+    assert "**Reply queues are classic**" in (PROJECT_ROOT / "docs/operations.md").read_text()
     for deployment in of_kind(docs, "Deployment").values():
         env = {e["name"]: e for e in pod_spec(deployment)["containers"][0]["env"]}
         assert (
@@ -463,7 +470,7 @@ def test_the_broker_speaks_tls_keeps_a_majority_and_keeps_parked_messages(overla
     assert parked["spec"]["pattern"] == r"\.parked$"
     assert parked["spec"]["applyTo"] == "quorum_queues"
     assert parked["spec"]["definition"] == {"delivery-limit": -1}
-    policy = of_kind(docs, "NetworkPolicy")["youwei-rabbitmq-ingress"]
+    policy = of_kind(state, "NetworkPolicy")["youwei-rabbitmq-ingress"]
     ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule.get("ports", [])}
     assert ports == {5671, 15671, 15691}, ports
 
@@ -485,7 +492,7 @@ def test_the_backup_runs_as_its_own_identity_through_its_own_network_policy(over
     volumes = {v["name"]: v for v in pod_spec(backup)["volumes"]}
     assert volumes["backups"]["persistentVolumeClaim"]["claimName"] == "youwei-backups"
     assert "youwei-backups" in of_kind(documents(overlay, "cluster"), "PersistentVolumeClaim")
-    policies = of_kind(docs, "NetworkPolicy")
+    policies = of_kind(docs + documents(overlay, "cluster"), "NetworkPolicy")
     own = policies["youwei-backup"]
     assert own["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "youwei-backup"}
     assert set(own["spec"]["policyTypes"]) == {"Ingress", "Egress"} and "ingress" not in own["spec"]

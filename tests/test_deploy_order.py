@@ -118,3 +118,21 @@ def test_the_docs_apply_the_sets_in_the_tested_order(overlay) -> None:
             text.index(f"kubectl apply -k {base} --prune"),
         ]
         assert steps == sorted(steps), overlay
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_deleting_the_services_leaves_the_broker_and_the_database_guarded(overlay) -> None:
+    """``kubectl delete -k k8s/overlays/<overlay>`` deletes the services' set: the
+    NetworkPolicies that admit only youwei's pods to the broker and the database are state,
+    applied with them and never deleted with the services."""
+    guards = {"youwei-rabbitmq-ingress"} | (
+        set() if overlay == "prod-external-mongodb" else {"youwei-mongodb-ingress"}
+    )
+    services = {d["metadata"]["name"] for d in documents(overlay) if d["kind"] == "NetworkPolicy"}
+    state = {
+        d["metadata"]["name"]: d["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for d in documents(overlay, "cluster")
+        if d["kind"] == "NetworkPolicy"
+    }
+    assert set(state) == guards and not services & guards
+    assert set(state.values()) <= {"youwei-rabbitmq", "youwei-mongodb"}

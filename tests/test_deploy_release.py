@@ -203,20 +203,47 @@ def test_agencies_reach_amqps_and_nothing_else_from_their_ranges_only(overlay) -
     assert "server_hostname" in section and "youwei-rabbitmq-agencies" in section
 
 
-@pytest.mark.parametrize("overlay", ["prod", "prod-external-mongodb"])
-def test_the_prune_allowlist_names_every_kind_a_release_applies(overlay) -> None:
-    """kubectl's --prune skips kinds outside its default list (NetworkPolicy, budgets,
-    autoscalers, RBAC, the operators' kinds) unless an allowlist names them; a list that names
-    some must name all, or the others are never pruned."""
+def documented_allowlists() -> list[set[str]]:
+    """The install's ALLOWLIST, as the parts it is built of: every overlay's, the operators'
+    users', the monitoring component's."""
     install = OPERATIONS.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
-    allowed = set(re.findall(r"--prune-allowlist=(\S+?)\"?\s", install))
-    applied = set()
-    for doc in documents(overlay):
+    parts = re.findall(r'^\s*ALLOWLIST="([^"]*)"', install, re.M)
+    return [set(re.findall(r"--prune-allowlist=(\S+)", part)) for part in parts]
+
+
+def applied_kinds(overlay: str, root=PROJECT_ROOT) -> set[str]:
+    kinds = set()
+    for doc in documents(overlay, "", root):
         group, _, version = doc["apiVersion"].rpartition("/")
-        applied.add(f"{group or 'core'}/{version}/{doc['kind']}")
-    assert applied <= allowed, applied - allowed
+        kinds.add(f"{group or 'core'}/{version}/{doc['kind']}")
+    return kinds
+
+
+@pytest.mark.parametrize(
+    ("overlay", "monitoring"),
+    [("dev", False), ("prod", True), ("prod", False), ("prod-external-mongodb", True),
+     ("prod-external-mongodb", False)],
+)  # fmt: skip
+def test_each_overlays_prune_allowlist_is_the_kinds_it_applies(overlay, monitoring, tmp_path):
+    """kubectl's --prune skips kinds outside its default list (NetworkPolicy, budgets,
+    autoscalers, RBAC, the operators' kinds) unless an allowlist names them, so a list that
+    names some must name all; and it resolves every kind it names first, so a kind whose CRD
+    the cluster lacks (dev's kind: no rabbitmq.com, no monitoring.coreos.com) fails the
+    apply: each overlay's list, built as the install says, is exactly what it applies."""
+    every, users, monitors = documented_allowlists()
+    assert not (every & users or every & monitors or users & monitors)
+    root = PROJECT_ROOT
+    if not monitoring and overlay != "dev":  # dev has no monitoring component
+        root = tmp_path
+        shutil.copytree(PROJECT_ROOT / "k8s", root / "k8s")
+        prod = root / "k8s" / "overlays" / "prod" / "kustomization.yaml"
+        text = prod.read_text()
+        assert "  - ../../monitoring\n" in text
+        prod.write_text(text.replace("  - ../../monitoring\n", ""))
+    expected = every if overlay == "dev" else every | users | (monitors if monitoring else set())
+    assert applied_kinds(overlay, root) == expected
     assert "$ALLOWLIST" in OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
-    assert "metrics-server" in install
+    assert "metrics-server" in OPERATIONS.read_text().split("## Install", 1)[1]
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -281,8 +308,10 @@ def test_after_a_restore_every_deployment_comes_back_the_records_too() -> None:
     restore = text.split("**Restore**", 1)[1].split("\n**The drill**", 1)[0]
     down, after = restore.split("--replicas=0", 1)
     assert "scale deploy\n   --all" in down or "scale deploy --all" in down.replace("\n  ", " ")
-    up = re.search(r"scale deploy youwei-records --replicas=(\d+)", after)
-    assert up and int(up[1]) >= autoscaler["spec"]["minReplicas"], after
+    # The autoscaler's own minimum, whatever the overlay made it (dev's is 1).
+    up = re.search(r"scale deploy youwei-records \\\n\s+--replicas=\$\(kubectl -n youwei get hpa "
+                   r"youwei-records -o jsonpath='\{\.spec\.minReplicas\}'\)", after)  # fmt: skip
+    assert up, after
     assert re.search(r"kubectl apply -k k8s/overlays/prod --prune -l youwei\.io/set=services "
                      r"\$ALLOWLIST", after), after  # fmt: skip
     assert after.index("$ALLOWLIST") < up.start() < after.index("rollout status")
@@ -294,3 +323,34 @@ def test_compose_pins_the_broker_and_the_database_to_a_patch_release_too() -> No
     assert images
     for image in images:
         assert re.search(r":\d+\.\d+\.\d+(-[a-z]+)?$", image), image
+
+
+def test_a_dev_upgrade_as_documented_reruns_the_jobs_and_rolls_every_service(tmp_path) -> None:
+    """dev's first tag, local, never changes: the Job youwei-db-init-local exists already and
+    no pod template changes, so nothing reruns or rolls. The documented upgrade loads a new
+    tag, names it in the release file, and waits for the Job that tag names."""
+    install = OPERATIONS.read_text().split("## Install", 1)[1].split("\n## ", 1)[0]
+    upgrade = OPERATIONS.read_text().split("## Upgrade", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"kind load docker-image youwei:([a-z0-9.-]+)", install) == ["local"]
+    assert release_of("dev") == "local"
+    [tag] = set(re.findall(r"kind load docker-image youwei:([a-z0-9.-]+)", upgrade))
+    waited = re.findall(r"--for=condition=complete job/youwei-db-init-(\S+) --timeout", upgrade)
+    assert tag in waited
+    before = of_kind(documents("dev"), "Deployment")
+    shutil.copytree(PROJECT_ROOT / "k8s", tmp_path / "k8s")
+    set_release("dev", tmp_path, tag)
+    assert set(of_kind(documents("dev", "jobs", tmp_path), "Job")) == {f"youwei-db-init-{tag}"}
+    for name, deployment in of_kind(documents("dev", "", tmp_path), "Deployment").items():
+        assert pod_spec(deployment) != pod_spec(before[name]), name
+        assert pod_spec(deployment)["containers"][0]["image"] == f"youwei:{tag}"
+
+
+def test_one_signing_refusal_at_start_up_does_not_page_a_lasting_one_does() -> None:
+    """The critical alert fired on a fresh install for one refusal that the next signing
+    overcame: it waits longer (``for:``) than one refusal stays in its window, and no longer
+    than three of a signer's tries (one every AUDIT_CHECKPOINT_SECONDS, 300 s)."""
+    rule = rules()["YouweiCheckpointSigningRefused"]
+    window = re.search(r"signing_refused_total\[(\d+)m\]\)", rule["expr"])
+    waits = re.fullmatch(r"(\d+)m", rule.get("for", ""))
+    assert window and waits, rule
+    assert int(window[1]) < int(waits[1]) <= 3 * 300 / 60

@@ -158,3 +158,30 @@ def test_the_documented_youwei_restore_steps_parse(tmp_path, monkeypatch) -> Non
     for step, arguments in steps.items():
         restore.commands[step].make_context(step, list(arguments))
     assert "--work" in steps["finish"]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod", "prod-external-mongodb"])
+def test_the_restore_job_loads_as_the_docs_say_and_its_youwei_steps_parse(overlay) -> None:
+    """The Job template of steps 2-4 (k8s/base/restore-cronjob.yaml): its mongorestore line
+    is one the tool accepts, point in time as the documented one, and its youwei lines have
+    the options the commands require."""
+    [job] = [d for d in yaml.safe_load_all(rendered(overlay))
+             if d and d["metadata"]["name"] == "youwei-restore"]  # fmt: skip
+    spec = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    prepare, load = spec["initContainers"]
+    [finish] = spec["containers"]
+    env = {e["name"]: e.get("value", "") for e in load["env"]}
+    script = load["args"][0].replace("$MONGORESTORE_OPTIONS", env["MONGORESTORE_OPTIONS"])
+    [line] = command_lines(script.replace(";", ";\n"), "mongorestore")
+    given = options(line)
+    assert mongorestore_refusal(given) is None
+    assert {"oplogReplay", "drop", "gzip", "archive"} <= set(given), given
+    steps = {}
+    for container in (prepare, finish):
+        script = container["args"][0].replace('"$work"', "/work/20261128T010000Z")
+        script = script.replace('"$DUMPED_AT"', "20261128T010000Z")
+        for words in command_lines(script.replace(";", ";\n"), "youwei"):
+            steps[words[1]] = words[2:]
+    assert set(steps) == {"prepare", "finish"}
+    for step, arguments in steps.items():
+        restore.commands[step].make_context(step, list(arguments))

@@ -123,31 +123,38 @@ class Keys:
 
     def ensure(self, private: Ed25519PrivateKey) -> str:
         """The key's id, registering it if no key is in service yet (trust on first use).
-        A key that is neither the one in service nor the first is refused: rotate to it."""
+        A key that is neither the one in service nor the first is refused: rotate to it.
+
+        Every service signs with the same key and registers it at start-up: another signer
+        may register it between this one's reads, so the registry is read again for the key
+        before it is refused."""
         public = private.public_key()
         kid = key_id(public)
         found = self.keys.find_one({"_id": kid})
-        if found is not None:
-            if found.get("retired_at") is not None:
-                raise SigningKeyError(f"signing key {kid} was retired at {found['retired_at']}")
-            return kid
-        current = self.current()
-        if current is not None:
-            raise SigningKeyError(
-                f"signing key {kid} is not registered; key {current['_id']} is in service: "
-                "rotate to the new key with `youwei audit rotate-key`"
-            )
-        with contextlib.suppress(DuplicateKeyError):
-            self.keys.insert_one(
-                {
-                    "_id": kid,
-                    "public_key": raw_public(public).hex(),
-                    "since": now_iso(),
-                    "retired_at": None,
-                    "rotation": None,
-                }
-            )
-        return self.ensure(private)
+        if found is None:
+            current = self.current()
+            if current is None:
+                with contextlib.suppress(DuplicateKeyError):
+                    self.keys.insert_one(
+                        {
+                            "_id": kid,
+                            "public_key": raw_public(public).hex(),
+                            "since": now_iso(),
+                            "retired_at": None,
+                            "rotation": None,
+                        }
+                    )
+            found = self.keys.find_one({"_id": kid})
+            if found is None:
+                in_service = self.current()
+                other = in_service["_id"] if in_service else "none"
+                raise SigningKeyError(
+                    f"signing key {kid} is not registered; the key in service is {other}: "
+                    f"put {kid} in service with `youwei audit rotate-key`"
+                )
+        if found.get("retired_at") is not None:
+            raise SigningKeyError(f"signing key {kid} was retired at {found['retired_at']}")
+        return kid
 
     def rotate(self, retiring: Ed25519PrivateKey, new: Ed25519PrivateKey) -> dict[str, Any]:
         """Retire the key in service and put ``new`` in service, both signing the change."""
