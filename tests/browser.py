@@ -38,7 +38,6 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 import pytest
@@ -146,7 +145,13 @@ def fonts_used(page: Page, selector: str) -> list[dict]:
         cdp.detach()
 
 
-class SamplePage(BaseHTTPRequestHandler):
+#: The standard library's, as it is: nameko's web entrypoint imports eventlet's green copy of
+#: ``http.server`` into ``sys.modules``, whose servers wait on green locks that another OS
+#: thread cannot wake (a test's ``shutdown()`` hung for good in the plain pass).
+http_server = patcher.original("http.server")
+
+
+class SamplePage(http_server.BaseHTTPRequestHandler):
     """A handler of a sample site for the browser tests: ``do_GET`` answers with ``send``."""
 
     def send(self, body: bytes, kind: str = "text/html; charset=utf-8") -> None:
@@ -163,7 +168,7 @@ class SamplePage(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def sample_site(handler: type[SamplePage], path: str = "/") -> Iterator[str]:
     """Serve ``handler`` on a free local port while the block runs; yield ``path``'s URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http_server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -157,12 +157,12 @@ def test_the_healthcheck_probes_the_port_metrics_address_names() -> None:
     """A container run with METRICS_ADDRESS on another port than the image's 9100 (as
     scripts/image-check runs it with host networking) is healthy once that port's /readyz
     answers 200, and unhealthy while nothing answers there."""
-    import http.server
     import threading
 
+    from tests.browser import http_server
     from youwei.ports import free_port
 
-    class Ready(http.server.BaseHTTPRequestHandler):
+    class Ready(http_server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200 if self.path == "/readyz" else 404)
             self.end_headers()
@@ -173,7 +173,7 @@ def test_the_healthcheck_probes_the_port_metrics_address_names() -> None:
     port = free_port()
     env = {**os.environ, "METRICS_ADDRESS": f"0.0.0.0:{port}"}
     assert run(*healthcheck_command(), env=env).returncode != 0  # nothing listens yet
-    server = http.server.HTTPServer(("127.0.0.1", port), Ready)
+    server = http_server.HTTPServer(("127.0.0.1", port), Ready)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         result = run(*healthcheck_command(), env=env)
